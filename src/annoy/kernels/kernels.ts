@@ -1,0 +1,35 @@
+import type { IndexStorage } from '../storage.js';
+
+/** Which batch distance to compute between the query and each item vector. */
+export type BatchOp = 'dot' | 'l2' | 'l1';
+
+/**
+ * Vector arithmetic for one query over one storage. The engine opens a session per query
+ * (the query vector is copied where the kernel can read it), asks for margins during the tree walk
+ * and batched distances over the de-duplicated candidates, then releases the session.
+ * All offsets are byte offsets into `storage.buffer` (absolute, already including storage.byteOffset).
+ */
+export interface KernelSession {
+  /** dot(query, the `f` float32 values at byte offset `vByte`). */
+  dot(vByte: number): number;
+  /**
+   * For i in [0, count): out[i] = op(query, vector of node ids[i]), where that vector starts at byte
+   * `nodeBase + ids[i] * nodeBytes + vOffset`. op: 'dot' = Σ q·v, 'l2' = Σ (q−v)², 'l1' = Σ |q−v|.
+   */
+  batch(op: BatchOp, ids: Int32Array, count: number, nodeBase: number, nodeBytes: number, vOffset: number, out: Float64Array): void;
+  /** Returns scratch space; the session must not be used afterwards. */
+  release(): void;
+}
+
+/** Kernels bound to one storage and one dimension count `f` (float32 vectors). */
+export interface VectorKernels {
+  readonly kind: 'wasm-simd' | 'js';
+  open(query: Float32Array): KernelSession;
+  /** dot of two stored vectors (both byte offsets absolute); used by get_distance and the builder. */
+  dotStored(aByte: number, bByte: number): number;
+  l2Stored(aByte: number, bByte: number): number;
+  l1Stored(aByte: number, bByte: number): number;
+}
+
+/** Chooses WASM SIMD kernels when the storage is a WebAssembly memory, else the JS fallback. */
+export type KernelFactory = (storage: IndexStorage, f: number) => VectorKernels;

@@ -1,0 +1,173 @@
+import { CONTROL_BYTES, SCRATCH_SLOTS, SCRATCH_SLOT_BYTES, type IndexStorage } from '../storage.js';
+import type { BatchOp, KernelSession, VectorKernels } from './kernels.js';
+import { createJsKernels } from './js-kernels.js';
+import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
+
+/*
+ * WebAssembly SIMD kernels reading vectors in place from the storage's shared WebAssembly memory.
+ *
+ * The kernels only see that memory, so a query must be copied into it first: the area after the
+ * control block is cut into SCRATCH_SLOTS slots, and the first CONTROL_BYTES hold one Int32 busy
+ * flag per slot. Every worker thread shares the memory, hence a slot is claimed with
+ * Atomics.compareExchange and freed with Atomics.store. A slot holds the query (rounded up to 16
+ * bytes) followed by a chunk of candidate ids (i32) and their results (f64, see kernels.wat).
+ * A crashed thread that held a slot leaks it; the fallback keeps queries correct, only slower.
+ */
+
+type Kernel3 = (a: number, b: number, f: number) => number;
+type BatchKernel = (q: number, ids: number, count: number, base: number, nodeBytes: number, vOffset: number, f: number, out: number) => void;
+
+interface KernelExports {
+  dot: Kernel3;
+  l2: Kernel3;
+  l1: Kernel3;
+  batch_dot: BatchKernel;
+  batch_l2: BatchKernel;
+  batch_l1: BatchKernel;
+}
+
+/** One instance per WebAssembly.Memory per thread, with views over the whole memory. */
+interface Bound {
+  readonly exports: KernelExports;
+  readonly flags: Int32Array;
+  readonly f32: Float32Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+}
+
+/** A query larger than this would leave no room in its slot for a useful chunk of ids. */
+const MAX_QUERY_BYTES = SCRATCH_SLOT_BYTES / 2;
+
+let wasmBytes: Uint8Array | undefined;
+/** undefined: not tried yet; null: this runtime cannot compile the module (no SIMD or threads). */
+let compiled: WebAssembly.Module | null | undefined;
+const bound = new WeakMap<WebAssembly.Memory, Bound>();
+/**
+ * Where this thread starts looking for a free slot: the last slot it used (usually free again and
+ * warm in cache). Starting at a random slot spreads threads over different slots from the first query.
+ */
+let slotHint = Math.floor(Math.random() * SCRATCH_SLOTS);
+
+function kernelBytes(): Uint8Array {
+  wasmBytes ??= Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
+  return wasmBytes;
+}
+
+function kernelModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    const bytes = kernelBytes();
+    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  }
+  return compiled;
+}
+
+/** Whether this runtime can run the SIMD kernels (validates and compiles the module once per thread). */
+export function wasmKernelsSupported(): boolean {
+  return kernelModule() !== null;
+}
+
+function bind(memory: WebAssembly.Memory): Bound {
+  let b = bound.get(memory);
+  if (b === undefined) {
+    const module = kernelModule();
+    if (module === null) throw new Error('WebAssembly SIMD kernels are not supported by this runtime');
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    // The memory never grows (allocateStorage fixes maximum = initial), so whole-memory views stay valid.
+    const buffer = memory.buffer;
+    b = {
+      exports: instance.exports as unknown as KernelExports,
+      flags: new Int32Array(buffer, 0, SCRATCH_SLOTS),
+      f32: new Float32Array(buffer),
+      i32: new Int32Array(buffer),
+      f64: new Float64Array(buffer),
+    };
+    bound.set(memory, b);
+  }
+  return b;
+}
+
+function claimSlot(flags: Int32Array): number {
+  for (let k = 0; k < SCRATCH_SLOTS; k++) {
+    const slot = (slotHint + k) % SCRATCH_SLOTS;
+    if (Atomics.compareExchange(flags, slot, 0, 1) === 0) {
+      slotHint = slot;
+      return slot;
+    }
+  }
+  return -1;
+}
+
+class WasmSession implements KernelSession {
+  private readonly qPtr: number;
+  private readonly idsPtr: number;
+  private readonly outPtr: number;
+  /** Ids per kernel call; even, so the f64 results after the ids stay 8-byte aligned. */
+  private readonly chunk: number;
+  private released = false;
+
+  constructor(
+    private readonly b: Bound,
+    private readonly f: number,
+    private readonly slot: number,
+    query: Float32Array,
+  ) {
+    this.qPtr = CONTROL_BYTES + slot * SCRATCH_SLOT_BYTES;
+    const qBytes = Math.ceil((f * 4) / 16) * 16;
+    this.chunk = Math.floor((SCRATCH_SLOT_BYTES - qBytes) / 24) * 2;
+    this.idsPtr = this.qPtr + qBytes;
+    this.outPtr = this.idsPtr + this.chunk * 4;
+    b.f32.set(query, this.qPtr / 4);
+  }
+
+  dot(vByte: number): number {
+    if (this.released) throw new Error('kernel session used after release()');
+    return this.b.exports.dot(this.qPtr, vByte, this.f);
+  }
+
+  batch(op: BatchOp, ids: Int32Array, count: number, nodeBase: number, nodeBytes: number, vOffset: number, out: Float64Array): void {
+    if (this.released) throw new Error('kernel session used after release()');
+    const { i32, f64, exports } = this.b;
+    const kernel = op === 'dot' ? exports.batch_dot : op === 'l2' ? exports.batch_l2 : exports.batch_l1;
+    const { qPtr, idsPtr, outPtr, chunk, f } = this;
+    const ids32 = idsPtr / 4;
+    const out64 = outPtr / 8;
+    // Element-wise copies instead of set(subarray()): no view objects allocated per chunk.
+    for (let start = 0; start < count; start += chunk) {
+      const n = Math.min(chunk, count - start);
+      for (let k = 0; k < n; k++) i32[ids32 + k] = ids[start + k];
+      kernel(qPtr, idsPtr, n, nodeBase, nodeBytes, vOffset, f, outPtr);
+      for (let k = 0; k < n; k++) out[start + k] = f64[out64 + k];
+    }
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    Atomics.store(this.b.flags, this.slot, 0);
+  }
+}
+
+/**
+ * SIMD kernels over a storage whose buffer is a shared WebAssembly memory (`storage.memory`).
+ * Throws when the storage has no memory or the runtime lacks SIMD; use createKernels to choose.
+ */
+export function createWasmKernels(storage: IndexStorage, f: number): VectorKernels {
+  if (storage.memory === undefined) throw new Error('storage is not a WebAssembly memory');
+  const b = bind(storage.memory);
+  const { exports } = b;
+  const querySlotsUsable = f * 4 <= MAX_QUERY_BYTES;
+  let fallback: VectorKernels | undefined;
+  const jsFallback = (): VectorKernels => (fallback ??= createJsKernels(storage, f));
+
+  return {
+    kind: 'wasm-simd',
+    open(query: Float32Array): KernelSession {
+      if (query.length !== f) throw new RangeError(`query has ${query.length} values, expected ${f}`);
+      const slot = querySlotsUsable ? claimSlot(b.flags) : -1;
+      return slot < 0 ? jsFallback().open(query) : new WasmSession(b, f, slot, query);
+    },
+    dotStored: (aByte, bByte) => exports.dot(aByte, bByte, f),
+    l2Stored: (aByte, bByte) => exports.l2(aByte, bByte, f),
+    l1Stored: (aByte, bByte) => exports.l1(aByte, bByte, f),
+  };
+}

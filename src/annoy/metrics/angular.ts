@@ -1,0 +1,101 @@
+import type { NodeArrays } from '../node-arrays.js';
+import { dotArray, normalizeInPlace, planeDots, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
+import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
+import { twoMeans, type TwoMeansPolicy } from './two-means.js';
+
+// Node: n_descendants i32 @0 | union { children i32[2], |v|² f32 } @4 | v f32[f] @12.
+const NORM_WORD = 1;
+
+function layout(f: number): NodeLayout {
+  const nodeBytes = 12 + 4 * f;
+  return { nodeBytes, nodeWords: nodeBytes / 4, childrenWord: 1, vectorWord: 3, vectorWords: f, maxBucket: (nodeBytes - 4) / 4 };
+}
+
+/** 2 − 2·cos in float32 steps, as Annoy computes it; 2 when either vector is zero. */
+export function cosineDistance(pq: number, pp: number, qq: number): number {
+  const ppqq = Math.fround(pp * qq);
+  if (ppqq > 0) return Math.fround(2 - (2 * pq) / Math.fround(Math.sqrt(ppqq)));
+  return 2;
+}
+
+/** Old files store 0 instead of |v|²: recompute it then, as Annoy does. */
+function storedNorm(nodes: NodeArrays, nodeWord: number, f: number): number {
+  const norm = nodes.f32[nodeWord + NORM_WORD];
+  if (norm !== 0) return norm;
+  const v = nodeWord + 3;
+  return Math.fround(dotArray(nodes.f32.subarray(v, v + f), nodes.f32.subarray(v, v + f), f));
+}
+
+const twoMeansPolicy: TwoMeansPolicy = {
+  cosine: true,
+  distance(c, _extra, f32, itemWord, itemNodeWord) {
+    let pq = 0;
+    let pp = 0;
+    for (let z = 0; z < c.length; z++) {
+      pq += c[z] * f32[itemWord + z];
+      pp += c[z] * c[z];
+    }
+    return cosineDistance(pq, pp, f32[itemNodeWord + NORM_WORD]);
+  },
+  itemExtra: () => 0,
+};
+
+export const angular: Metric = Object.freeze({
+  name: 'angular' as const,
+  layout,
+  pqInitial: Infinity,
+  prepareQuery: prepareFloatQuery,
+  queryNorm(query: Float32Array | Uint32Array) {
+    return Math.fround(dotArray(query as Float32Array, query as Float32Array, query.length));
+  },
+  margin(ctx: QueryContext, nodeWord: number) {
+    return Math.fround(ctx.session!.dot((nodeWord + 3) * 4));
+  },
+  pqDistance(priority: number, margin: number, child: 0 | 1) {
+    return Math.min(priority, child === 1 ? margin : -margin);
+  },
+  distances(ctx: QueryContext, ids: Int32Array, count: number, out: Float64Array) {
+    const { nodes, baseWord, layout: l, dimensions, queryNorm } = ctx;
+    ctx.session!.batch('dot', ids, count, baseWord * 4, l.nodeBytes, 12, out);
+    for (let i = 0; i < count; i++) {
+      const pp = storedNorm(nodes, baseWord + ids[i] * l.nodeWords, dimensions);
+      out[i] = cosineDistance(Math.fround(out[i]), pp, queryNorm);
+    }
+  },
+  normalizedDistance(d: number) {
+    return Math.fround(Math.sqrt(Math.max(d, 0)));
+  },
+  itemDistance(ctx: StoreContext, i: number, j: number) {
+    const { nodes, baseWord, layout: l, dimensions } = ctx;
+    const a = baseWord + i * l.nodeWords;
+    const b = baseWord + j * l.nodeWords;
+    const pq = Math.fround(ctx.kernels.dotStored((a + 3) * 4, (b + 3) * 4));
+    return cosineDistance(pq, storedNorm(nodes, a, dimensions), storedNorm(nodes, b, dimensions));
+  },
+  readVector: readFloatVector,
+  writeItem(nodes: NodeArrays, nodeWord: number, _l: NodeLayout, vector: ArrayLike<number>, f: number) {
+    writeFloatVector(nodes, nodeWord + 3, vector, f);
+    const v = nodes.f32.subarray(nodeWord + 3, nodeWord + 3 + f);
+    nodes.f32[nodeWord + NORM_WORD] = dotArray(v, v, f);
+  },
+  newSplitPlane(l: NodeLayout): SplitPlane {
+    return { vector: new Float32Array(l.vectorWords), extra: 0 };
+  },
+  createSplit(ctx: BuildContext, ids: Int32Array, count: number, plane: SplitPlane) {
+    const centroids = { p: new Float32Array(ctx.dimensions), q: new Float32Array(ctx.dimensions), pExtra: 0, qExtra: 0 };
+    twoMeans(ctx, ids, count, twoMeansPolicy, centroids);
+    const v = plane.vector as Float32Array;
+    for (let z = 0; z < v.length; z++) v[z] = centroids.p[z] - centroids.q[z];
+    normalizeInPlace(v);
+  },
+  assignSides(ctx: BuildContext, plane: SplitPlane, ids: Int32Array, count: number, sides: Uint8Array) {
+    sidesFromMargins(planeDots(ctx, plane, ids, count), 0, count, sides, () => ctx.random.flip());
+  },
+  clearPlane(plane: SplitPlane) {
+    // Annoy zeroes only the normal of a failed split.
+    plane.vector.fill(0);
+  },
+  writeSplit(nodes: NodeArrays, nodeWord: number, _l: NodeLayout, plane: SplitPlane) {
+    nodes.f32.set(plane.vector as Float32Array, nodeWord + 3);
+  },
+});

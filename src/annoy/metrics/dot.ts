@@ -1,0 +1,93 @@
+import type { NodeArrays } from '../node-arrays.js';
+import { dotArray, normalizeInPlace, planeDots, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
+import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
+import { twoMeans, type TwoMeansPolicy } from './two-means.js';
+
+// Annoy 1.17.3 node: n_descendants i32 @0 | children i32[2] @4 | dot_factor f32 @12 | v f32[f] @16.
+// (Annoy's unreleased main branch moved to a 24+4f node; a manifest field may select it later.)
+const FACTOR_WORD = 3;
+const VECTOR_WORD = 4;
+
+function layout(f: number): NodeLayout {
+  const nodeBytes = 16 + 4 * f;
+  return { nodeBytes, nodeWords: nodeBytes / 4, childrenWord: 1, vectorWord: VECTOR_WORD, vectorWords: f, maxBucket: (nodeBytes - 4) / 4 };
+}
+
+// Annoy's DotProduct::distance ignores dot_factor even inside two_means; kept for recall parity.
+const twoMeansPolicy: TwoMeansPolicy = {
+  cosine: true,
+  distance(c, _extra, f32, itemWord) {
+    let s = 0;
+    for (let z = 0; z < c.length; z++) s += c[z] * f32[itemWord + z];
+    return -s;
+  },
+  itemExtra: (f32, itemNodeWord) => f32[itemNodeWord + FACTOR_WORD],
+};
+
+export const dot: Metric = Object.freeze({
+  name: 'dot' as const,
+  layout,
+  pqInitial: Infinity,
+  prepareQuery: prepareFloatQuery,
+  queryNorm: () => 0,
+  margin(ctx: QueryContext, nodeWord: number) {
+    const factor = ctx.nodes.f32[nodeWord + FACTOR_WORD];
+    // dot_factor² rather than dot_factor × the query's (zero) factor: what released 1.17 files were built with.
+    return Math.fround(Math.fround(ctx.session!.dot((nodeWord + VECTOR_WORD) * 4)) + Math.fround(factor * factor));
+  },
+  pqDistance(priority: number, margin: number, child: 0 | 1) {
+    return Math.min(priority, child === 1 ? margin : -margin);
+  },
+  distances(ctx: QueryContext, ids: Int32Array, count: number, out: Float64Array) {
+    ctx.session!.batch('dot', ids, count, ctx.baseWord * 4, ctx.layout.nodeBytes, VECTOR_WORD * 4, out);
+    for (let i = 0; i < count; i++) out[i] = -Math.fround(out[i]);
+  },
+  normalizedDistance: (d: number) => -d,
+  itemDistance(ctx: StoreContext, i: number, j: number) {
+    const { baseWord, layout: l } = ctx;
+    return -Math.fround(ctx.kernels.dotStored((baseWord + i * l.nodeWords + VECTOR_WORD) * 4, (baseWord + j * l.nodeWords + VECTOR_WORD) * 4));
+  },
+  readVector: readFloatVector,
+  writeItem(nodes: NodeArrays, nodeWord: number, _l: NodeLayout, vector: ArrayLike<number>, f: number) {
+    writeFloatVector(nodes, nodeWord + VECTOR_WORD, vector, f);
+    nodes.f32[nodeWord + FACTOR_WORD] = 0;
+  },
+  preprocess(ctx: BuildContext, items: Int32Array) {
+    // Lift every item onto a sphere of radius max|v| with an extra coordinate, so inner product
+    // search becomes angular search (the trick Annoy's DotProduct::preprocess applies).
+    const { nodes, baseWord, layout: l, dimensions: f } = ctx;
+    const norms = new Float64Array(items.length);
+    let maxSq = 0;
+    for (let k = 0; k < items.length; k++) {
+      const v = baseWord + items[k] * l.nodeWords + VECTOR_WORD;
+      const sub = nodes.f32.subarray(v, v + f);
+      norms[k] = dotArray(sub, sub, f);
+      maxSq = Math.max(maxSq, norms[k]);
+    }
+    for (let k = 0; k < items.length; k++) {
+      nodes.f32[baseWord + items[k] * l.nodeWords + FACTOR_WORD] = Math.sqrt(Math.max(0, maxSq - norms[k]));
+    }
+  },
+  newSplitPlane(l: NodeLayout): SplitPlane {
+    return { vector: new Float32Array(l.vectorWords), extra: 0 };
+  },
+  createSplit(ctx: BuildContext, ids: Int32Array, count: number, plane: SplitPlane) {
+    const f = ctx.dimensions;
+    const centroids = { p: new Float32Array(f), q: new Float32Array(f), pExtra: 0, qExtra: 0 };
+    twoMeans(ctx, ids, count, twoMeansPolicy, centroids);
+    const v = plane.vector as Float32Array;
+    for (let z = 0; z < f; z++) v[z] = centroids.p[z] - centroids.q[z];
+    plane.extra = normalizeInPlace(v, centroids.pExtra - centroids.qExtra);
+  },
+  assignSides(ctx: BuildContext, plane: SplitPlane, ids: Int32Array, count: number, sides: Uint8Array) {
+    sidesFromMargins(planeDots(ctx, plane, ids, count), Math.fround(plane.extra * plane.extra), count, sides, () => ctx.random.flip());
+  },
+  clearPlane(plane: SplitPlane) {
+    // Annoy zeroes only the normal; the offset / dot_factor of the failed split stays.
+    plane.vector.fill(0);
+  },
+  writeSplit(nodes: NodeArrays, nodeWord: number, _l: NodeLayout, plane: SplitPlane) {
+    nodes.f32[nodeWord + FACTOR_WORD] = plane.extra;
+    nodes.f32.set(plane.vector as Float32Array, nodeWord + VECTOR_WORD);
+  },
+});

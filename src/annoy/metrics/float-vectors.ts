@@ -1,0 +1,68 @@
+import { AnnoyInputError } from '../errors.js';
+import type { NodeArrays } from '../node-arrays.js';
+import type { BuildContext, SplitPlane } from './metric.js';
+
+/** Checks a user vector and copies it into float32, the precision Annoy stores. */
+export function prepareFloatQuery(vector: ArrayLike<number>, dimensions: number): Float32Array {
+  if (vector.length !== dimensions) {
+    throw new AnnoyInputError(`vector has ${vector.length} values, index expects ${dimensions}`);
+  }
+  const query = new Float32Array(dimensions);
+  for (let i = 0; i < dimensions; i++) {
+    const x = vector[i];
+    if (typeof x !== 'number' || !Number.isFinite(x)) {
+      throw new AnnoyInputError(`vector[${i}] is ${String(x)}; every value must be a finite number`);
+    }
+    query[i] = x;
+  }
+  return query;
+}
+
+export function readFloatVector(nodes: NodeArrays, vectorWord: number, dimensions: number): number[] {
+  return Array.from(nodes.f32.subarray(vectorWord, vectorWord + dimensions));
+}
+
+export function writeFloatVector(nodes: NodeArrays, vectorWord: number, vector: ArrayLike<number>, dimensions: number): void {
+  const f32 = nodes.f32;
+  for (let i = 0; i < dimensions; i++) f32[vectorWord + i] = vector[i];
+}
+
+export function dotArray(a: Float32Array, b: Float32Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+let marginScratch = new Float64Array(1024);
+
+/** dot(plane, item) for every id, through the batch kernel; the returned array is reused per call. */
+export function planeDots(ctx: BuildContext, plane: SplitPlane, ids: Int32Array, count: number): Float64Array {
+  if (marginScratch.length < count) marginScratch = new Float64Array(Math.max(count, marginScratch.length * 2));
+  const session = ctx.kernels.open(plane.vector as Float32Array);
+  try {
+    session.batch('dot', ids, count, ctx.baseWord * 4, ctx.layout.nodeBytes, ctx.layout.vectorWord * 4, marginScratch);
+  } finally {
+    session.release();
+  }
+  return marginScratch;
+}
+
+/** Annoy's side(): the sign of the margin, a coin flip when it is exactly zero. */
+export function sidesFromMargins(margins: Float64Array, offset: number, count: number, sides: Uint8Array, flip: () => number): void {
+  for (let i = 0; i < count; i++) {
+    const m = Math.fround(margins[i] + offset);
+    sides[i] = m > 0 ? 1 : m < 0 ? 0 : flip();
+  }
+}
+
+/** Scales `v` (and optionally one extra coordinate) to unit length; returns the scaled extra. */
+export function normalizeInPlace(v: Float32Array, extra = 0): number {
+  let sq = extra * extra;
+  for (let i = 0; i < v.length; i++) sq += v[i] * v[i];
+  const norm = Math.sqrt(sq);
+  if (norm > 0) {
+    for (let i = 0; i < v.length; i++) v[i] /= norm;
+    return extra / norm;
+  }
+  return extra;
+}

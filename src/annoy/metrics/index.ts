@@ -1,0 +1,13 @@
+import { angular } from './angular.js';
+import { dot } from './dot.js';
+import { euclidean } from './euclidean.js';
+import { hamming } from './hamming.js';
+import { manhattan } from './manhattan.js';
+import type { Metric } from './metric.js';
+import type { MetricName } from './names.js';
+
+export const METRICS: Readonly<Record<MetricName, Metric>> = Object.freeze({ angular, euclidean, manhattan, dot, hamming });
+
+export function metricByName(name: MetricName): Metric {
+  return METRICS[name];
+}

@@ -1,0 +1,85 @@
+import type { BuildContext } from './metric.js';
+
+const ITERATIONS = 200;
+
+/** How two_means measures and averages points for one metric. */
+export interface TwoMeansPolicy {
+  /** Normalise points first and weight updates by norm (angular, dot). */
+  readonly cosine: boolean;
+  /** Annoy's D::distance between a centroid and the stored item whose vector starts at `itemWord`. */
+  distance(centroid: Float32Array, centroidExtra: number, f32: Float32Array, itemWord: number, itemNodeWord: number): number;
+  /** The item's extra coordinate that takes part in the mean (dot: dot_factor), else 0. */
+  itemExtra(f32: Float32Array, itemNodeWord: number): number;
+}
+
+export interface Centroids {
+  p: Float32Array;
+  q: Float32Array;
+  pExtra: number;
+  qExtra: number;
+}
+
+/**
+ * Annoy's two_means: seed two centroids with distinct random items, then 200 times move the
+ * centroid closer to a random item (distance weighted by the centroid's count) to its running mean.
+ */
+export function twoMeans(ctx: BuildContext, ids: Int32Array, count: number, policy: TwoMeansPolicy, out: Centroids): void {
+  const { f32 } = ctx.nodes;
+  const f = ctx.dimensions;
+  const nodeWords = ctx.layout.nodeWords;
+  const vectorWord = ctx.layout.vectorWord;
+  const base = ctx.baseWord;
+  const random = ctx.random;
+
+  const i = random.index(count);
+  let j = random.index(count - 1);
+  j += j >= i ? 1 : 0;
+  const { p, q } = out;
+  const pNode = base + ids[i] * nodeWords;
+  const qNode = base + ids[j] * nodeWords;
+  p.set(f32.subarray(pNode + vectorWord, pNode + vectorWord + f));
+  q.set(f32.subarray(qNode + vectorWord, qNode + vectorWord + f));
+  let pExtra = policy.itemExtra(f32, pNode);
+  let qExtra = policy.itemExtra(f32, qNode);
+  if (policy.cosine) {
+    pExtra = normalizeWithExtra(p, pExtra);
+    qExtra = normalizeWithExtra(q, qExtra);
+  }
+
+  let ic = 1;
+  let jc = 1;
+  for (let l = 0; l < ITERATIONS; l++) {
+    const kNode = base + ids[random.index(count)] * nodeWords;
+    const kWord = kNode + vectorWord;
+    const di = ic * policy.distance(p, pExtra, f32, kWord, kNode);
+    const dj = jc * policy.distance(q, qExtra, f32, kWord, kNode);
+    const kExtra = policy.itemExtra(f32, kNode);
+    let norm = 1;
+    if (policy.cosine) {
+      let sq = kExtra * kExtra;
+      for (let z = 0; z < f; z++) sq += f32[kWord + z] * f32[kWord + z];
+      norm = Math.sqrt(sq);
+      if (!(norm > 0)) continue;
+    }
+    if (di < dj) {
+      for (let z = 0; z < f; z++) p[z] = (p[z] * ic + f32[kWord + z] / norm) / (ic + 1);
+      pExtra = (pExtra * ic + kExtra / norm) / (ic + 1);
+      ic++;
+    } else if (dj < di) {
+      for (let z = 0; z < f; z++) q[z] = (q[z] * jc + f32[kWord + z] / norm) / (jc + 1);
+      qExtra = (qExtra * jc + kExtra / norm) / (jc + 1);
+      jc++;
+    }
+  }
+  out.pExtra = pExtra;
+  out.qExtra = qExtra;
+}
+
+function normalizeWithExtra(v: Float32Array, extra: number): number {
+  let sq = extra * extra;
+  for (let z = 0; z < v.length; z++) sq += v[z] * v[z];
+  const norm = Math.sqrt(sq);
+  if (!(norm > 0)) return extra;
+  for (let z = 0; z < v.length; z++) v[z] /= norm;
+  return extra / norm;
+}

@@ -1,0 +1,117 @@
+import type { Metric, QueryContext } from './metrics/metric.js';
+import { NodePriorityQueue } from './priority-queue.js';
+import type { IndexStructure } from './structure.js';
+
+export interface QueryResult {
+  ids: number[];
+  distances?: number[];
+  /** Unique items whose distance was computed. */
+  candidates: number;
+}
+
+/**
+ * Per-thread scratch reused across queries: the hot path allocates nothing but its result arrays.
+ * Queries are synchronous, so one set per JS thread is enough.
+ */
+const pq = new NodePriorityQueue(1024);
+let candidates = new Int32Array(4096);
+let distances = new Float64Array(4096);
+let topIndex = new Int32Array(256);
+
+function ensureCandidates(size: number): void {
+  if (candidates.length >= size) return;
+  const grown = new Int32Array(Math.max(size, candidates.length * 2));
+  grown.set(candidates);
+  candidates = grown;
+}
+
+/**
+ * Annoy's _get_all_nns: best-first walk over all trees until `searchK` candidate ids (duplicates
+ * included) are collected, then exact distances over the unique items and the `n` best.
+ */
+export function searchNns(metric: Metric, ctx: QueryContext, s: IndexStructure, n: number, searchK: number, includeDistances: boolean): QueryResult {
+  const { i32 } = ctx.nodes;
+  const { nodeWords: nw, childrenWord: cw, maxBucket: K } = ctx.layout;
+  const base = ctx.baseWord;
+  const nItems = s.nItems;
+  const limit = searchK === -1 ? n * s.roots.length : searchK;
+
+  pq.clear();
+  for (let r = 0; r < s.roots.length; r++) pq.push(metric.pqInitial, s.roots[r]);
+
+  let count = 0;
+  while (count < limit && pq.size > 0) {
+    const priority = pq.topPriority();
+    const i = pq.pop();
+    const w = base + i * nw;
+    const nd = i32[w];
+    if (nd === 1 && i < nItems) {
+      ensureCandidates(count + 1);
+      candidates[count++] = i;
+    } else if (nd <= K) {
+      ensureCandidates(count + nd);
+      candidates.set(i32.subarray(w + cw, w + cw + nd), count);
+      count += nd;
+    } else {
+      const margin = metric.margin(ctx, w);
+      pq.push(metric.pqDistance(priority, margin, 1), i32[w + cw + 1]);
+      pq.push(metric.pqDistance(priority, margin, 0), i32[w + cw]);
+    }
+  }
+
+  // Sort so each item is scored once; ascending ids also make "ties go to the smaller id" free below.
+  const found = candidates.subarray(0, count).sort();
+  let unique = 0;
+  let last = -1;
+  for (let k = 0; k < count; k++) {
+    const id = found[k];
+    if (id === last) continue;
+    last = id;
+    if (i32[base + id * nw] === 1) found[unique++] = id;
+  }
+  if (distances.length < unique) distances = new Float64Array(Math.max(unique, distances.length * 2));
+  metric.distances(ctx, found, unique, distances);
+
+  const p = Math.min(n, unique);
+  const order = selectBest(distances, unique, p);
+  const ids = new Array<number>(p);
+  for (let k = 0; k < p; k++) ids[k] = found[order[k]];
+  const result: QueryResult = { ids, candidates: unique };
+  if (includeDistances) {
+    const out = new Array<number>(p);
+    for (let k = 0; k < p; k++) out[k] = metric.normalizedDistance(distances[order[k]]);
+    result.distances = out;
+  }
+  return result;
+}
+
+/**
+ * Positions of the `p` smallest of d[0..m) in ascending order, ties to the smaller position
+ * (positions follow ascending ids). Insertion into a sorted top list: candidates rarely beat the
+ * current worst, so this is ~O(m) for the small n users ask for.
+ */
+function selectBest(d: Float64Array, m: number, p: number): Int32Array {
+  if (topIndex.length < p) topIndex = new Int32Array(Math.max(p, topIndex.length * 2));
+  const top = topIndex;
+  if (p === 0) return top.subarray(0, 0);
+  if (p > 256) {
+    const all = Int32Array.from({ length: m }, (_, k) => k);
+    all.sort((a, b) => d[a] - d[b] || a - b);
+    return all.subarray(0, p);
+  }
+  let filled = 0;
+  for (let k = 0; k < m; k++) {
+    const dk = d[k];
+    if (filled === p) {
+      if (!(dk < d[top[p - 1]])) continue;
+      filled--;
+    }
+    let pos = filled++;
+    while (pos > 0 && d[top[pos - 1]] > dk) {
+      top[pos] = top[pos - 1];
+      pos--;
+    }
+    top[pos] = k;
+  }
+  return top.subarray(0, p);
+}

@@ -1,0 +1,84 @@
+import { IndexFormatError } from './errors.js';
+import type { NodeLayout } from './metrics/metric.js';
+import type { NodeArrays } from './node-arrays.js';
+
+/** What a node array says about itself once its roots are found. */
+export interface IndexStructure {
+  readonly nodeCount: number;
+  readonly nItems: number;
+  /** Root node indices in Annoy's order (last node first), quirks included. */
+  readonly roots: Int32Array;
+  /** Item slots never added (n_descendants 0). Filled by validation. */
+  holes: number;
+}
+
+/**
+ * Annoy's root discovery: walk back from the last node while n_descendants equals the last node's,
+ * then drop the earliest one found if it merely repeats the last (the original root before its
+ * copies). With n_items <= K this keeps 2·n_trees − 1 identical roots, exactly as Annoy does.
+ */
+export function findRoots(nodes: NodeArrays, baseWord: number, layout: NodeLayout, nodeCount: number): IndexStructure {
+  const { i32 } = nodes;
+  const nw = layout.nodeWords;
+  const roots: number[] = [];
+  let m = -1;
+  for (let i = nodeCount - 1; i >= 0; i--) {
+    const k = i32[baseWord + i * nw];
+    if (m === -1 || k === m) {
+      roots.push(i);
+      m = k;
+    } else {
+      break;
+    }
+  }
+  const cw = layout.childrenWord;
+  if (roots.length > 1 && i32[baseWord + roots[0] * nw + cw] === i32[baseWord + roots[roots.length - 1] * nw + cw]) roots.pop();
+  return { nodeCount, nItems: m, roots: Int32Array.from(roots), holes: 0 };
+}
+
+/**
+ * One linear pass that proves the bytes are an Annoy forest for this layout. Annoy itself only
+ * checks the file size, and a file of another metric or dimension whose size happens to divide
+ * would be served as garbage; here every field the search follows must be in range.
+ */
+export function validateStructure(nodes: NodeArrays, baseWord: number, layout: NodeLayout, s: IndexStructure, describe: string): void {
+  const { i32 } = nodes;
+  const { nodeWords: nw, childrenWord: cw, maxBucket: K } = layout;
+  const { nodeCount, nItems } = s;
+  const fail = (why: string): never => {
+    throw new IndexFormatError(`not a valid ${describe} index: ${why}`);
+  };
+  if (nItems < 1) fail(`the last node has n_descendants ${nItems}, so the file holds no items (or has another layout)`);
+  if (nItems > nodeCount) fail(`roots claim ${nItems} items but the file has only ${nodeCount} nodes`);
+  if (s.roots.length < 1) fail('no root nodes found');
+
+  let holes = 0;
+  for (let i = 0; i < nItems; i++) {
+    const nd = i32[baseWord + i * nw];
+    if (nd === 0) holes++;
+    else if (nd !== 1) fail(`item slot ${i} has n_descendants ${nd} (expected 0 or 1)`);
+  }
+  if (holes === nItems) fail('every item slot is empty');
+  const isItem = (id: number): boolean => id >= 0 && id < nItems && i32[baseWord + id * nw] === 1;
+
+  for (let i = nItems; i < nodeCount; i++) {
+    const w = baseWord + i * nw;
+    const nd = i32[w];
+    if (nd < 1) fail(`tree node ${i} has n_descendants ${nd}`);
+    if (nd > nItems) fail(`tree node ${i} has n_descendants ${nd} > ${nItems} items`);
+    if (nd <= K) {
+      for (let k = 0; k < nd; k++) {
+        const id = i32[w + cw + k];
+        if (!isItem(id)) fail(`bucket node ${i} lists item ${id}, which is not an item (0..${nItems - 1}, holes excluded)`);
+      }
+    } else {
+      for (let side = 0; side < 2; side++) {
+        const child = i32[w + cw + side];
+        // Children are written before their parent (post-order), so they always point backwards.
+        if (child < 0 || child >= i) fail(`split node ${i} has child ${child} outside 0..${i - 1}`);
+        if (child < nItems && !isItem(child)) fail(`split node ${i} points at empty item slot ${child}`);
+      }
+    }
+  }
+  s.holes = holes;
+}

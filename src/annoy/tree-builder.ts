@@ -1,0 +1,153 @@
+import type { BuildContext, Metric, SplitPlane } from './metrics/metric.js';
+import { nodeArrays, type NodeArrays } from './node-arrays.js';
+
+/** Trees built by one thread: node records whose indices start at n_items, plus their roots. */
+export interface ForestPart {
+  /** `count` node records, node k being index `nItems + k` before relocation. */
+  buffer: ArrayBuffer;
+  count: number;
+  roots: number[];
+}
+
+/** Either a fixed number of trees, or Annoy's n_trees = -1 rule expressed as a node budget. */
+export type ForestPlan = { trees: number } | { targetNodes: number };
+
+const MAX_ATTEMPTS = 3;
+
+/** Annoy's _split_imbalance, in the float precision Annoy uses. */
+function imbalance(left: number, right: number): number {
+  const f = Math.fround(left / (left + right + 1e-9));
+  return Math.max(f, 1 - f);
+}
+
+/**
+ * Builds trees over the present items `items` (ids < nItems) the way Annoy's _make_tree does:
+ * buckets of at most K ids, splits from create_split with up to three tries for balance, a random
+ * split as last resort, smaller side first, nodes written in post-order.
+ */
+export function buildForest(
+  ctx: BuildContext,
+  metric: Metric,
+  items: Int32Array,
+  nItems: number,
+  plan: ForestPlan,
+  onTree?: (done: number) => void,
+): ForestPart {
+  const { nodeWords: nw, childrenWord: cw, maxBucket: K } = ctx.layout;
+  let buffer = new ArrayBuffer(Math.max(1024, items.length) * nw * 4);
+  let out: NodeArrays = nodeArrays({ buffer, byteOffset: 0, byteLength: buffer.byteLength });
+  let count = 0;
+  const roots: number[] = [];
+  const plane: SplitPlane = metric.newSplitPlane(ctx.layout);
+  const sides = new Uint8Array(items.length);
+  const spare = new Int32Array(items.length);
+
+  const allocate = (): number => {
+    if ((count + 1) * nw * 4 > buffer.byteLength) {
+      const grown = new ArrayBuffer(buffer.byteLength * 2);
+      new Uint8Array(grown).set(new Uint8Array(buffer));
+      buffer = grown;
+      out = nodeArrays({ buffer, byteOffset: 0, byteLength: buffer.byteLength });
+    }
+    return count++;
+  };
+
+  // Stable partition of ids by side: left ids stay in front, right ids follow; returns the left count.
+  const partition = (ids: Int32Array): number => {
+    let left = 0;
+    let right = 0;
+    for (let k = 0; k < ids.length; k++) {
+      if (sides[k] === 0) ids[left++] = ids[k];
+      else spare[right++] = ids[k];
+    }
+    ids.set(spare.subarray(0, right), left);
+    return left;
+  };
+
+  const makeTree = (ids: Int32Array, isRoot: boolean): number => {
+    const size = ids.length;
+    if (size === 1 && !isRoot) return ids[0];
+    if (size <= K && (!isRoot || nItems <= K || size === 1)) {
+      const local = allocate();
+      const w = local * nw;
+      out.i32.fill(0, w, w + nw);
+      out.i32[w] = isRoot ? nItems : size;
+      out.i32.set(ids, w + cw);
+      return nItems + local;
+    }
+
+    let left = 0;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      metric.createSplit(ctx, ids, size, plane);
+      metric.assignSides(ctx, plane, ids, size, sides);
+      left = 0;
+      for (let k = 0; k < size; k++) left += sides[k] === 0 ? 1 : 0;
+      if (imbalance(left, size - left) < 0.95) break;
+    }
+    while (imbalance(left, size - left) > 0.99) {
+      metric.clearPlane(plane);
+      left = 0;
+      for (let k = 0; k < size; k++) {
+        sides[k] = ctx.random.flip();
+        left += sides[k] === 0 ? 1 : 0;
+      }
+    }
+    // Recursion reuses `plane`, so the split node is written now, before its children.
+    const splitWords = new Int32Array(nw);
+    const splitView = nodeArrays({ buffer: splitWords.buffer, byteOffset: 0, byteLength: splitWords.byteLength });
+    metric.writeSplit(splitView, 0, ctx.layout, plane);
+
+    const leftCount = partition(ids);
+    const halves = [ids.subarray(0, leftCount), ids.subarray(leftCount)];
+    const children = [0, 0];
+    // Smaller side first, as Annoy does for cache locality.
+    const flip = halves[0].length > halves[1].length ? 1 : 0;
+    for (let side = 0; side < 2; side++) children[side ^ flip] = makeTree(halves[side ^ flip], false);
+
+    const local = allocate();
+    const w = local * nw;
+    out.i32.set(splitWords, w);
+    out.i32[w] = isRoot ? nItems : size;
+    out.i32[w + cw] = children[0];
+    out.i32[w + cw + 1] = children[1];
+    return nItems + local;
+  };
+
+  for (;;) {
+    if ('trees' in plan ? roots.length >= plan.trees : count >= plan.targetNodes) break;
+    roots.push(makeTree(items.slice(), true));
+    onTree?.(roots.length);
+  }
+  return { buffer: buffer.slice(0, count * nw * 4), count, roots };
+}
+
+/**
+ * Concatenates items and forest parts into Annoy's file layout: items, each part's nodes
+ * (relocated), then a copy of every root. Split children above n_items are local to their part.
+ */
+export function assembleIndex(itemBytes: Uint8Array, parts: ForestPart[], nItems: number, layout: { nodeBytes: number; nodeWords: number; childrenWord: number; maxBucket: number }): Uint8Array {
+  const { nodeBytes, nodeWords: nw, childrenWord: cw, maxBucket: K } = layout;
+  const treeNodes = parts.reduce((sum, p) => sum + p.count, 0);
+  const rootCount = parts.reduce((sum, p) => sum + p.roots.length, 0);
+  const total = nItems + treeNodes + rootCount;
+  const file = new Uint8Array(total * nodeBytes);
+  file.set(itemBytes.subarray(0, nItems * nodeBytes), 0);
+  const words = new Int32Array(file.buffer, 0, file.byteLength / 4);
+  const roots: number[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    const start = nItems + offset;
+    file.set(new Uint8Array(part.buffer, 0, part.count * nodeBytes), start * nodeBytes);
+    for (let k = 0; k < part.count; k++) {
+      const w = (start + k) * nw;
+      if (words[w] > K) {
+        for (let c = 0; c < 2; c++) if (words[w + cw + c] >= nItems) words[w + cw + c] += offset;
+      }
+    }
+    for (const root of part.roots) roots.push(root + offset);
+    offset += part.count;
+  }
+  let at = nItems + treeNodes;
+  for (const root of roots) file.copyWithin(at++ * nodeBytes, root * nodeBytes, (root + 1) * nodeBytes);
+  return file;
+}

@@ -1,0 +1,128 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isMetricName, METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
+import { parseManifest, type IndexManifest } from '../index-files/manifest.js';
+
+/** A mistake in how the command was called: the command prints its usage and exits 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** A problem the user can fix (missing file, bad manifest, invalid index): message only, exit 1. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+export type OptionValues = Record<string, string | boolean | undefined>;
+
+export interface ParsedCommand {
+  values: OptionValues;
+  positionals: string[];
+}
+
+/**
+ * node:util parseArgs in strict mode, with its errors turned into UsageErrors. Returns null when
+ * --help was asked for. `positionals` is the exact count the command takes.
+ */
+export function parseCommand(argv: string[], options: OptionSpec, positionals: string[]): ParsedCommand | null {
+  let parsed: { values: OptionValues; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as {
+      values: OptionValues;
+      positionals: string[];
+    };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (parsed.values.help === true) return null;
+  if (parsed.positionals.length < positionals.length) {
+    throw new UsageError(`missing ${positionals.slice(parsed.positionals.length).map((p) => `<${p}>`).join(' ')}`);
+  }
+  if (parsed.positionals.length > positionals.length) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals.length])}`);
+  }
+  return parsed;
+}
+
+/** An integer option; `undefined` when absent. */
+export function intOption(values: OptionValues, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^[+-]?\d+$/.test(raw.trim())) throw new UsageError(`--${name} must be an integer (got ${JSON.stringify(raw)})`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max} (got ${n})`);
+  return n;
+}
+
+export function metricOption(values: OptionValues): MetricName | undefined {
+  const raw = values.metric;
+  if (raw === undefined) return undefined;
+  if (!isMetricName(raw)) throw new UsageError(`--metric must be one of ${METRIC_NAMES.join(', ')} (got ${JSON.stringify(raw)})`);
+  return raw;
+}
+
+/** Where the manifest of an index file lives: the same path with `.ann` replaced by `.json`. */
+export function manifestPathFor(annPath: string): string {
+  return annPath.endsWith('.ann') ? annPath.slice(0, -4) + '.json' : annPath + '.json';
+}
+
+/** The index file plus what is needed to open it: explicit flags win over the manifest beside it. */
+export interface IndexTarget {
+  file: string;
+  metric: MetricName;
+  dimensions: number;
+  /** The manifest beside the file when it was read and valid, else null. */
+  manifest: IndexManifest | null;
+  manifestPath: string;
+  /** The ids file named by the manifest, or null. */
+  idsPath: string | null;
+}
+
+export const INDEX_OPTIONS: OptionSpec = {
+  metric: { type: 'string', short: 'm' },
+  dimensions: { type: 'string', short: 'f' },
+};
+
+/**
+ * Resolves metric and dimensions for an index file. A manifest that cannot be read only matters
+ * when a flag is missing; with both flags given it is reported as a warning and ignored.
+ */
+export function resolveIndexTarget(file: string, values: OptionValues, warn: (message: string) => void): IndexTarget {
+  const metricFlag = metricOption(values);
+  const dimensionsFlag = intOption(values, 'dimensions', 1, 1_000_000);
+  const manifestPath = manifestPathFor(file);
+  let manifest: IndexManifest | null = null;
+  if (existsSync(manifestPath)) {
+    try {
+      manifest = parseManifest(JSON.parse(readFileSync(manifestPath, 'utf8')), manifestPath);
+    } catch (err) {
+      const message = err instanceof SyntaxError ? `${manifestPath}: invalid JSON (${err.message})` : (err as Error).message;
+      if (metricFlag === undefined || dimensionsFlag === undefined) throw new CliError(message);
+      warn(`ignoring the manifest: ${message}`);
+    }
+  }
+  const metric = metricFlag ?? manifest?.metric;
+  const dimensions = dimensionsFlag ?? manifest?.dimensions;
+  if (metric === undefined || dimensions === undefined) {
+    const missing = [metric === undefined ? '--metric' : null, dimensions === undefined ? '--dimensions' : null].filter(Boolean).join(' and ');
+    throw new UsageError(`${missing} needed: Annoy files do not record them, and there is no manifest at ${manifestPath}`);
+  }
+  const idsPath = manifest?.ids ? join(dirname(manifestPath), manifest.ids) : null;
+  return { file, metric, dimensions, manifest, manifestPath, idsPath };
+}
+
+/**
+ * Prints the error the way every command does and returns the exit code: usage errors show the
+ * command's usage and give 2, anything else gives 1.
+ */
+export function reportError(command: string, usage: string, err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`nnserve ${command}: ${err.message}\n\n${usage}`);
+    return 2;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`nnserve ${command}: ${message}\n`);
+  return 1;
+}

@@ -1,0 +1,184 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { AnnoyBuilder, AnnoyIndex } from '../../annoy/index.js';
+import type { MetricName } from '../../annoy/metrics/names.js';
+import { storageFromBytes } from '../../annoy/storage.js';
+import { buildIndex } from '../../build/build-index.js';
+import type { IndexManifest } from '../../index-files/manifest.js';
+import { layoutItems, type ItemLayout } from '../../input/item-layout.js';
+import { InputError, readVectors } from '../../input/read-vectors.js';
+import { intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
+import { createProgress, type Progress } from '../progress.js';
+
+export const usage = `Usage: nnserve build <input> <output.ann> --metric <metric> [options]
+
+Builds an Annoy 1.17 index and writes <output.ann>, the manifest <output.json> and, when the
+input has string ids, <output.ids> (line i = id of item i).
+
+Input formats (by extension):
+  .fvecs   int32 dimension + float32 values per row; row i = item i
+  .npy     2-D float32/float64 array in C order; row i = item i
+  .jsonl   {"id": <int|string>, "vector": [...]} per line ("id" on every line or none)
+  .csv     numbers per row; the first line is a header when its first cell is "id" or any
+           later cell is text; the first column holds ids when the header names it
+           "id" or the first data row starts with a non-number (quote integers to make them names)
+Integer ids are Annoy item ids (gaps become holes); string ids (or a mix) are numbered in input order.
+
+Options:
+  -m, --metric <m>    angular | euclidean | manhattan | dot | hamming (hamming: 0/1 values, one per bit)
+  --trees <T>         number of trees (default 10; -1 = Annoy's automatic count)
+  --seed <S>          random seed, for reproducible builds
+  --threads <N>       build threads (default: available CPUs)
+  -h, --help          show this help
+`;
+
+const OPTIONS = {
+  metric: { type: 'string', short: 'm' },
+  trees: { type: 'string' },
+  seed: { type: 'string' },
+  threads: { type: 'string' },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const parsed = parseCommand(argv, { ...OPTIONS }, ['input', 'output.ann']);
+    if (parsed === null) {
+      process.stdout.write(usage);
+      return 0;
+    }
+    const [input, output] = parsed.positionals;
+    const metric = metricOption(parsed.values);
+    if (metric === undefined) throw new UsageError('--metric is required');
+    const trees = intOption(parsed.values, 'trees', -1, 100_000) ?? 10;
+    if (trees === 0) throw new UsageError('--trees must be at least 1 (or -1 for automatic)');
+    const seed = intOption(parsed.values, 'seed', 0);
+    const threads = intOption(parsed.values, 'threads', 1, 1024) ?? availableParallelism();
+    if (!output.endsWith('.ann')) throw new UsageError(`the output file must end in .ann (got ${JSON.stringify(output)})`);
+    await buildCommand({ input, output, metric, trees, seed, threads });
+    return 0;
+  } catch (err) {
+    return reportError('build', usage, err);
+  }
+}
+
+interface BuildRequest {
+  input: string;
+  output: string;
+  metric: MetricName;
+  trees: number;
+  seed: number | undefined;
+  threads: number;
+}
+
+async function buildCommand(req: BuildRequest): Promise<void> {
+  const started = performance.now();
+  const set = await readVectors(req.input);
+  if (req.metric === 'hamming') checkBits(set.vectors, set.dimensions, req.input);
+  const layout = layoutItems(set);
+
+  const progress = createProgress(`building ${basename(req.output)}`, 'trees');
+  let bytes: Uint8Array;
+  try {
+    bytes = await buildBytes(req, set.dimensions, layout, progress);
+  } finally {
+    progress.finish();
+  }
+
+  // Opening the result validates it and gives the counts the manifest records.
+  const index = AnnoyIndex.open(storageFromBytes(bytes), req.metric, set.dimensions);
+  const base = req.output.slice(0, -4);
+  const names = layout.kind === 'dense' ? layout.names : null;
+  const idsPath = names === null ? null : `${base}.ids`;
+  const manifest: IndexManifest = {
+    metric: req.metric,
+    dimensions: set.dimensions,
+    items: index.getNItems(),
+    trees: index.getNTrees(),
+    annoyVersion: '1.17',
+    ids: idsPath === null ? null : basename(idsPath),
+    bytes: bytes.byteLength,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    createdAt: new Date().toISOString(),
+    source: basename(req.input),
+  };
+
+  // The .ann rename goes last: a server watching the directory sees the new ids and manifest
+  // already in place when the new index appears.
+  if (idsPath !== null && names !== null) {
+    await writeFileAtomic(idsPath, Buffer.from(names.join('\n') + '\n', 'utf8'));
+  }
+  await writeFileAtomic(manifestPathFor(req.output), Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8'));
+  await writeFileAtomic(req.output, bytes);
+
+  const seconds = (performance.now() - started) / 1000;
+  const rows = set.vectors.length / set.dimensions;
+  const holes = manifest.items! - rows;
+  process.stderr.write(
+    `nnserve build: wrote ${req.output} (${rows} items${holes > 0 ? ` + ${holes} holes` : ''}, ${set.dimensions} dimensions, ` +
+      `${req.metric}, ${manifest.trees} trees, ${formatBytes(bytes.byteLength)}) in ${seconds.toFixed(2)} s\n`,
+  );
+}
+
+async function buildBytes(req: BuildRequest, dimensions: number, layout: ItemLayout, progress: Progress): Promise<Uint8Array> {
+  const onProgress = (done: number, total: number): void => progress.update(done, total);
+  if (layout.kind === 'dense') {
+    return buildIndex({
+      metric: req.metric,
+      dimensions,
+      vectors: layout.vectors,
+      nTrees: req.trees,
+      seed: req.seed,
+      threads: req.threads,
+      onProgress,
+    });
+  }
+  // buildIndex takes row i = item i, which cannot express holes; the single-threaded builder can.
+  const builder = new AnnoyBuilder(req.metric, dimensions, req.seed === undefined ? {} : { seed: req.seed });
+  for (let r = 0; r < layout.ids.length; r++) {
+    builder.addItem(layout.ids[r], layout.vectors.subarray(r * dimensions, (r + 1) * dimensions));
+  }
+  builder.build(req.trees, { onTree: onProgress });
+  return builder.save();
+}
+
+/** Hamming vectors are one 0/1 value per bit; anything else would be silently thresholded at 0.5. */
+function checkBits(vectors: Float32Array, dimensions: number, source: string): void {
+  for (let k = 0; k < vectors.length; k++) {
+    const v = vectors[k];
+    if (v !== 0 && v !== 1) {
+      throw new InputError(`${source}: row ${Math.floor(k / dimensions) + 1}: value ${(k % dimensions) + 1} is ${v}; hamming vectors hold 0 or 1 per bit`);
+    }
+  }
+}
+
+/** Writes beside the target under a hidden temporary name, syncs, then renames over the target. */
+async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(temp, 'wx');
+  try {
+    try {
+      let done = 0;
+      // One write call is limited to 2 GiB.
+      while (done < data.byteLength) {
+        const { bytesWritten } = await handle.write(data, done, Math.min(data.byteLength - done, 1 << 30));
+        done += bytesWritten;
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

@@ -1,0 +1,199 @@
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { AnnoyIndex } from '../../annoy/index.js';
+import { parseIdsFile } from '../../index-files/manifest.js';
+import { readIndexFile } from '../../index-files/read-storage.js';
+import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget } from '../args.js';
+
+export const usage = `Usage: nnserve query <file.ann> [options] < queries.jsonl
+
+Reads one JSON query per line from stdin and writes one JSON result per line to stdout:
+  {"item": 3}                  neighbours of an item (with an ids file: its external id, e.g. {"item": "doc-7"})
+  {"vector": [0.1, 0.2, ...]}  neighbours of a vector
+A query may also set "n", "search_k" and "include_distances" for itself.
+Each result is {"ids": [...]} plus "distances" when asked for; with an ids file, ids are the
+external ids. A line that fails gets {"error": "..."} and the rest go on; blank lines are skipped.
+At the end one JSON line goes to stderr: {"queries", "errors", "seconds", "qps"}, where queries
+counts answered lines and seconds is the time spent parsing, searching and writing results
+(not loading the index or waiting for input). Exits 1 if any line failed.
+
+Options:
+  -m, --metric <m>        angular | euclidean | manhattan | dot | hamming (default: from the manifest)
+  -f, --dimensions <f>    vector length; hamming: bits (default: from the manifest)
+  -n, --n <n>             neighbours per query (default 10)
+  -k, --search-k <k>      candidates to inspect (default -1 = n × trees)
+  -d, --include-distances add "distances" to each result
+  -h, --help              show this help
+`;
+
+const OPTIONS = {
+  ...INDEX_OPTIONS,
+  n: { type: 'string', short: 'n' },
+  'search-k': { type: 'string', short: 'k' },
+  'include-distances': { type: 'boolean', short: 'd' },
+} as const;
+
+interface Defaults {
+  n: number;
+  searchK: number;
+  includeDistances: boolean;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const parsed = parseCommand(argv, { ...OPTIONS }, ['file.ann']);
+    if (parsed === null) {
+      process.stdout.write(usage);
+      return 0;
+    }
+    const defaults: Defaults = {
+      n: intOption(parsed.values, 'n', 1, 1_000_000) ?? 10,
+      searchK: intOption(parsed.values, 'search-k', -1) ?? -1,
+      includeDistances: parsed.values['include-distances'] === true,
+    };
+    const target = resolveIndexTarget(parsed.positionals[0], parsed.values, (m) => process.stderr.write(`nnserve query: ${m}\n`));
+    let index: AnnoyIndex;
+    try {
+      index = AnnoyIndex.open(readIndexFile(target.file), target.metric, target.dimensions);
+    } catch (err) {
+      throw new CliError(`cannot open ${target.file} as ${target.metric} with ${target.dimensions} dimensions: ${(err as Error).message}`);
+    }
+    let names: string[] | null = null;
+    if (target.idsPath !== null) {
+      try {
+        names = parseIdsFile(readFileSync(target.idsPath, 'utf8'));
+      } catch (err) {
+        throw new CliError(`cannot read the ids file: ${(err as Error).message}`);
+      }
+    }
+    return await answerQueries(new QueryAnswerer(index, names, defaults));
+  } catch (err) {
+    return reportError('query', usage, err);
+  }
+}
+
+/** Turns one input line into one output line; never throws. */
+class QueryAnswerer {
+  answered = 0;
+  failed = 0;
+  private readonly itemOf: Map<string, number> | null;
+
+  constructor(
+    private readonly index: AnnoyIndex,
+    private readonly names: string[] | null,
+    private readonly defaults: Defaults,
+  ) {
+    this.itemOf = names === null ? null : new Map(names.map((name, item) => [name, item]));
+  }
+
+  answer(line: string): string {
+    try {
+      const out = this.search(line);
+      this.answered++;
+      return out;
+    } catch (err) {
+      this.failed++;
+      return JSON.stringify({ error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private search(line: string): string {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      throw new Error(`invalid JSON: ${(err as Error).message}`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected {"item": ...} or {"vector": [...]}');
+    const q = value as Record<string, unknown>;
+    const n = q.n === undefined ? this.defaults.n : q.n;
+    const searchK = q.search_k === undefined ? this.defaults.searchK : q.search_k;
+    const withDistances = q.include_distances === undefined ? this.defaults.includeDistances : q.include_distances;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error('"n" must be a positive integer');
+    if (typeof searchK !== 'number' || !Number.isInteger(searchK) || searchK < -1) throw new Error('"search_k" must be an integer >= -1');
+    if (typeof withDistances !== 'boolean') throw new Error('"include_distances" must be true or false');
+
+    let result;
+    if (q.item !== undefined && q.vector !== undefined) throw new Error('give "item" or "vector", not both');
+    if (q.item !== undefined) {
+      result = this.index.getNnsByItem(this.itemNumber(q.item), n, searchK, withDistances);
+    } else if (q.vector !== undefined) {
+      if (!Array.isArray(q.vector)) throw new Error('"vector" must be an array of numbers');
+      for (const v of q.vector) if (typeof v !== 'number') throw new Error('"vector" must hold only numbers');
+      result = this.index.getNnsByVector(q.vector as number[], n, searchK, withDistances);
+    } else {
+      throw new Error('expected {"item": ...} or {"vector": [...]}');
+    }
+    const names = this.names;
+    const ids = names === null ? result.ids : result.ids.map((i) => names[i]);
+    return JSON.stringify(withDistances ? { ids, distances: result.distances } : { ids });
+  }
+
+  /** With an ids file a string names an item; a number is always the item number itself. */
+  private itemNumber(item: unknown): number {
+    if (typeof item === 'number') return item;
+    if (typeof item === 'string') {
+      if (this.itemOf === null) throw new Error('"item" must be an integer: this index has no ids file');
+      const found = this.itemOf.get(item);
+      if (found === undefined) throw new Error(`unknown id ${JSON.stringify(item)}`);
+      return found;
+    }
+    throw new Error('"item" must be an integer or an id string');
+  }
+}
+
+/**
+ * Reads stdin a chunk at a time and answers every complete line of a chunk synchronously, so
+ * the only awaits are per chunk (and when stdout pushes back).
+ */
+async function answerQueries(answerer: QueryAnswerer): Promise<number> {
+  const stdout = process.stdout;
+  let closed = false;
+  const onError = (): void => {
+    // The reader went away (e.g. `| head`): stop answering, still report the stats.
+    closed = true;
+  };
+  stdout.on('error', onError);
+  process.stdin.setEncoding('utf8');
+  let busyNs = 0n;
+  let pending = '';
+
+  const answerLines = (text: string, final: boolean): string => {
+    const lines = (pending + text).split('\n');
+    pending = final ? '' : lines.pop()!;
+    let out = '';
+    for (let line of lines) {
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      if (line.trim().length === 0) continue;
+      out += answerer.answer(line) + '\n';
+    }
+    return out;
+  };
+
+  for await (const chunk of process.stdin as AsyncIterable<string>) {
+    const t0 = process.hrtime.bigint();
+    const out = answerLines(chunk, false);
+    const ok = out.length === 0 || stdout.write(out);
+    busyNs += process.hrtime.bigint() - t0;
+    if (closed) break;
+    if (!ok) await Promise.race([once(stdout, 'drain'), once(stdout, 'close')]);
+    if (closed) break;
+  }
+  if (!closed && pending.length > 0) {
+    const t0 = process.hrtime.bigint();
+    const out = answerLines('', true);
+    if (out.length > 0) stdout.write(out);
+    busyNs += process.hrtime.bigint() - t0;
+  }
+
+  const seconds = Number(busyNs) / 1e9;
+  const queries = answerer.answered;
+  const stats = {
+    queries,
+    errors: answerer.failed,
+    seconds: Number(seconds.toFixed(6)),
+    qps: seconds > 0 ? Number((queries / seconds).toFixed(1)) : 0,
+  };
+  process.stderr.write(JSON.stringify(stats) + '\n');
+  return answerer.failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,63 @@
+import { METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
+
+/**
+ * The manifest `<name>.json` that sits beside `<name>.ann`. Annoy files carry no header, so the
+ * manifest is where metric and dimensions come from; `bytes`/`sha256` let deliverers verify a copy.
+ */
+export interface IndexManifest {
+  metric: MetricName;
+  /** Vector length; for hamming, the number of bits. */
+  dimensions: number;
+  items?: number;
+  trees?: number;
+  annoyVersion?: '1.17';
+  /** File name (relative to the manifest) of the external ids, one per line, or null for integer ids. */
+  ids?: string | null;
+  description?: string;
+  bytes?: number;
+  sha256?: string;
+  createdAt?: string;
+  [extra: string]: unknown;
+}
+
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
+/** Validates parsed JSON as a manifest; the message says which field is wrong and why. */
+export function parseManifest(value: unknown, source = 'manifest'): IndexManifest {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ManifestError(`${source}: expected a JSON object`);
+  }
+  const m = value as Record<string, unknown>;
+  if (typeof m.metric !== 'string' || !(METRIC_NAMES as readonly string[]).includes(m.metric)) {
+    throw new ManifestError(`${source}: "metric" must be one of ${METRIC_NAMES.join(', ')} (got ${JSON.stringify(m.metric)})`);
+  }
+  if (!Number.isInteger(m.dimensions) || (m.dimensions as number) < 1 || (m.dimensions as number) > 1_000_000) {
+    throw new ManifestError(`${source}: "dimensions" must be a positive integer (got ${JSON.stringify(m.dimensions)})`);
+  }
+  for (const key of ['items', 'trees', 'bytes'] as const) {
+    if (m[key] !== undefined && (!Number.isInteger(m[key]) || (m[key] as number) < 0)) {
+      throw new ManifestError(`${source}: "${key}" must be a non-negative integer (got ${JSON.stringify(m[key])})`);
+    }
+  }
+  if (m.ids !== undefined && m.ids !== null) {
+    if (typeof m.ids !== 'string' || m.ids.length === 0 || m.ids.includes('/') || m.ids.includes('\\') || m.ids.startsWith('.')) {
+      throw new ManifestError(`${source}: "ids" must be a plain file name in the same directory or null (got ${JSON.stringify(m.ids)})`);
+    }
+  }
+  if (m.sha256 !== undefined && (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256))) {
+    throw new ManifestError(`${source}: "sha256" must be 64 lowercase hex digits`);
+  }
+  if (m.description !== undefined && typeof m.description !== 'string') {
+    throw new ManifestError(`${source}: "description" must be a string`);
+  }
+  return m as IndexManifest;
+}
+
+/** Splits an ids file (one id per line, line i = item i); a trailing newline is allowed. */
+export function parseIdsFile(text: string): string[] {
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
+}

@@ -1,0 +1,120 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { IdCollector } from './id-collector.js';
+import { RowBuffer } from './row-buffer.js';
+import { InputError, type VectorSet } from './vector-set.js';
+
+/** Decimal numbers plus the spellings of NaN/Infinity, so those are recognised as numbers and then rejected by value. */
+const NUMBER = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)$/i;
+
+interface Cell {
+  text: string;
+  quoted: boolean;
+}
+
+/**
+ * Comma-separated values, read as a stream; blank lines are skipped. Cells may be double-quoted
+ * ("" escapes a quote), but a cell cannot span lines.
+ *
+ * Header: the first line is a header when its first cell is `id` (any case) or any later cell is
+ * text (not a number, not empty). A header made only of numbers cannot be told from data and is read as data.
+ *
+ * Id column: the first column holds ids when the header names it `id`, or when the first cell of
+ * the first data row is not a number (e.g. a name, or any quoted value). Otherwise every column is
+ * a vector component and row i becomes item i. Unquoted integer ids are item ids; other ids are
+ * names (quote an integer to make it a name).
+ */
+export async function readCsv(path: string): Promise<VectorSet> {
+  const rows = new RowBuffer(path);
+  const ids = new IdCollector(path);
+  let header: boolean | undefined;
+  let idColumn: boolean | undefined;
+  let lineNo = 0;
+  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of lines) {
+    lineNo++;
+    if (line.trim().length === 0) continue;
+    const where = `line ${lineNo}`;
+    const cells = splitCsvLine(line, path, where);
+    if (header === undefined) {
+      header = isHeader(cells);
+      if (header) {
+        if (cells[0].text.toLowerCase() === 'id') idColumn = true;
+        continue;
+      }
+    }
+    if (idColumn === undefined) idColumn = !isNumber(cells[0]);
+    if (idColumn) {
+      if (cells.length < 2) throw new InputError(`${path}: ${where}: only an id, no vector values`);
+      ids.add(idValue(cells[0]), where);
+    }
+    const values = new Array<unknown>(cells.length - (idColumn ? 1 : 0));
+    for (let j = 0; j < values.length; j++) {
+      const cell = cells[j + (idColumn ? 1 : 0)];
+      values[j] = NUMBER.test(cell.text.trim()) ? parseNumber(cell.text) : cell.text;
+    }
+    rows.push(values, where);
+  }
+  const vectors = rows.finish();
+  return { vectors, dimensions: rows.dimensions, ids: idColumn ? ids.finish() : null };
+}
+
+function isHeader(cells: Cell[]): boolean {
+  if (cells[0].text.trim().toLowerCase() === 'id') return true;
+  if (cells.length === 1) return !isNumber(cells[0]);
+  // Empty cells are missing values, not names.
+  return cells.slice(1).some((cell) => !isNumber(cell) && cell.text.trim().length > 0);
+}
+
+function isNumber(cell: Cell): boolean {
+  return !cell.quoted && NUMBER.test(cell.text.trim());
+}
+
+/** Number() does not read "inf"/"nan"; map them so the row check reports them as non-finite values. */
+function parseNumber(text: string): number {
+  const t = text.trim().toLowerCase().replace(/^\+/, '');
+  if (t === 'nan' || t === '-nan') return NaN;
+  if (t === 'inf' || t === 'infinity') return Infinity;
+  if (t === '-inf' || t === '-infinity') return -Infinity;
+  return Number(t);
+}
+
+function idValue(cell: Cell): number | string {
+  if (cell.quoted) return cell.text;
+  const text = cell.text.trim();
+  return NUMBER.test(text) ? parseNumber(text) : text;
+}
+
+function splitCsvLine(line: string, path: string, where: string): Cell[] {
+  const cells: Cell[] = [];
+  let i = 0;
+  for (;;) {
+    while (line[i] === ' ' || line[i] === '\t') i++;
+    if (line[i] === '"') {
+      let text = '';
+      i++;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) throw new InputError(`${path}: ${where}: unterminated quoted cell (cells cannot span lines)`);
+        text += line.slice(i, q);
+        if (line[q + 1] === '"') {
+          text += '"';
+          i = q + 2;
+        } else {
+          i = q + 1;
+          break;
+        }
+      }
+      while (line[i] === ' ' || line[i] === '\t') i++;
+      if (i < line.length && line[i] !== ',') throw new InputError(`${path}: ${where}: unexpected text after a quoted cell`);
+      cells.push({ text, quoted: true });
+    } else {
+      const comma = line.indexOf(',', i);
+      const end = comma < 0 ? line.length : comma;
+      cells.push({ text: line.slice(i, end).trim(), quoted: false });
+      i = end;
+    }
+    if (i >= line.length) return cells;
+    i++; // the comma
+  }
+}

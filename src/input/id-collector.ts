@@ -1,0 +1,63 @@
+import { InputError } from './vector-set.js';
+
+/** Annoy item ids are int32. */
+const MAX_ITEM_ID = 2 ** 31 - 1;
+
+/**
+ * Gathers one id per row and applies the id rules once for every format: integers are item ids
+ * (non-negative int32), anything else is a name; a file mixing both is all names (integers
+ * become their decimal text). Names may not be empty or hold line breaks, because the ids file
+ * stores one per line. Duplicates are rejected, including those only visible after the mix rule
+ * (`5` and `"5"`).
+ */
+export class IdCollector {
+  private readonly ints: number[] = [];
+  private readonly strings: string[] = [];
+  /** Row of each id, in input order, as (kind, index) so the mixed case can restore order. */
+  private readonly order: Array<number | string> = [];
+  private readonly seenInts = new Map<number, string>();
+  private readonly seenStrings = new Map<string, string>();
+
+  constructor(private readonly source: string) {}
+
+  add(id: unknown, where: string): void {
+    if (typeof id === 'number') {
+      if (!Number.isInteger(id) || id < 0 || id > MAX_ITEM_ID) {
+        throw new InputError(`${this.source}: ${where}: id ${id} is not allowed; integer ids must be in 0..${MAX_ITEM_ID} (use a string for other names)`);
+      }
+      const first = this.seenInts.get(id);
+      if (first !== undefined) throw new InputError(`${this.source}: ${where}: duplicate id ${id} (first seen at ${first})`);
+      this.seenInts.set(id, where);
+      this.ints.push(id);
+      this.order.push(id);
+      return;
+    }
+    if (typeof id === 'string') {
+      if (id.length === 0) throw new InputError(`${this.source}: ${where}: empty id`);
+      if (id.includes('\n') || id.includes('\r')) throw new InputError(`${this.source}: ${where}: id contains a line break`);
+      const first = this.seenStrings.get(id);
+      if (first !== undefined) throw new InputError(`${this.source}: ${where}: duplicate id ${JSON.stringify(id)} (first seen at ${first})`);
+      this.seenStrings.set(id, where);
+      this.strings.push(id);
+      this.order.push(id);
+      return;
+    }
+    throw new InputError(`${this.source}: ${where}: id must be an integer or a string (got ${id === null ? 'null' : typeof id})`);
+  }
+
+  get count(): number {
+    return this.order.length;
+  }
+
+  finish(): number[] | string[] {
+    if (this.strings.length === 0) return this.ints;
+    if (this.ints.length === 0) return this.strings;
+    for (const [id, where] of this.seenInts) {
+      const clash = this.seenStrings.get(String(id));
+      if (clash !== undefined) {
+        throw new InputError(`${this.source}: ${where}: id ${id} and the id "${id}" at ${clash} are the same name once mixed ids are read as strings`);
+      }
+    }
+    return this.order.map(String);
+  }
+}

@@ -1,0 +1,174 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+/** Every setting of the service, resolved once at start-up; hot paths read these fields only. */
+export interface ServiceConfig {
+  indexDir: string;
+  host: string;
+  port: number;
+  workers: number;
+  logLevel: string;
+  accessLog: boolean;
+  adminToken: string | null;
+  apiKey: string | null;
+  maxN: number;
+  maxSearchK: number;
+  maxBatch: number;
+  bodyLimit: number;
+  deadlineMs: number;
+  queueSize: number;
+  pollIntervalMs: number;
+  debounceMs: number;
+  shutdownGraceMs: number;
+  shutdownDelayMs: number;
+  demo: boolean;
+  docs: boolean;
+}
+
+type Kind = 'int' | 'string' | 'bool' | 'secret' | 'level';
+
+/** One row of the settings table: the README table and `--help` are printed from these rows. */
+export interface SettingSpec {
+  key: keyof ServiceConfig;
+  flag: string;
+  env: string;
+  kind: Kind;
+  /** Shown in docs; the real default comes from `defaults()`. */
+  defaultText: string;
+  min?: number;
+  max?: number;
+  description: string;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const SETTINGS: readonly SettingSpec[] = [
+  { key: 'indexDir', flag: '--index-dir', env: 'NNSERVE_INDEX_DIR', kind: 'string', defaultText: './indexes', description: 'Directory holding `<name>.ann` + `<name>.json` (+ optional `<name>.ids`); watched for new and replaced files.' },
+  { key: 'port', flag: '--port', env: 'PORT', kind: 'int', min: 0, max: 65535, defaultText: '8080', description: 'TCP port to listen on (0 = any free port).' },
+  { key: 'host', flag: '--host', env: 'HOST', kind: 'string', defaultText: '0.0.0.0', description: 'Address to bind.' },
+  { key: 'workers', flag: '--workers', env: 'NNSERVE_WORKERS', kind: 'int', min: 1, max: 256, defaultText: 'number of CPUs', description: 'Query worker threads (Piscina pool size). Index memory is shared, so more workers do not add index copies.' },
+  { key: 'logLevel', flag: '--log-level', env: 'NNSERVE_LOG_LEVEL', kind: 'level', defaultText: 'info', description: `pino log level (${LOG_LEVELS.join(', ')}).` },
+  { key: 'accessLog', flag: '--access-log', env: 'NNSERVE_ACCESS_LOG', kind: 'bool', defaultText: 'true', description: 'One `info` log line per request (id, method, route, status, time). Bodies and vectors are never logged.' },
+  { key: 'adminToken', flag: '--admin-token', env: 'NNSERVE_ADMIN_TOKEN', kind: 'secret', defaultText: 'unset', description: 'Enables `POST /v1/admin/reload` with `Authorization: Bearer <token>`; when unset the route answers 404.' },
+  { key: 'apiKey', flag: '--api-key', env: 'NNSERVE_API_KEY', kind: 'secret', defaultText: 'unset', description: 'When set, every `/v1/indexes…` request needs `Authorization: Bearer <key>` or `x-api-key: <key>` (401 otherwise). Health, metrics and docs stay open.' },
+  { key: 'maxN', flag: '--max-n', env: 'NNSERVE_MAX_N', kind: 'int', min: 1, max: 1_000_000, defaultText: '1000', description: 'Largest `n` a query may ask for.' },
+  { key: 'maxSearchK', flag: '--max-search-k', env: 'NNSERVE_MAX_SEARCH_K', kind: 'int', min: 1, max: 2 ** 31 - 1, defaultText: '1000000', description: 'Largest explicit `search_k` (`-1`, the default n × trees, is always allowed).' },
+  { key: 'maxBatch', flag: '--max-batch', env: 'NNSERVE_MAX_BATCH', kind: 'int', min: 1, max: 100_000, defaultText: '256', description: 'Most queries in one `search/batch` request.' },
+  { key: 'bodyLimit', flag: '--body-limit', env: 'NNSERVE_BODY_LIMIT', kind: 'int', min: 1024, max: 1024 ** 3, defaultText: '4194304', description: 'Largest request body in bytes (413 above).' },
+  { key: 'deadlineMs', flag: '--deadline-ms', env: 'NNSERVE_DEADLINE_MS', kind: 'int', min: 1, max: 3_600_000, defaultText: '5000', description: 'Per-request query deadline in ms, queue wait included (504 when exceeded).' },
+  { key: 'queueSize', flag: '--queue-size', env: 'NNSERVE_QUEUE_SIZE', kind: 'int', min: 0, max: 1_000_000, defaultText: '1024', description: 'Query tasks allowed to wait for a worker; beyond it requests get 503 with `Retry-After`.' },
+  { key: 'pollIntervalMs', flag: '--poll-interval-ms', env: 'NNSERVE_POLL_INTERVAL_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '2000', description: 'How often index files are stat-ed (through symlinks) to catch replacements fs.watch misses; 0 = watch events only.' },
+  { key: 'debounceMs', flag: '--debounce-ms', env: 'NNSERVE_DEBOUNCE_MS', kind: 'int', min: 0, max: 600_000, defaultText: '300', description: 'Quiet time after a file change before the index is reloaded (lets `.ann`, `.json` and `.ids` land together).' },
+  { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: 'NNSERVE_SHUTDOWN_GRACE_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '10000', description: 'On SIGTERM/SIGINT, time allowed for in-flight requests to finish before the process exits anyway (exit code 1).' },
+  { key: 'shutdownDelayMs', flag: '--shutdown-delay-ms', env: 'NNSERVE_SHUTDOWN_DELAY_MS', kind: 'int', min: 0, max: 600_000, defaultText: '0', description: 'On SIGTERM/SIGINT, time `/readyz` reports 503 while still serving, so load balancers stop sending traffic first.' },
+  { key: 'demo', flag: '--demo', env: 'NNSERVE_DEMO', kind: 'bool', defaultText: 'true', description: 'Create the deterministic `demo` index when the index directory holds no index at start-up.' },
+  { key: 'docs', flag: '--docs', env: 'NNSERVE_DOCS', kind: 'bool', defaultText: 'true', description: 'Serve Swagger UI at `/docs` (`/openapi.json` is always served).' },
+];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function defaults(): ServiceConfig {
+  return {
+    indexDir: resolve('indexes'),
+    host: '0.0.0.0',
+    port: 8080,
+    workers: Math.max(1, availableParallelism()),
+    logLevel: 'info',
+    accessLog: true,
+    adminToken: null,
+    apiKey: null,
+    maxN: 1000,
+    maxSearchK: 1_000_000,
+    maxBatch: 256,
+    bodyLimit: 4 * 1024 * 1024,
+    deadlineMs: 5000,
+    queueSize: 1024,
+    pollIntervalMs: 2000,
+    debounceMs: 300,
+    shutdownGraceMs: 10_000,
+    shutdownDelayMs: 0,
+    demo: true,
+    docs: true,
+  };
+}
+
+function parseValue(spec: SettingSpec, raw: string, source: string): ServiceConfig[keyof ServiceConfig] {
+  switch (spec.kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${source}: expected an integer, got ${JSON.stringify(raw)}`);
+      const value = Number(raw);
+      if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+        throw new ConfigError(`${source}: ${value} is outside ${spec.min}..${spec.max}`);
+      }
+      return value;
+    }
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      throw new ConfigError(`${source}: expected true or false, got ${JSON.stringify(raw)}`);
+    }
+    case 'level':
+      if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw new ConfigError(`${source}: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
+      return raw;
+    case 'secret':
+      return raw === '' ? null : raw;
+    case 'string':
+      if (raw === '') throw new ConfigError(`${source}: must not be empty`);
+      return raw;
+  }
+}
+
+function assign(config: ServiceConfig, spec: SettingSpec, value: ServiceConfig[keyof ServiceConfig]): void {
+  (config as unknown as Record<string, unknown>)[spec.key] = value;
+}
+
+/**
+ * Resolves the configuration: defaults, then environment variables, then command-line flags.
+ * Throws ConfigError naming the flag or variable at fault.
+ */
+export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+  const config = defaults();
+  for (const spec of SETTINGS) {
+    const raw = env[spec.env];
+    if (raw !== undefined && !(spec.kind !== 'secret' && raw === '')) assign(config, spec, parseValue(spec, raw, spec.env));
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const negated = flag.startsWith('--no-') ? `--${flag.slice(5)}` : null;
+    const spec = SETTINGS.find((s) => s.flag === flag || (negated !== null && s.kind === 'bool' && s.flag === negated));
+    if (!spec) throw new ConfigError(`unknown option ${flag}`);
+    let raw: string;
+    if (eq > 0) raw = arg.slice(eq + 1);
+    else if (spec.kind === 'bool') raw = negated ? 'false' : 'true';
+    else {
+      if (i + 1 >= argv.length) throw new ConfigError(`${flag} needs a value`);
+      raw = argv[++i];
+    }
+    assign(config, spec, parseValue(spec, raw, flag));
+  }
+  Object.assign(config, overrides);
+  config.indexDir = resolve(config.indexDir);
+  return config;
+}
+
+/** `--help` text, printed from the same table as the README. */
+export function helpText(): string {
+  const lines = ['Usage: nnserve serve [options]', '', 'Options (each also settable by environment variable):'];
+  for (const s of SETTINGS) {
+    const value = s.kind === 'bool' ? `${s.flag}[=true|false]` : `${s.flag} <${s.kind === 'int' ? 'n' : 'value'}>`;
+    lines.push(`  ${value.padEnd(30)} ${s.env.padEnd(28)} default ${s.defaultText}`);
+  }
+  return lines.join('\n');
+}
+
+/** The README settings table (Markdown). */
+export function settingsTable(): string {
+  const rows = ['| Flag | Environment | Default | Meaning |', '|---|---|---|---|'];
+  for (const s of SETTINGS) rows.push(`| \`${s.flag}\` | \`${s.env}\` | ${s.defaultText} | ${s.description} |`);
+  return rows.join('\n');
+}

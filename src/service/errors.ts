@@ -1,0 +1,30 @@
+/**
+ * Errors the service maps to HTTP answers. Each has a stable `code` and the status it maps to; the
+ * error handler exposes the message only below 500, so messages here must never carry paths or data.
+ */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+  override get name(): string {
+    return 'ServiceError';
+  }
+}
+
+export const errors = {
+  indexNotFound: (name: string) => new ServiceError('NNS_ERR_INDEX_NOT_FOUND', 404, `index ${JSON.stringify(name)} not found`),
+  itemNotFound: (index: string, id: string | number) => new ServiceError('NNS_ERR_ITEM_NOT_FOUND', 404, `item ${JSON.stringify(id)} not found in index ${JSON.stringify(index)}`),
+  dimensionMismatch: (expected: number, actual: number) =>
+    new ServiceError('NNS_ERR_DIM_MISMATCH', 400, `vector has ${actual} values, index expects ${expected}`),
+  badInput: (message: string) => new ServiceError('NNS_ERR_BAD_INPUT', 400, message),
+  queueFull: (retryAfterSeconds: number) =>
+    new ServiceError('NNS_ERR_QUEUE_FULL', 503, 'query queue is full, retry later', { 'retry-after': String(retryAfterSeconds) }),
+  deadline: (ms: number) => new ServiceError('NNS_ERR_DEADLINE', 504, `query did not finish within ${ms} ms`),
+  shuttingDown: () => new ServiceError('NNS_ERR_SHUTTING_DOWN', 503, 'server is shutting down', { 'retry-after': '1' }),
+  unauthorized: () => new ServiceError('NNS_ERR_UNAUTHORIZED', 401, 'missing or wrong credentials', { 'www-authenticate': 'Bearer' }),
+} as const;

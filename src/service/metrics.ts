@@ -1,0 +1,104 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { QueryPool } from './pool/query-pool.js';
+import type { QueryAnswer } from './pool/task.js';
+import type { IndexEntry, IndexRegistry } from './registry/registry.js';
+import type { LoadOutcome } from './registry/watcher.js';
+
+export type QueryKind = 'item' | 'vector' | 'batch';
+
+/** ANN queries take tens of µs to tens of ms: prom-client's default buckets start at 5 ms. */
+const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const COUNT_BUCKETS = [1, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000, 10_000_000];
+const LOAD_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/**
+ * The service's Prometheus metrics, on a registry of its own (several apps in one process, as in
+ * tests, do not collide). Worker-side counts come back with each task result and are observed here,
+ * on the main thread, so none are lost when a worker is replaced.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
+  private readonly queryDuration: Histogram<'index' | 'kind'>;
+  private readonly queries: Counter<'index' | 'kind'>;
+  private readonly candidates: Histogram;
+  private readonly searchK: Histogram;
+  private readonly swaps: Counter<'index' | 'result'>;
+  private readonly loadDuration: Histogram<'index'>;
+  private readonly indexItems: Gauge<'index'>;
+  private readonly indexTrees: Gauge<'index'>;
+  private readonly indexBytes: Gauge<'index'>;
+  private readonly indexDimensions: Gauge<'index'>;
+  private readonly indexInfo: Gauge<'index' | 'version' | 'metric'>;
+  private readonly indexLoaded: Gauge<'index'>;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.httpDuration = new Histogram({ name: 'nnserve_http_request_duration_seconds', help: 'HTTP request duration (route is the route pattern).', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers });
+    this.queryDuration = new Histogram({ name: 'nnserve_query_duration_seconds', help: 'Engine time per nearest-neighbour query, measured in the worker.', labelNames: ['index', 'kind'], buckets: LATENCY_BUCKETS, registers });
+    this.queries = new Counter({ name: 'nnserve_queries_total', help: 'Nearest-neighbour queries answered (each query of a batch counts once).', labelNames: ['index', 'kind'], registers });
+    this.candidates = new Histogram({ name: 'nnserve_query_candidates', help: 'Unique items scored per query.', buckets: COUNT_BUCKETS, registers });
+    this.searchK = new Histogram({ name: 'nnserve_query_search_k', help: 'Effective search_k per query (n × trees when -1).', buckets: COUNT_BUCKETS, registers });
+    this.swaps = new Counter({ name: 'nnserve_index_swaps_total', help: 'Index load attempts by result (loaded, rejected, removed).', labelNames: ['index', 'result'], registers });
+    this.loadDuration = new Histogram({ name: 'nnserve_index_load_duration_seconds', help: 'Time to read and validate an index file.', labelNames: ['index'], buckets: LOAD_BUCKETS, registers });
+    this.indexItems = new Gauge({ name: 'nnserve_index_items', help: 'Items in the served version.', labelNames: ['index'], registers });
+    this.indexTrees = new Gauge({ name: 'nnserve_index_trees', help: 'Trees in the served version.', labelNames: ['index'], registers });
+    this.indexBytes = new Gauge({ name: 'nnserve_index_bytes', help: 'Bytes of the served version.', labelNames: ['index'], registers });
+    this.indexDimensions = new Gauge({ name: 'nnserve_index_dimensions', help: 'Vector dimensions of the served version.', labelNames: ['index'], registers });
+    this.indexInfo = new Gauge({ name: 'nnserve_index_info', help: 'Always 1; labels name the served version and metric.', labelNames: ['index', 'version', 'metric'], registers });
+    this.indexLoaded = new Gauge({ name: 'nnserve_index_loaded_timestamp_seconds', help: 'When the served version was published (Unix time).', labelNames: ['index'], registers });
+  }
+
+  /** Pool gauges are read at scrape time, so they cost nothing per request. */
+  bindPool(pool: QueryPool): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'nnserve_pool_queue_depth', help: 'Query tasks waiting for a worker.', registers, collect() { this.set(pool.queueDepth); } });
+    new Gauge({ name: 'nnserve_pool_active_tasks', help: 'Query tasks running on a worker.', registers, collect() { this.set(pool.activeTasks); } });
+    new Gauge({ name: 'nnserve_pool_utilization', help: 'Share of pool capacity spent running tasks (Piscina estimate, 0..1).', registers, collect() { this.set(pool.utilization); } });
+    new Gauge({ name: 'nnserve_pool_threads', help: 'Query worker threads.', registers, collect() { this.set(pool.threads); } });
+  }
+
+  bindRegistry(registry: IndexRegistry): void {
+    registry.on('published', (entry, previous) => {
+      if (previous) this.indexInfo.remove({ index: previous.name, version: String(previous.version), metric: previous.metric });
+      this.setIndexGauges(entry);
+    });
+    registry.on('removed', (entry) => {
+      const labels = { index: entry.name };
+      this.indexItems.remove(labels);
+      this.indexTrees.remove(labels);
+      this.indexBytes.remove(labels);
+      this.indexDimensions.remove(labels);
+      this.indexLoaded.remove(labels);
+      this.indexInfo.remove({ index: entry.name, version: String(entry.version), metric: entry.metric });
+    });
+  }
+
+  onLoad(outcome: LoadOutcome): void {
+    if (outcome.result === 'unchanged') return;
+    this.swaps.inc({ index: outcome.index, result: outcome.result });
+    if (outcome.seconds !== undefined) this.loadDuration.observe({ index: outcome.index }, outcome.seconds);
+  }
+
+  observeQueries(index: string, kind: QueryKind, answers: readonly QueryAnswer[], effectiveSearchK: number): void {
+    const labels = { index, kind };
+    for (let i = 0; i < answers.length; i++) {
+      const a = answers[i];
+      this.queryDuration.observe(labels, a.seconds);
+      this.candidates.observe(a.candidates);
+      this.searchK.observe(effectiveSearchK);
+    }
+    this.queries.inc(labels, answers.length);
+  }
+
+  private setIndexGauges(e: IndexEntry): void {
+    const labels = { index: e.name };
+    this.indexItems.set(labels, e.items);
+    this.indexTrees.set(labels, e.trees);
+    this.indexBytes.set(labels, e.bytes);
+    this.indexDimensions.set(labels, e.dimensions);
+    this.indexLoaded.set(labels, e.loadedAtMs / 1000);
+    this.indexInfo.set({ index: e.name, version: String(e.version), metric: e.metric }, 1);
+  }
+}

@@ -1,0 +1,84 @@
+import { Piscina } from 'piscina';
+import { errors, ServiceError } from '../errors.js';
+import type { QueryAnswer, QueryReply, QueryTask, WorkerData } from './task.js';
+
+const WORKER_URL = new URL('../../../workers/query-worker.js', import.meta.url).href;
+const QUEUE_FULL_MESSAGE = 'Task queue is at limit';
+
+export interface QueryPoolOptions {
+  workers: number;
+  queueSize: number;
+  /** The registry's shared version table (workers drop cached versions that are no longer current). */
+  versions: Int32Array;
+}
+
+/** The Piscina pool of query workers, with the error mapping and counters the service needs. */
+export class QueryPool {
+  private readonly piscina: Piscina<QueryTask, QueryReply>;
+  private submitted = 0;
+  private closed = false;
+
+  constructor(options: QueryPoolOptions) {
+    const workerData: WorkerData = { versions: options.versions };
+    this.piscina = new Piscina({
+      filename: WORKER_URL,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      // Workers keep opened indexes cached; never let idle ones exit and lose them.
+      idleTimeout: 2 ** 31 - 1,
+      maxQueue: options.queueSize,
+      workerData,
+    });
+  }
+
+  get threads(): number {
+    return this.piscina.threads.length;
+  }
+
+  /** Tasks waiting for a worker. */
+  get queueDepth(): number {
+    return this.piscina.queueSize;
+  }
+
+  /** Tasks being run by a worker right now. */
+  get activeTasks(): number {
+    return Math.max(0, this.submitted - this.piscina.queueSize);
+  }
+
+  /** Piscina's utilisation estimate (0..1): share of the pool's capacity spent running tasks. */
+  get utilization(): number {
+    return this.piscina.utilization;
+  }
+
+  /**
+   * Runs one task. Rejects with ServiceError: queue full (503), aborted by `signal` (the caller's
+   * deadline, 504 via `deadlineMs`), or a bad input the engine refused (400).
+   */
+  async run(task: QueryTask, signal: AbortSignal, deadlineMs: number): Promise<QueryAnswer[]> {
+    if (this.closed) throw errors.shuttingDown();
+    this.submitted++;
+    let reply: QueryReply;
+    try {
+      reply = await this.piscina.run(task, { signal });
+    } catch (err) {
+      if (err instanceof ServiceError) throw err;
+      if (signal.aborted) throw errors.deadline(deadlineMs);
+      if (err instanceof Error && err.message === QUEUE_FULL_MESSAGE) throw errors.queueFull(1);
+      throw err;
+    } finally {
+      this.submitted--;
+    }
+    if ('error' in reply) {
+      if (reply.error.code === 'input') throw errors.badInput(reply.error.message);
+      throw new Error(`query worker failed: ${reply.error.message}`);
+    }
+    return reply.answers;
+  }
+
+  /** Waits for running and queued tasks, then stops the threads. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.piscina.close();
+  }
+}

@@ -1,0 +1,39 @@
+import type { MetricName } from '../../annoy/metrics/names.js';
+import type { IndexStorage } from '../../annoy/storage.js';
+
+/** One query: an internal item number, or a query vector. */
+export type QuerySpec = number | Float32Array;
+
+/**
+ * A message to a query worker. It names the version it was planned on and carries that version's
+ * shared storage, so a worker can answer for any version without being told about swaps.
+ */
+export interface QueryTask {
+  name: string;
+  version: number;
+  /** Row of `name` in the shared version table (see IndexRegistry.versions). */
+  slot: number;
+  storage: IndexStorage;
+  metric: MetricName;
+  dimensions: number;
+  queries: QuerySpec[];
+  n: number;
+  searchK: number;
+  includeDistances: boolean;
+}
+
+export interface QueryAnswer {
+  ids: number[];
+  distances?: number[];
+  /** Unique items scored, as counted by the engine. */
+  candidates: number;
+  /** Time the engine spent on this query, in seconds. */
+  seconds: number;
+}
+
+/** Input errors come back as values: Error subclasses lose their identity crossing threads. */
+export type QueryReply = { answers: QueryAnswer[] } | { error: { code: 'input' | 'internal'; message: string } };
+
+export interface WorkerData {
+  versions: Int32Array;
+}

@@ -1,0 +1,206 @@
+import type { ServiceConfig } from './config.js';
+import { errors } from './errors.js';
+import type { QueryKind, ServiceMetrics } from './metrics.js';
+import type { QueryPool } from './pool/query-pool.js';
+import type { QueryAnswer, QuerySpec, QueryTask } from './pool/task.js';
+import type { IndexEntry, IndexRegistry } from './registry/registry.js';
+
+/** An external id: a string when the index has an ids file, an item number otherwise. */
+export type ExternalId = string | number;
+
+export interface QueryOptions {
+  n: number;
+  searchK: number;
+  includeDistances: boolean;
+}
+
+export interface Neighbors {
+  ids: ExternalId[];
+  distances?: number[];
+}
+
+export interface SearchResult extends Neighbors {
+  index: string;
+  version: number;
+}
+
+export interface BatchResult {
+  index: string;
+  version: number;
+  results: Neighbors[];
+}
+
+export type BatchQuery = { vector: number[] } | { item: ExternalId };
+
+/** Fewest queries worth a task of their own: below this the round trip costs more than it saves. */
+const MIN_BATCH_CHUNK = 8;
+
+/**
+ * What the routes call: resolves names and external ids against the registry, checks inputs the
+ * schemas cannot (vector length, finiteness, item existence), runs the engine on the pool under a
+ * deadline, and records metrics from the workers' answers.
+ */
+export class QueryService {
+  constructor(
+    private readonly registry: IndexRegistry,
+    private readonly pool: QueryPool,
+    private readonly metrics: ServiceMetrics,
+    private readonly config: ServiceConfig,
+  ) {}
+
+  index(name: string): IndexEntry {
+    const entry = this.registry.get(name);
+    if (!entry) throw errors.indexNotFound(name);
+    return entry;
+  }
+
+  async neighborsByItem(name: string, rawId: string, options: QueryOptions & { excludeSelf: boolean }): Promise<SearchResult> {
+    const entry = this.index(name);
+    const item = this.itemOf(entry, rawId);
+    this.checkSearchK(options.searchK);
+    const ask = options.excludeSelf ? options.n + 1 : options.n;
+    const [answer] = await this.execute(entry, 'item', [item], ask, options);
+    return this.shape(entry, answer, options, options.excludeSelf ? item : -1, null);
+  }
+
+  async search(name: string, vector: readonly number[], options: QueryOptions & { exclude?: readonly ExternalId[] }): Promise<SearchResult> {
+    const entry = this.index(name);
+    const query = this.vectorOf(entry, vector, 'vector');
+    this.checkSearchK(options.searchK);
+    let excluded: Set<number> | null = null;
+    if (options.exclude && options.exclude.length > 0) {
+      excluded = new Set();
+      for (const id of options.exclude) {
+        const item = this.lookup(entry, id);
+        if (item >= 0) excluded.add(item);
+      }
+    }
+    const [answer] = await this.execute(entry, 'vector', [query], options.n + (excluded?.size ?? 0), options);
+    return this.shape(entry, answer, options, -1, excluded);
+  }
+
+  async batch(name: string, queries: readonly BatchQuery[], options: QueryOptions): Promise<BatchResult> {
+    const entry = this.index(name);
+    this.checkSearchK(options.searchK);
+    if (queries.length > this.config.maxBatch) throw errors.badInput(`batch has ${queries.length} queries, at most ${this.config.maxBatch} allowed`);
+    const specs: QuerySpec[] = new Array(queries.length);
+    for (let i = 0; i < queries.length; i++) {
+      const q = queries[i];
+      specs[i] = 'vector' in q ? this.vectorOf(entry, q.vector, `queries[${i}].vector`) : this.itemOf(entry, q.item);
+    }
+    const answers = await this.execute(entry, 'batch', specs, options.n, options);
+    const results: Neighbors[] = new Array(answers.length);
+    for (let i = 0; i < answers.length; i++) results[i] = this.shape(entry, answers[i], options, -1, null);
+    return { index: entry.name, version: entry.version, results };
+  }
+
+  itemVector(name: string, rawId: string): { id: ExternalId; vector: number[] } {
+    const entry = this.index(name);
+    const item = this.itemOf(entry, rawId);
+    return { id: entry.ids ? entry.ids[item] : item, vector: this.registry.view(entry).getItemVector(item) };
+  }
+
+  distance(name: string, a: string, b: string): { index: string; version: number; distance: number } {
+    const entry = this.index(name);
+    const i = this.itemOf(entry, a);
+    const j = this.itemOf(entry, b);
+    return { index: entry.name, version: entry.version, distance: this.registry.view(entry).getDistance(i, j) };
+  }
+
+  /** Internal item of an external id, or -1. Ids arrive as strings from paths and as either type in JSON. */
+  private lookup(entry: IndexEntry, id: ExternalId): number {
+    let item: number;
+    if (entry.idToItem) {
+      item = entry.idToItem.get(typeof id === 'string' ? id : String(id)) ?? -1;
+    } else if (typeof id === 'number') {
+      item = Number.isInteger(id) ? id : -1;
+    } else {
+      item = /^(0|[1-9]\d{0,9})$/.test(id) ? Number(id) : -1;
+    }
+    if (item < 0 || item >= entry.items || !this.registry.view(entry).hasItem(item)) return -1;
+    return item;
+  }
+
+  private itemOf(entry: IndexEntry, id: ExternalId): number {
+    const item = this.lookup(entry, id);
+    if (item < 0) throw errors.itemNotFound(entry.name, id);
+    return item;
+  }
+
+  private vectorOf(entry: IndexEntry, vector: readonly number[], what: string): Float32Array {
+    if (vector.length !== entry.dimensions) throw errors.dimensionMismatch(entry.dimensions, vector.length);
+    const out = new Float32Array(vector.length);
+    for (let i = 0; i < vector.length; i++) {
+      const v = vector[i];
+      out[i] = v;
+      // JSON has no NaN/Infinity literals, but 1e400 parses to Infinity and 1e39 overflows float32.
+      if (typeof v !== 'number' || !Number.isFinite(out[i])) throw errors.badInput(`${what}[${i}] is not a finite 32-bit float`);
+    }
+    return out;
+  }
+
+  private checkSearchK(searchK: number): void {
+    if (searchK === 0 || searchK < -1) throw errors.badInput('search_k must be -1 (default: n × trees) or a positive integer');
+  }
+
+  private async execute(entry: IndexEntry, kind: QueryKind, queries: QuerySpec[], n: number, options: QueryOptions): Promise<QueryAnswer[]> {
+    const { deadlineMs } = this.config;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), deadlineMs);
+    this.registry.acquire(entry);
+    try {
+      let answers: QueryAnswer[];
+      const chunk = Math.max(MIN_BATCH_CHUNK, Math.ceil(queries.length / this.pool.threads));
+      if (queries.length <= chunk) {
+        answers = await this.pool.run(this.task(entry, queries, n, options), controller.signal, deadlineMs);
+      } else {
+        const parts: Promise<QueryAnswer[]>[] = [];
+        for (let i = 0; i < queries.length; i += chunk) {
+          parts.push(this.pool.run(this.task(entry, queries.slice(i, i + chunk), n, options), controller.signal, deadlineMs));
+        }
+        try {
+          answers = (await Promise.all(parts)).flat();
+        } catch (err) {
+          controller.abort();
+          await Promise.allSettled(parts);
+          throw err;
+        }
+      }
+      this.metrics.observeQueries(entry.name, kind, answers, options.searchK === -1 ? n * entry.trees : options.searchK);
+      return answers;
+    } finally {
+      clearTimeout(timer);
+      this.registry.release(entry);
+    }
+  }
+
+  private task(entry: IndexEntry, queries: QuerySpec[], n: number, options: QueryOptions): QueryTask {
+    return {
+      name: entry.name,
+      version: entry.version,
+      slot: entry.slot,
+      storage: entry.storage,
+      metric: entry.metric,
+      dimensions: entry.dimensions,
+      queries,
+      n,
+      searchK: options.searchK,
+      includeDistances: options.includeDistances,
+    };
+  }
+
+  /** Drops `skip` and `excluded` items, keeps at most n, and maps items to external ids. */
+  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, skip: number, excluded: Set<number> | null): SearchResult {
+    const { n, includeDistances } = options;
+    const ids: ExternalId[] = [];
+    const distances: number[] | undefined = includeDistances ? [] : undefined;
+    const names = entry.ids;
+    for (let i = 0; i < answer.ids.length && ids.length < n; i++) {
+      const item = answer.ids[i];
+      if (item === skip || (excluded !== null && excluded.has(item))) continue;
+      ids.push(names ? names[item] : item);
+      if (distances) distances.push(answer.distances![i]);
+    }
+    return distances ? { index: entry.name, version: entry.version, ids, distances } : { index: entry.name, version: entry.version, ids };
+  }
+}

@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AnnoyBuilder } from '../../annoy/index.js';
+import type { IndexManifest } from '../../index-files/manifest.js';
+import { scanIndexDir } from './scan.js';
+
+export const DEMO = {
+  name: 'demo',
+  items: 10_000,
+  dimensions: 40,
+  trees: 10,
+  clusters: 50,
+  seed: 42,
+  metric: 'angular',
+} as const;
+
+/** mulberry32: small, seedable, and identical on every platform (only 32-bit integer maths). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The demo vectors: items scattered around 50 cluster centres, so neighbours are meaningful. */
+export function demoVectors(): Float32Array {
+  const rand = prng(DEMO.seed);
+  const f = DEMO.dimensions;
+  const centres = new Float32Array(DEMO.clusters * f);
+  for (let i = 0; i < centres.length; i++) centres[i] = rand() * 2 - 1;
+  const out = new Float32Array(DEMO.items * f);
+  for (let i = 0; i < DEMO.items; i++) {
+    const c = i % DEMO.clusters;
+    for (let d = 0; d < f; d++) out[i * f + d] = centres[c * f + d] + (rand() - 0.5) * 0.6;
+  }
+  return out;
+}
+
+function writeAtomic(path: string, data: Uint8Array | string): void {
+  const tmp = join(path, '..', `.${path.split('/').pop()}.tmp-${process.pid}`);
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/**
+ * Creates the `demo` index when `dir` holds no index, so a fresh clone answers the README's
+ * examples. Deterministic (fixed data and seed); files appear atomically, `.ann` last.
+ * Returns true when it built the index.
+ */
+export function ensureDemoIndex(dir: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  if (scanIndexDir(dir).names.length > 0) return false;
+  const vectors = demoVectors();
+  const f = DEMO.dimensions;
+  const builder = new AnnoyBuilder(DEMO.metric, f, { seed: DEMO.seed });
+  for (let i = 0; i < DEMO.items; i++) builder.addItem(i, vectors.subarray(i * f, (i + 1) * f));
+  builder.build(DEMO.trees);
+  const bytes = builder.save();
+  const ids = Array.from({ length: DEMO.items }, (_, i) => `item-${i}`).join('\n') + '\n';
+  const manifest: IndexManifest = {
+    metric: DEMO.metric,
+    dimensions: f,
+    items: DEMO.items,
+    trees: DEMO.trees,
+    annoyVersion: '1.17',
+    ids: `${DEMO.name}.ids`,
+    description: `Demo index: ${DEMO.items} random ${f}-dimensional vectors in ${DEMO.clusters} clusters (item-i belongs to cluster i mod ${DEMO.clusters}), angular, ${DEMO.trees} trees, seed ${DEMO.seed}.`,
+    bytes: bytes.byteLength,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+  writeAtomic(join(dir, `${DEMO.name}.ids`), ids);
+  writeAtomic(join(dir, `${DEMO.name}.json`), JSON.stringify(manifest, null, 2) + '\n');
+  writeAtomic(join(dir, `${DEMO.name}.ann`), bytes);
+  return true;
+}

@@ -1,0 +1,56 @@
+import { Worker } from 'node:worker_threads';
+import type { IndexStorage } from '../../annoy/storage.js';
+import type { IndexManifest } from '../../index-files/manifest.js';
+
+export interface LoadRequest {
+  dir: string;
+  name: string;
+}
+
+/** What the loader worker posts back; `storage` arrives shared (no copy of the index bytes). */
+export interface LoadedIndex {
+  manifest: IndexManifest;
+  ids: string[] | null;
+  storage: IndexStorage;
+  items: number;
+  trees: number;
+}
+
+export type LoadReply = ({ ok: true } & LoadedIndex) | { ok: false; message: string };
+
+export class IndexLoadError extends Error {
+  override name = 'IndexLoadError';
+}
+
+const LOADER_URL = new URL('../../../workers/load-index.js', import.meta.url);
+
+/**
+ * Reads and validates one index on a throw-away worker thread, so reading and checking a large file
+ * never blocks the event loop. Rejects with IndexLoadError carrying the reason.
+ */
+export function loadIndexInWorker(request: LoadRequest): Promise<LoadedIndex> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(LOADER_URL, { workerData: request });
+    let settled = false;
+    worker.once('message', (reply: LoadReply) => {
+      settled = true;
+      if (reply.ok) {
+        const { manifest, ids, storage, items, trees } = reply;
+        // The Memory and its buffer arrive as one shared object; re-derive the buffer so both agree.
+        const buffer = storage.memory ? (storage.memory.buffer as unknown as SharedArrayBuffer) : storage.buffer;
+        resolve({ manifest, ids, items, trees, storage: { buffer, byteOffset: storage.byteOffset, byteLength: storage.byteLength, memory: storage.memory } });
+      } else {
+        reject(new IndexLoadError(reply.message));
+      }
+      void worker.terminate();
+    });
+    worker.once('error', (err) => {
+      if (!settled) reject(new IndexLoadError(`loader crashed: ${err.message}`));
+      settled = true;
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new IndexLoadError(`loader exited with code ${code}`));
+      settled = true;
+    });
+  });
+}

@@ -1,0 +1,169 @@
+import { EventEmitter } from 'node:events';
+import { AnnoyIndex } from '../../annoy/index.js';
+import type { MetricName } from '../../annoy/metrics/names.js';
+import type { IndexStorage } from '../../annoy/storage.js';
+import type { IndexManifest } from '../../index-files/manifest.js';
+import type { LoadedIndex } from './loader.js';
+
+/** Most distinct index names one process tracks (size of the shared version table). */
+export const MAX_INDEX_NAMES = 4096;
+
+/** One published version of an index. Immutable except for the in-flight count. */
+export interface IndexEntry {
+  readonly name: string;
+  readonly version: number;
+  /** Row of this name in the shared version table the query workers read. */
+  readonly slot: number;
+  readonly storage: IndexStorage;
+  readonly manifest: IndexManifest;
+  readonly metric: MetricName;
+  readonly dimensions: number;
+  readonly items: number;
+  readonly trees: number;
+  readonly bytes: number;
+  /** External id of item i, or null when the index uses integer ids. */
+  readonly ids: string[] | null;
+  readonly idToItem: Map<string, number> | null;
+  readonly loadedAt: string;
+  readonly loadedAtMs: number;
+  /** Tasks still running on this version. */
+  inflight: number;
+  retired: boolean;
+}
+
+export interface RegistryEvents {
+  published: [entry: IndexEntry, previous: IndexEntry | undefined];
+  rejected: [name: string, message: string];
+  removed: [entry: IndexEntry];
+  released: [entry: IndexEntry];
+}
+
+/**
+ * The set of indexes being served. Publishing swaps one reference, so a request sees either the old
+ * or the new version, never a mix. A replaced version stays retained until its last in-flight task
+ * releases it; then nothing here refers to its buffer any more and it can be collected.
+ */
+export class IndexRegistry extends EventEmitter<RegistryEvents> {
+  /** Current version of each name's slot; 0 = not served. Workers drop cached versions that differ. */
+  readonly versions = new Int32Array(new SharedArrayBuffer(MAX_INDEX_NAMES * 4));
+  private readonly current = new Map<string, IndexEntry>();
+  private readonly retiring = new Set<IndexEntry>();
+  private readonly lastVersion = new Map<string, number>();
+  private readonly slots = new Map<string, number>();
+  private readonly views = new WeakMap<IndexEntry, AnnoyIndex>();
+
+  get(name: string): IndexEntry | undefined {
+    return this.current.get(name);
+  }
+
+  list(): IndexEntry[] {
+    return [...this.current.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  names(): string[] {
+    return [...this.current.keys()];
+  }
+
+  /** Versions of `name` still held in memory (the current one and retired ones with tasks in flight). */
+  retained(name: string): number[] {
+    const out: number[] = [];
+    const cur = this.current.get(name);
+    if (cur) out.push(cur.version);
+    for (const e of this.retiring) if (e.name === name) out.push(e.version);
+    return out.sort((a, b) => a - b);
+  }
+
+  publish(name: string, loaded: LoadedIndex): IndexEntry {
+    const version = (this.lastVersion.get(name) ?? 0) + 1;
+    const ids = loaded.ids;
+    let idToItem: Map<string, number> | null = null;
+    if (ids) {
+      idToItem = new Map();
+      for (let i = 0; i < ids.length; i++) idToItem.set(ids[i], i);
+    }
+    const now = Date.now();
+    const entry: IndexEntry = {
+      name,
+      version,
+      slot: this.slotOf(name),
+      storage: loaded.storage,
+      manifest: loaded.manifest,
+      metric: loaded.manifest.metric,
+      dimensions: loaded.manifest.dimensions,
+      items: loaded.items,
+      trees: loaded.trees,
+      bytes: loaded.storage.byteLength,
+      ids,
+      idToItem,
+      loadedAt: new Date(now).toISOString(),
+      loadedAtMs: now,
+      inflight: 0,
+      retired: false,
+    };
+    this.lastVersion.set(name, version);
+    const previous = this.current.get(name);
+    this.current.set(name, entry);
+    Atomics.store(this.versions, entry.slot, version);
+    this.emit('published', entry, previous);
+    if (previous) this.retire(previous);
+    return entry;
+  }
+
+  reject(name: string, message: string): void {
+    this.emit('rejected', name, message);
+  }
+
+  remove(name: string): void {
+    const entry = this.current.get(name);
+    if (!entry) return;
+    this.current.delete(name);
+    Atomics.store(this.versions, entry.slot, 0);
+    this.emit('removed', entry);
+    this.retire(entry);
+  }
+
+  /** Pins a version for the duration of a request's tasks. */
+  acquire(entry: IndexEntry): void {
+    entry.inflight++;
+  }
+
+  release(entry: IndexEntry): void {
+    entry.inflight--;
+    if (entry.inflight === 0 && entry.retired) this.drop(entry);
+  }
+
+  /**
+   * A main-thread view of a version, for cheap reads (item vectors, distances, hasItem). Opened
+   * without validation: the loader already validated the same bytes.
+   */
+  view(entry: IndexEntry): AnnoyIndex {
+    let index = this.views.get(entry);
+    if (!index) {
+      index = AnnoyIndex.open(entry.storage, entry.metric, entry.dimensions, { validate: false });
+      this.views.set(entry, index);
+    }
+    return index;
+  }
+
+  private retire(entry: IndexEntry): void {
+    entry.retired = true;
+    if (entry.inflight === 0) this.drop(entry);
+    else this.retiring.add(entry);
+  }
+
+  private drop(entry: IndexEntry): void {
+    this.retiring.delete(entry);
+    this.views.delete(entry);
+    this.emit('released', entry);
+  }
+
+  private slotOf(name: string): number {
+    let slot = this.slots.get(name);
+    if (slot === undefined) {
+      slot = this.slots.size;
+      if (slot >= MAX_INDEX_NAMES) throw new Error(`more than ${MAX_INDEX_NAMES} index names`);
+      this.slots.set(name, slot);
+    }
+    return slot;
+  }
+}

@@ -1,0 +1,48 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const INDEX_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export interface ScanResult {
+  /** Names with both `<name>.ann` and `<name>.json`, sorted. */
+  names: string[];
+  /** `.ann` files skipped, with the reason (logged once by the caller). */
+  ignored: { file: string; reason: string }[];
+}
+
+/** Lists the indexes of a directory: `<name>.ann` beside `<name>.json`, names matching INDEX_NAME. */
+export function scanIndexDir(dir: string): ScanResult {
+  const files = new Set(readdirSync(dir));
+  const names: string[] = [];
+  const ignored: ScanResult['ignored'] = [];
+  for (const file of files) {
+    if (!file.endsWith('.ann') || file.startsWith('.')) continue;
+    const name = file.slice(0, -4);
+    if (!INDEX_NAME.test(name)) {
+      ignored.push({ file, reason: `name must match ${INDEX_NAME}` });
+    } else if (!files.has(`${name}.json`)) {
+      ignored.push({ file, reason: `no manifest ${name}.json beside it` });
+    } else {
+      names.push(name);
+    }
+  }
+  return { names: names.sort(), ignored };
+}
+
+/**
+ * Identity of what a path currently resolves to (through symlinks): a rename over the path, a copy
+ * then rename, or a Kubernetes `..data` symlink flip all change dev/ino, an in-place rewrite changes
+ * size or mtime.
+ */
+export function fileIdentity(path: string): string {
+  const s = statSync(path, { throwIfNoEntry: false });
+  return s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}` : '-';
+}
+
+/**
+ * Fingerprint of the files an index is made of. Only `<name>.ids` is watched for ids: a manifest
+ * naming another ids file still reloads when the manifest itself is replaced.
+ */
+export function indexFingerprint(dir: string, name: string): string {
+  return `${fileIdentity(join(dir, `${name}.ann`))}|${fileIdentity(join(dir, `${name}.json`))}|${fileIdentity(join(dir, `${name}.ids`))}`;
+}

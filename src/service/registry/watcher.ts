@@ -1,0 +1,233 @@
+import { watch, type FSWatcher } from 'node:fs';
+import type { FastifyBaseLogger } from 'fastify';
+import { loadIndexInWorker, type LoadedIndex } from './loader.js';
+import type { IndexRegistry } from './registry.js';
+import { indexFingerprint, scanIndexDir } from './scan.js';
+
+export interface WatcherOptions {
+  dir: string;
+  /** Stat poll period; 0 = rely on fs.watch events only. */
+  pollIntervalMs: number;
+  /** A change must stay unchanged this long before it is loaded. */
+  debounceMs: number;
+  log: FastifyBaseLogger;
+  /** Injected for tests; defaults to the loader worker. */
+  load?: (dir: string, name: string) => Promise<LoadedIndex>;
+}
+
+export interface LoadOutcome {
+  index: string;
+  result: 'loaded' | 'rejected' | 'removed' | 'unchanged';
+  version?: number;
+  seconds?: number;
+}
+
+export interface WatcherEvents {
+  onLoad?: (outcome: LoadOutcome) => void;
+}
+
+/**
+ * Keeps the registry in step with the index directory. fs.watch gives quick notice; a periodic stat
+ * poll (through symlinks) catches what fs.watch misses (network filesystems, symlink flips in
+ * mounted volumes). Every candidate change waits until the files stop changing for `debounceMs`,
+ * is loaded off the request path, and is published only when valid.
+ */
+export class IndexWatcher {
+  private readonly attempted = new Map<string, string>();
+  private readonly pending = new Map<string, { fingerprint: string; since: number }>();
+  private readonly ignoredLogged = new Set<string>();
+  private fsWatcher: FSWatcher | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private running: Promise<LoadOutcome[]> | null = null;
+  private again = false;
+  private stopped = false;
+  private readonly load: (dir: string, name: string) => Promise<LoadedIndex>;
+
+  constructor(
+    private readonly registry: IndexRegistry,
+    private readonly options: WatcherOptions,
+    private readonly events: WatcherEvents = {},
+  ) {
+    this.load = options.load ?? ((dir, name) => loadIndexInWorker({ dir, name }));
+  }
+
+  /** Loads every index found now (no debounce), then starts watching. */
+  async start(): Promise<LoadOutcome[]> {
+    const outcomes = await this.sync({ initial: true });
+    if (this.stopped) return outcomes;
+    try {
+      this.fsWatcher = watch(this.options.dir, { persistent: false }, () => this.wake(Math.min(50, this.options.debounceMs)));
+      this.fsWatcher.on('error', (err) => this.options.log.warn({ err: err.message }, 'fs.watch failed; relying on polling'));
+    } catch (err) {
+      this.options.log.warn({ err: (err as Error).message }, 'fs.watch unavailable; relying on polling');
+    }
+    if (this.options.pollIntervalMs > 0) {
+      this.pollTimer = setInterval(() => this.wake(0), this.options.pollIntervalMs);
+      this.pollTimer.unref();
+    }
+    return outcomes;
+  }
+
+  /** Reloads every index now, changed or not (admin reload). */
+  reloadAll(): Promise<LoadOutcome[]> {
+    return this.sync({ force: true });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.fsWatcher?.close();
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+  }
+
+  /** Resolves when no scan or load is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
+  }
+
+  private wake(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.wakeTimer) {
+      if (delayMs > 0) return;
+      clearTimeout(this.wakeTimer);
+    }
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      void this.sync({}).catch((err) => this.options.log.error({ err: (err as Error).message }, 'index scan failed'));
+    }, delayMs);
+    this.wakeTimer.unref();
+  }
+
+  /** One scan at a time; a request made during a scan runs another scan after it. */
+  private async sync(mode: { initial?: boolean; force?: boolean }): Promise<LoadOutcome[]> {
+    if (this.running) {
+      if (!mode.force) {
+        this.again = true;
+        return [];
+      }
+      await this.idle();
+    }
+    const run = this.scanOnce(mode);
+    this.running = run;
+    try {
+      return await run;
+    } finally {
+      this.running = null;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.wake(0);
+      }
+    }
+  }
+
+  private async scanOnce(mode: { initial?: boolean; force?: boolean }): Promise<LoadOutcome[]> {
+    const { dir, debounceMs, log } = this.options;
+    const outcomes: LoadOutcome[] = [];
+    const immediate = mode.initial || mode.force || debounceMs === 0;
+    let scan;
+    try {
+      scan = scanIndexDir(dir);
+    } catch (err) {
+      log.error({ err: (err as Error).message, dir }, 'cannot read index directory');
+      return outcomes;
+    }
+    for (const { file, reason } of scan.ignored) {
+      if (this.ignoredLogged.has(file)) continue;
+      this.ignoredLogged.add(file);
+      log.warn({ file, reason }, 'ignoring file in index directory');
+    }
+    const now = Date.now();
+    let retryIn = Infinity;
+    const seen = new Set(scan.names);
+    for (const name of scan.names) {
+      if (this.stopped) break;
+      const fingerprint = indexFingerprint(dir, name);
+      if (!mode.force && this.attempted.get(name) === fingerprint) {
+        this.pending.delete(name);
+        continue;
+      }
+      if (!immediate) {
+        const p = this.pending.get(name);
+        if (!p || p.fingerprint !== fingerprint) {
+          this.pending.set(name, { fingerprint, since: now });
+          retryIn = Math.min(retryIn, debounceMs);
+          continue;
+        }
+        if (now - p.since < debounceMs) {
+          retryIn = Math.min(retryIn, debounceMs - (now - p.since));
+          continue;
+        }
+      }
+      this.pending.delete(name);
+      const outcome = await this.loadOne(name, fingerprint);
+      if (outcome) outcomes.push(outcome);
+      else retryIn = Math.min(retryIn, debounceMs);
+    }
+    for (const name of this.registry.names()) {
+      if (seen.has(name) || this.stopped) continue;
+      const key = `-${name}`;
+      const p = this.pending.get(key);
+      if (!immediate && !p) {
+        this.pending.set(key, { fingerprint: '-', since: now });
+        retryIn = Math.min(retryIn, debounceMs);
+        continue;
+      }
+      if (!immediate && p && now - p.since < debounceMs) {
+        retryIn = Math.min(retryIn, debounceMs - (now - p.since));
+        continue;
+      }
+      this.pending.delete(key);
+      this.attempted.delete(name);
+      this.registry.remove(name);
+      log.info({ index: name }, 'index removed from directory; no longer served');
+      const outcome: LoadOutcome = { index: name, result: 'removed' };
+      this.events.onLoad?.(outcome);
+      outcomes.push(outcome);
+    }
+    for (const key of this.pending.keys()) {
+      if (key.startsWith('-') && !this.registry.get(key.slice(1))) this.pending.delete(key);
+      else if (key.startsWith('-') && seen.has(key.slice(1))) this.pending.delete(key);
+    }
+    if (retryIn !== Infinity && !this.stopped) this.wake(Math.max(1, retryIn));
+    return outcomes;
+  }
+
+  /** Loads one index; returns null when its files changed during the load (retried later). */
+  private async loadOne(name: string, fingerprint: string): Promise<LoadOutcome | null> {
+    const { dir, log } = this.options;
+    this.attempted.set(name, fingerprint);
+    const started = process.hrtime.bigint();
+    let loaded: LoadedIndex;
+    try {
+      loaded = await this.load(dir, name);
+    } catch (err) {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (indexFingerprint(dir, name) !== fingerprint) {
+        this.attempted.delete(name);
+        log.info({ index: name }, 'index files changed while loading; retrying');
+        return null;
+      }
+      const message = (err as Error).message;
+      const current = this.registry.get(name);
+      log.warn({ index: name, err: message, servingVersion: current?.version ?? null }, 'index rejected; keeping the version being served');
+      this.registry.reject(name, message);
+      const outcome: LoadOutcome = { index: name, result: 'rejected', seconds };
+      this.events.onLoad?.(outcome);
+      return outcome;
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (this.stopped) return null;
+    if (indexFingerprint(dir, name) !== fingerprint) {
+      // The files moved on while we read them: what we hold may pair an old manifest with a new .ann.
+      this.attempted.delete(name);
+      log.info({ index: name }, 'index files changed while loading; retrying');
+      return null;
+    }
+    const entry = this.registry.publish(name, loaded);
+    log.info({ index: name, version: entry.version, items: entry.items, trees: entry.trees, bytes: entry.bytes, seconds }, 'index loaded');
+    const outcome: LoadOutcome = { index: name, result: 'loaded', version: entry.version, seconds };
+    this.events.onLoad?.(outcome);
+    return outcome;
+  }
+}

@@ -1,0 +1,90 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from './run-cli.js';
+import { tempDir } from './fixtures.js';
+
+t.test('usage', async (t) => {
+  let r = runCli([]);
+  t.equal(r.code, 2, 'no command: exit 2');
+  t.match(r.stderr, /Usage: nnserve <command>/);
+
+  r = runCli(['frobnicate']);
+  t.equal(r.code, 2, 'unknown command: exit 2');
+  t.match(r.stderr, /unknown command "frobnicate"/);
+  t.match(r.stderr, /build +build an Annoy index/);
+
+  r = runCli(['--help']);
+  t.equal(r.code, 0);
+  for (const command of ['build', 'inspect', 'query', 'serve', 'fetch']) t.match(r.stdout, new RegExp(`\\n  ${command} `), command);
+
+  for (const command of ['build', 'inspect', 'query']) {
+    r = runCli([command, '--help']);
+    t.equal(r.code, 0, `${command} --help`);
+    t.match(r.stdout, new RegExp(`Usage: nnserve ${command} `));
+  }
+  r = runCli(['help', 'query']);
+  t.match(r.stdout, /Usage: nnserve query /, '`help <command>` shows that command');
+
+  r = runCli(['build', 'a.jsonl']);
+  t.equal(r.code, 2, 'missing positional: exit 2');
+  t.match(r.stderr, /nnserve build: missing <output.ann>\n\nUsage: nnserve build/);
+
+  r = runCli(['build', 'a.jsonl', 'b.ann', '--metric', 'cosine']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--metric must be one of angular, euclidean, manhattan, dot, hamming \(got "cosine"\)/);
+
+  r = runCli(['build', 'a.jsonl', 'b.ann']);
+  t.match(r.stderr, /--metric is required/);
+
+  r = runCli(['build', 'a.jsonl', 'b.idx', '--metric', 'dot']);
+  t.match(r.stderr, /the output file must end in \.ann/);
+
+  r = runCli(['build', 'a.jsonl', 'b.ann', '--metric', 'dot', '--trees', 'ten']);
+  t.match(r.stderr, /--trees must be an integer \(got "ten"\)/);
+
+  r = runCli(['query', 'x.ann', '--bogus']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /Unknown option '--bogus'/);
+});
+
+t.test('metric and dimensions needed without a manifest', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'lonely.ann');
+  writeFileSync(file, Buffer.alloc(0));
+  let r = runCli(['inspect', file]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--metric and --dimensions needed: Annoy files do not record them, and there is no manifest at .*lonely\.json/);
+  r = runCli(['query', file, '--metric', 'angular']);
+  t.match(r.stderr, /--dimensions needed/);
+
+  writeFileSync(join(dir, 'lonely.json'), '{"metric": "angular",');
+  r = runCli(['inspect', file]);
+  t.equal(r.code, 1, 'a broken manifest is an error when flags are missing');
+  t.match(r.stderr, /lonely\.json: invalid JSON/);
+  r = runCli(['inspect', file, '--metric', 'angular', '--dimensions', '4']);
+  t.match(r.stderr, /ignoring the manifest: .*invalid JSON/, 'with both flags it is only a warning');
+
+  r = runCli(['inspect', join(dir, 'missing.ann'), '-m', 'angular', '-f', '4']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /cannot read .*missing\.ann/);
+});
+
+t.test('build input errors exit 1 with the reader message', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'bad.jsonl');
+  writeFileSync(input, '{"id": 0, "vector": [1, 2]}\n{"id": 1, "vector": [1]}\n');
+  let r = runCli(['build', input, join(dir, 'out.ann'), '--metric', 'euclidean']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /bad\.jsonl: line 2: vector has 1 values, earlier rows have 2/);
+
+  const bits = join(dir, 'bits.jsonl');
+  writeFileSync(bits, '{"vector": [0, 1, 1]}\n{"vector": [0, 0.5, 1]}\n');
+  r = runCli(['build', bits, join(dir, 'bits.ann'), '--metric', 'hamming']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /row 2: value 2 is 0.5; hamming vectors hold 0 or 1 per bit/);
+
+  r = runCli(['build', join(dir, 'nothing.csv'), join(dir, 'x.ann'), '--metric', 'dot']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /ENOENT/);
+});

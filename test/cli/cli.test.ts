@@ -1,0 +1,250 @@
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { jsonLines, runCli } from './run-cli.js';
+import { randomRows, tempDir, writeFvecs, writeJsonl, writeNpy } from './fixtures.js';
+
+interface Result {
+  ids?: Array<number | string>;
+  distances?: number[];
+  error?: string;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+}
+
+function angular(a: number[], b: number[]): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let j = 0; j < a.length; j++) {
+    dot += a[j] * b[j];
+    na += a[j] * a[j];
+    nb += b[j] * b[j];
+  }
+  return Math.sqrt(Math.max(0, 2 - (2 * dot) / Math.sqrt(na * nb)));
+}
+
+t.test('jsonl with string ids: build, manifest, inspect, query', async (t) => {
+  const dir = tempDir(t);
+  const rows = randomRows(200, 8, 7);
+  const input = join(dir, 'names.jsonl');
+  writeJsonl(input, rows.map((vector, i) => ({ id: `doc-${i}`, vector })));
+  const out = join(dir, 'names.ann');
+
+  const built = runCli(['build', input, out, '--metric', 'angular', '--trees', '5', '--seed', '42', '--threads', '2']);
+  t.equal(built.code, 0, built.stderr);
+  t.equal(built.stdout, '');
+  t.match(built.stderr, /^nnserve build: wrote .*names\.ann \(200 items, 8 dimensions, angular, 5 trees, [\d.]+ KiB\) in [\d.]+ s\n$/, 'one summary line, no progress bar off a TTY');
+  t.same(readdirSync(dir).sort(), ['names.ann', 'names.ids', 'names.json', 'names.jsonl'], 'no temporary files left behind');
+
+  const bytes = readFileSync(out);
+  const manifest = readJson(join(dir, 'names.json'));
+  t.match(manifest, {
+    metric: 'angular',
+    dimensions: 8,
+    items: 200,
+    trees: 5,
+    annoyVersion: '1.17',
+    ids: 'names.ids',
+    bytes: bytes.byteLength,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    source: 'names.jsonl',
+  });
+  t.ok(!Number.isNaN(Date.parse(manifest.createdAt as string)), 'createdAt is a date');
+  t.equal(bytes.byteLength % (12 + 4 * 8), 0, 'angular node size 12 + 4f');
+  t.equal(readFileSync(join(dir, 'names.ids'), 'utf8'), rows.map((_, i) => `doc-${i}\n`).join(''));
+
+  const inspected = runCli(['inspect', out]);
+  t.equal(inspected.code, 0, inspected.stderr);
+  const summary = JSON.parse(inspected.stdout) as Record<string, unknown>;
+  t.match(summary, { metric: 'angular', dimensions: 8, nodeBytes: 44, K: 10, items: 200, trees: 5, holes: 0, bytes: bytes.byteLength, valid: true, manifest: { ok: true, problems: [] } });
+  t.match(summary.kernels, /^(wasm-simd|js)$/);
+
+  const queries = [{ item: 'doc-5' }, { vector: rows[7] }, { item: 3 }].map((q) => JSON.stringify(q)).join('\n') + '\n';
+  const queried = runCli(['query', out, '-n', '5', '--include-distances'], queries);
+  t.equal(queried.code, 0, queried.stderr);
+  const results = jsonLines(queried.stdout) as Result[];
+  t.equal(results.length, 3);
+  t.equal(results[0].ids![0], 'doc-5', 'an item is its own nearest neighbour, named by its external id');
+  t.ok(results[0].distances![0] < 1e-3);
+  t.equal(results[0].ids!.length, 5);
+  t.equal(results[0].distances!.length, 5);
+  t.equal(results[1].ids![0], 'doc-7', 'a query by vector finds the item with that vector');
+  t.equal(results[2].ids![0], 'doc-3', 'a number is an item number even with an ids file');
+  const stats = JSON.parse(queried.stderr) as Record<string, number>;
+  t.same(Object.keys(stats), ['queries', 'errors', 'seconds', 'qps'], 'one stats line on stderr');
+  t.equal(stats.queries, 3);
+  t.equal(stats.errors, 0);
+  t.ok(stats.seconds >= 0 && stats.qps >= 0);
+
+  // A search_k covering every candidate makes the search exact: compare with brute force.
+  const q = rows[11].map((v, j) => v + (j % 2 === 0 ? 0.05 : -0.05));
+  const exact = runCli(['query', out, '-n', '6', '--search-k', '100000', '--include-distances'], JSON.stringify({ vector: q }) + '\n');
+  const exactResult = jsonLines(exact.stdout)[0] as Result;
+  const brute = rows
+    .map((row, i) => ({ id: `doc-${i}`, d: angular(q, Array.from(Float32Array.from(row))) }))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 6);
+  t.same(exactResult.ids, brute.map((b) => b.id), 'exhaustive search equals brute force');
+  exactResult.distances!.forEach((d, k) => t.ok(Math.abs(d - brute[k].d) < 1e-4, `distance ${k}`));
+
+  const mixed = ['not json', '{"item": "nope"}', '{"vector": [1, 2]}', '', '{"item": "doc-1", "n": 2}', '[1]', '{"item": "doc-2", "n": 0}'].join('\n');
+  const failed = runCli(['query', out], mixed);
+  t.equal(failed.code, 1, 'exit 1 when any line failed');
+  const lines = jsonLines(failed.stdout) as Result[];
+  t.equal(lines.length, 6, 'one output line per non-blank input line (the last one without a newline too)');
+  t.match(lines[0].error, /invalid JSON/);
+  t.match(lines[1].error, /unknown id "nope"/);
+  t.match(lines[2].error, /./, 'wrong vector length is reported by the engine');
+  t.same(lines[3], { ids: ['doc-1', lines[3].ids![1]] }, 'per-line n; no distances unless asked');
+  t.match(lines[4].error, /expected \{"item"/);
+  t.match(lines[5].error, /"n" must be a positive integer/);
+  t.match(JSON.parse(failed.stderr), { queries: 1, errors: 5 });
+
+  const empty = runCli(['query', out], '');
+  t.equal(empty.code, 0);
+  t.match(JSON.parse(empty.stderr), { queries: 0, errors: 0, qps: 0 });
+
+  // Rebuilding over the same name replaces the files.
+  const again = runCli(['build', input, out, '--metric', 'angular', '--trees', '3', '--threads', '1']);
+  t.equal(again.code, 0, again.stderr);
+  t.equal(readJson(join(dir, 'names.json')).trees, 3);
+  t.equal(readdirSync(dir).length, 4);
+});
+
+t.test('fvecs, euclidean: the reference example from the format notes', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'three.fvecs');
+  writeFvecs(input, [[2, 2], [3, 2], [3, 3]]);
+  const out = join(dir, 'three.ann');
+  const built = runCli(['build', input, out, '--metric', 'euclidean', '--trees', '10', '--threads', '1']);
+  t.equal(built.code, 0, built.stderr);
+  t.equal(statSync(out).size, 552, '23 nodes of 24 bytes');
+  t.match(readJson(join(dir, 'three.json')), { metric: 'euclidean', dimensions: 2, items: 3, trees: 10, ids: null });
+  t.notOk(readdirSync(dir).includes('three.ids'));
+
+  const r = runCli(['query', out, '--n', '3', '--include-distances'], '{"vector": [4, 4]}\n{"item": 0}\n');
+  t.equal(r.code, 0, r.stderr);
+  const [byVector, byItem] = jsonLines(r.stdout) as Result[];
+  t.same(byVector.ids, [2, 1, 0]);
+  [1.4142, 2.2361, 2.8284].forEach((d, k) => t.ok(Math.abs(byVector.distances![k] - d) < 1e-4, `distance ${k}`));
+  t.same(byItem.ids, [0, 1, 2]);
+});
+
+t.test('npy (float64), dot', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'dot.npy');
+  writeNpy(input, [[2, 2], [3, 2], [3, 3]], { descr: '<f8' });
+  const out = join(dir, 'dot.ann');
+  const built = runCli(['build', input, out, '--metric', 'dot', '--trees', '4']);
+  t.equal(built.code, 0, built.stderr);
+  const r = runCli(['query', out, '--include-distances', '-n', '3'], '{"vector": [1, 1]}\n');
+  t.same(jsonLines(r.stdout), [{ ids: [2, 1, 0], distances: [6, 5, 4] }], 'dot returns the largest dot products first');
+
+  const fortran = join(dir, 'fortran.npy');
+  writeNpy(fortran, [[1, 2], [3, 4]], { fortran: true });
+  const refused = runCli(['build', fortran, join(dir, 'f.ann'), '--metric', 'dot']);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /Fortran \(column-major\) order/);
+  t.notOk(readdirSync(dir).includes('f.ann'));
+});
+
+t.test('csv with integer ids and holes, manhattan', async (t) => {
+  const dir = tempDir(t);
+  const rows = randomRows(20, 4, 3);
+  const input = join(dir, 'sparse.csv');
+  writeFileSync(input, 'id,a,b,c,d\n' + rows.map((row, r) => `${r * 2},${row.join(',')}`).join('\n') + '\n');
+  const out = join(dir, 'sparse.ann');
+  const built = runCli(['build', input, out, '--metric', 'manhattan', '--trees', '3']);
+  t.equal(built.code, 0, built.stderr);
+  t.match(built.stderr, /\(20 items \+ 19 holes, 4 dimensions, manhattan, 3 trees/);
+  t.match(readJson(join(dir, 'sparse.json')), { items: 39, ids: null });
+
+  const inspected = runCli(['inspect', out]);
+  t.equal(inspected.code, 0, inspected.stderr);
+  t.match(JSON.parse(inspected.stdout), { items: 39, holes: 19, valid: true });
+
+  const r = runCli(['query', out, '-n', '39'], `{"vector": ${JSON.stringify(rows[4])}}\n{"item": 8}\n{"item": 1}\n`);
+  const [byVector, byItem, hole] = jsonLines(r.stdout) as Result[];
+  t.equal(byVector.ids![0], 8, 'row 4 has id 8');
+  t.ok(byVector.ids!.every((id) => (id as number) % 2 === 0), 'holes are never returned');
+  t.equal(byItem.ids![0], 8);
+  t.match(hole.error, /./, 'a hole cannot be queried');
+  t.equal(r.code, 1);
+});
+
+t.test('csv with names and no header; hamming from jsonl', async (t) => {
+  const dir = tempDir(t);
+  const names = join(dir, 'fruit.csv');
+  writeFileSync(names, 'apple,1,0,0\nbanana,0,1,0\ncherry,0,0,1\n"42",1,1,0\n');
+  const out = join(dir, 'fruit.ann');
+  t.equal(runCli(['build', names, out, '--metric', 'euclidean', '--trees', '2']).code, 0);
+  t.equal(readFileSync(join(dir, 'fruit.ids'), 'utf8'), 'apple\nbanana\ncherry\n42\n');
+  const r = runCli(['query', out, '-n', '2'], '{"item": "42"}\n{"vector": [0, 0.9, 0]}\n');
+  const [a, b] = jsonLines(r.stdout) as Result[];
+  t.equal(a.ids![0], '42');
+  t.equal(b.ids![0], 'banana');
+
+  const rows = randomRows(60, 16, 5).map((row) => row.map((v) => (v > 0 ? 1 : 0)));
+  const bits = join(dir, 'bits.jsonl');
+  writeJsonl(bits, rows.map((vector) => ({ vector })));
+  const hamming = join(dir, 'bits.ann');
+  const built = runCli(['build', bits, hamming, '--metric', 'hamming', '--trees', '4']);
+  t.equal(built.code, 0, built.stderr);
+  t.equal(statSync(hamming).size % 24, 0, 'hamming node of one uint64 word is 24 bytes');
+  const q = runCli(['query', hamming, '--include-distances', '-n', '3', '-k', '100000'], JSON.stringify({ item: 9 }) + '\n');
+  const result = jsonLines(q.stdout)[0] as Result;
+  t.equal(result.distances![0], 0);
+  const expected = rows.map((row) => row.reduce((s, v, j) => s + (v !== rows[9][j] ? 1 : 0), 0)).sort((x, y) => x - y).slice(0, 3);
+  t.same(result.distances, expected, 'hamming distances match a brute-force count');
+});
+
+t.test('inspect rejects invalid files with exit 1', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'ten.jsonl');
+  writeJsonl(input, randomRows(50, 10, 9).map((vector) => ({ vector })));
+  const out = join(dir, 'ten.ann');
+  t.equal(runCli(['build', input, out, '--metric', 'angular', '--trees', '3']).code, 0);
+  const bytes = readFileSync(out);
+
+  // Same node size (52 bytes) under another metric: Annoy would load it, nnserve must not.
+  const bare = join(dir, 'bare');
+  mkdirSync(bare);
+  copyFileSync(out, join(bare, 'ten.ann'));
+  let r = runCli(['inspect', join(bare, 'ten.ann'), '--metric', 'euclidean', '--dimensions', '9']);
+  t.equal(r.code, 1, 'angular f=10 read as euclidean f=9');
+  t.match(JSON.parse(r.stdout), { valid: false });
+  t.match(r.stderr, /nnserve inspect: .*ten\.ann is not valid: .*\(read as euclidean, 9 dimensions\)/);
+
+  const truncated = join(bare, 'truncated.ann');
+  writeFileSync(truncated, bytes.subarray(0, bytes.byteLength - 3));
+  r = runCli(['inspect', truncated, '-m', 'angular', '-f', '10']);
+  t.equal(r.code, 1, 'size not a multiple of the node size');
+  t.match(r.stderr, /is not valid/);
+
+  const empty = join(bare, 'empty.ann');
+  writeFileSync(empty, '');
+  r = runCli(['inspect', empty, '-m', 'angular', '-f', '10']);
+  t.equal(r.code, 1, 'empty file');
+
+  const garbage = join(bare, 'garbage.ann');
+  writeFileSync(garbage, Buffer.from(Array.from({ length: 52 * 40 }, (_, i) => (i * 7919) % 251)));
+  r = runCli(['inspect', garbage, '-m', 'angular', '-f', '10']);
+  t.equal(r.code, 1, 'garbage');
+
+  // A valid structure that is not the file the manifest describes.
+  const tampered = Buffer.from(bytes);
+  tampered.writeFloatLE(tampered.readFloatLE(12) + 1, 12);
+  writeFileSync(out, tampered);
+  r = runCli(['inspect', out]);
+  t.equal(r.code, 1);
+  t.match(JSON.parse(r.stdout), { valid: true, manifest: { ok: false } });
+  t.match(r.stderr, /sha256 of the file differs from the manifest/);
+
+  r = runCli(['query', garbage, '-m', 'angular', '-f', '10'], '{"item": 0}\n');
+  t.equal(r.code, 1, 'query refuses an invalid file too');
+  t.match(r.stderr, /cannot open .*garbage\.ann as angular with 10 dimensions/);
+});

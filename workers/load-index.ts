@@ -1,0 +1,60 @@
+/**
+ * Loader thread: reads one index (manifest, ids, `.ann`) into shared memory, validates it with the
+ * engine and posts the storage back. Runs once per load, then exits.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { AnnoyIndex } from '../src/annoy/index.js';
+import { storageBytes } from '../src/annoy/storage.js';
+import { parseIdsFile, parseManifest } from '../src/index-files/manifest.js';
+import { readIndexFile } from '../src/index-files/read-storage.js';
+import type { LoadReply, LoadRequest } from '../src/service/registry/loader.js';
+
+const HASH_CHUNK = 64 * 1024 * 1024;
+
+function load({ dir, name }: LoadRequest): LoadReply {
+  const manifestFile = `${name}.json`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(join(dir, manifestFile), 'utf8'));
+  } catch (err) {
+    throw new Error(`${manifestFile}: ${(err as Error).message}`);
+  }
+  const manifest = parseManifest(raw, manifestFile);
+  const ids = manifest.ids ? parseIdsFile(readFileSync(join(dir, manifest.ids), 'utf8')) : null;
+  const storage = readIndexFile(join(dir, `${name}.ann`), { shared: true });
+  if (manifest.bytes !== undefined && manifest.bytes !== storage.byteLength) {
+    throw new Error(`${name}.ann has ${storage.byteLength} bytes, manifest says ${manifest.bytes}`);
+  }
+  if (manifest.sha256 !== undefined) {
+    const hash = createHash('sha256');
+    for (let off = 0; off < storage.byteLength; off += HASH_CHUNK) {
+      hash.update(storageBytes(storage, off, Math.min(HASH_CHUNK, storage.byteLength - off)));
+    }
+    if (hash.digest('hex') !== manifest.sha256) throw new Error(`${name}.ann does not match the manifest sha256`);
+  }
+  const index = AnnoyIndex.open(storage, manifest.metric, manifest.dimensions);
+  const items = index.getNItems();
+  const trees = index.getNTrees();
+  if (manifest.items !== undefined && manifest.items !== items) throw new Error(`${name}.ann has ${items} items, manifest says ${manifest.items}`);
+  if (manifest.trees !== undefined && manifest.trees !== trees) throw new Error(`${name}.ann has ${trees} trees, manifest says ${manifest.trees}`);
+  if (ids) {
+    if (ids.length !== items) throw new Error(`${manifest.ids} has ${ids.length} lines, index has ${items} items`);
+    const seen = new Set<string>();
+    for (const id of ids) {
+      if (seen.has(id)) throw new Error(`${manifest.ids}: duplicate id ${JSON.stringify(id.slice(0, 100))}`);
+      seen.add(id);
+    }
+  }
+  return { ok: true, manifest, ids, storage, items, trees };
+}
+
+let reply: LoadReply;
+try {
+  reply = load(workerData as LoadRequest);
+} catch (err) {
+  reply = { ok: false, message: err instanceof Error ? err.message : String(err) };
+}
+parentPort!.postMessage(reply);

@@ -1,0 +1,62 @@
+/**
+ * Query worker (Piscina). Keeps one opened AnnoyIndex per index name, for the version the shared
+ * version table says is current; tasks planned on an older version are answered from that version's
+ * storage (carried in the task) without replacing the cache. Cached versions that are no longer
+ * current are dropped at the next task, so retired buffers are not pinned by idle caches.
+ */
+import { performance } from 'node:perf_hooks';
+import { workerData } from 'node:worker_threads';
+import { AnnoyIndex, AnnoyInputError } from '../src/annoy/index.js';
+import type { IndexStorage } from '../src/annoy/storage.js';
+import type { QueryAnswer, QueryReply, QueryTask, WorkerData } from '../src/service/pool/task.js';
+
+interface Cached {
+  version: number;
+  slot: number;
+  index: AnnoyIndex;
+}
+
+const { versions } = workerData as WorkerData;
+const cache = new Map<string, Cached>();
+
+function open(task: QueryTask): AnnoyIndex {
+  const s = task.storage;
+  const storage: IndexStorage = s.memory
+    ? { buffer: s.memory.buffer as unknown as SharedArrayBuffer, byteOffset: s.byteOffset, byteLength: s.byteLength, memory: s.memory }
+    : s;
+  return AnnoyIndex.open(storage, task.metric, task.dimensions, { validate: false });
+}
+
+function indexFor(task: QueryTask): AnnoyIndex {
+  for (const [name, c] of cache) {
+    if (Atomics.load(versions, c.slot) !== c.version) cache.delete(name);
+  }
+  const cached = cache.get(task.name);
+  if (cached && cached.version === task.version) return cached.index;
+  const index = open(task);
+  if (Atomics.load(versions, task.slot) === task.version) cache.set(task.name, { version: task.version, slot: task.slot, index });
+  return index;
+}
+
+export default function run(task: QueryTask): QueryReply {
+  try {
+    const index = indexFor(task);
+    const answers: QueryAnswer[] = new Array(task.queries.length);
+    for (let i = 0; i < task.queries.length; i++) {
+      const q = task.queries[i];
+      const t0 = performance.now();
+      const r =
+        typeof q === 'number'
+          ? index.getNnsByItem(q, task.n, task.searchK, task.includeDistances)
+          : index.getNnsByVector(q, task.n, task.searchK, task.includeDistances);
+      const seconds = (performance.now() - t0) / 1000;
+      answers[i] = task.includeDistances
+        ? { ids: r.ids, distances: r.distances, candidates: r.candidates, seconds }
+        : { ids: r.ids, candidates: r.candidates, seconds };
+    }
+    return { answers };
+  } catch (err) {
+    if (err instanceof AnnoyInputError) return { error: { code: 'input', message: err.message } };
+    return { error: { code: 'internal', message: err instanceof Error ? err.message : String(err) } };
+  }
+}
