@@ -25,9 +25,10 @@ export function createProgress(label: string, unit: string, stream: Terminal = p
   return {
     update(done, total) {
       const now = Date.now();
-      if (done < total && now - lastDraw < REDRAW_MS) return;
+      if ((total <= 0 || done < total) && now - lastDraw < REDRAW_MS) return;
       lastDraw = now;
-      const tail = ` ${done}/${total} ${unit} ${formatElapsed(now - started)}`;
+      // A negative total means "not known in advance" (Annoy's automatic tree count).
+      const tail = ` ${done}${total > 0 ? `/${total}` : ''} ${unit} ${formatElapsed(now - started)}`;
       const width = Math.max(10, Math.min(40, (stream.columns ?? 80) - label.length - tail.length - 4));
       const filled = total > 0 ? Math.round((width * Math.min(done, total)) / total) : width;
       stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}]${tail}\x1b[K`);

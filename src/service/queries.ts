@@ -94,10 +94,10 @@ export class QueryService {
     return { index: entry.name, version: entry.version, results };
   }
 
-  itemVector(name: string, rawId: string): { id: ExternalId; vector: number[] } {
+  itemVector(name: string, rawId: string): { index: string; version: number; id: ExternalId; vector: number[] } {
     const entry = this.index(name);
     const item = this.itemOf(entry, rawId);
-    return { id: entry.ids ? entry.ids[item] : item, vector: this.registry.view(entry).getItemVector(item) };
+    return { index: entry.name, version: entry.version, id: entry.ids ? entry.ids[item] : item, vector: this.registry.view(entry).getItemVector(item) };
   }
 
   distance(name: string, a: string, b: string): { index: string; version: number; distance: number } {

@@ -198,7 +198,7 @@ t.test('csv with names and no header; hamming from jsonl', async (t) => {
   const q = runCli(['query', hamming, '--include-distances', '-n', '3', '-k', '100000'], JSON.stringify({ item: 9 }) + '\n');
   const result = jsonLines(q.stdout)[0] as Result;
   t.equal(result.distances![0], 0);
-  const expected = rows.map((row) => row.reduce((s, v, j) => s + (v !== rows[9][j] ? 1 : 0), 0)).sort((x, y) => x - y).slice(0, 3);
+  const expected = rows.map((row) => row.reduce<number>((s, v, j) => s + (v !== rows[9][j] ? 1 : 0), 0)).sort((x, y) => x - y).slice(0, 3);
   t.same(result.distances, expected, 'hamming distances match a brute-force count');
 });
 

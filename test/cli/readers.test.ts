@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { layoutItems } from '../../src/input/item-layout.js';
 import { InputError, readVectors } from '../../src/input/read-vectors.js';
 import { f32, randomRows, tempDir, writeFvecs, writeJsonl, writeNpy } from './fixtures.js';
 
@@ -184,18 +183,4 @@ t.test('csv', async (t) => {
 
 t.test('unknown extension', async (t) => {
   await t.rejects(readVectors('/nonexistent/vectors.parquet'), new InputError('/nonexistent/vectors.parquet: unknown input format ".parquet"; expected one of .fvecs, .npy, .jsonl, .csv'));
-});
-
-t.test('item layout', async (t) => {
-  const vectors = Float32Array.from([10, 11, 20, 21, 30, 31]);
-  let layout = layoutItems({ vectors, dimensions: 2, ids: null });
-  t.same(layout, { kind: 'dense', vectors, items: 3, names: null });
-  layout = layoutItems({ vectors, dimensions: 2, ids: [0, 1, 2] });
-  t.equal(layout.kind === 'dense' && layout.vectors, vectors, 'ids 0..n-1 in order: rows used as they are');
-  layout = layoutItems({ vectors, dimensions: 2, ids: [2, 0, 1] });
-  t.same(layout.kind === 'dense' && Array.from(layout.vectors), [20, 21, 30, 31, 10, 11], 'a permutation is reordered so row i = item i');
-  layout = layoutItems({ vectors, dimensions: 2, ids: [5, 0, 9] });
-  t.same(layout, { kind: 'sparse', vectors, ids: [5, 0, 9], items: 10 }, 'gaps make holes');
-  layout = layoutItems({ vectors, dimensions: 2, ids: ['a', 'b', 'c'] });
-  t.same(layout, { kind: 'dense', vectors, items: 3, names: ['a', 'b', 'c'] });
 });

@@ -2,15 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { AnnoyBuilder, AnnoyIndex } from '../../annoy/index.js';
+import { AnnoyIndex } from '../../annoy/index.js';
 import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
 import { buildIndex } from '../../build/build-index.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
-import { layoutItems, type ItemLayout } from '../../input/item-layout.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
 import { intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
-import { createProgress, type Progress } from '../progress.js';
+import { createProgress } from '../progress.js';
 
 export const usage = `Usage: nnserve build <input> <output.ann> --metric <metric> [options]
 
@@ -76,12 +75,23 @@ async function buildCommand(req: BuildRequest): Promise<void> {
   const started = performance.now();
   const set = await readVectors(req.input);
   if (req.metric === 'hamming') checkBits(set.vectors, set.dimensions, req.input);
-  const layout = layoutItems(set);
+  // Integer ids are Annoy item ids; names (or no ids) number the items in input order.
+  const names = set.ids !== null && typeof set.ids[0] === 'string' ? (set.ids as string[]) : null;
+  const itemIds = set.ids !== null && typeof set.ids[0] === 'number' ? (set.ids as number[]) : undefined;
 
   const progress = createProgress(`building ${basename(req.output)}`, 'trees');
   let bytes: Uint8Array;
   try {
-    bytes = await buildBytes(req, set.dimensions, layout, progress);
+    bytes = await buildIndex({
+      metric: req.metric,
+      dimensions: set.dimensions,
+      vectors: set.vectors,
+      ids: itemIds,
+      nTrees: req.trees,
+      seed: req.seed,
+      threads: req.threads,
+      onProgress: (done) => progress.update(done, req.trees),
+    });
   } finally {
     progress.finish();
   }
@@ -89,7 +99,6 @@ async function buildCommand(req: BuildRequest): Promise<void> {
   // Opening the result validates it and gives the counts the manifest records.
   const index = AnnoyIndex.open(storageFromBytes(bytes), req.metric, set.dimensions);
   const base = req.output.slice(0, -4);
-  const names = layout.kind === 'dense' ? layout.names : null;
   const idsPath = names === null ? null : `${base}.ids`;
   const manifest: IndexManifest = {
     metric: req.metric,
@@ -119,28 +128,6 @@ async function buildCommand(req: BuildRequest): Promise<void> {
     `nnserve build: wrote ${req.output} (${rows} items${holes > 0 ? ` + ${holes} holes` : ''}, ${set.dimensions} dimensions, ` +
       `${req.metric}, ${manifest.trees} trees, ${formatBytes(bytes.byteLength)}) in ${seconds.toFixed(2)} s\n`,
   );
-}
-
-async function buildBytes(req: BuildRequest, dimensions: number, layout: ItemLayout, progress: Progress): Promise<Uint8Array> {
-  const onProgress = (done: number, total: number): void => progress.update(done, total);
-  if (layout.kind === 'dense') {
-    return buildIndex({
-      metric: req.metric,
-      dimensions,
-      vectors: layout.vectors,
-      nTrees: req.trees,
-      seed: req.seed,
-      threads: req.threads,
-      onProgress,
-    });
-  }
-  // buildIndex takes row i = item i, which cannot express holes; the single-threaded builder can.
-  const builder = new AnnoyBuilder(req.metric, dimensions, req.seed === undefined ? {} : { seed: req.seed });
-  for (let r = 0; r < layout.ids.length; r++) {
-    builder.addItem(layout.ids[r], layout.vectors.subarray(r * dimensions, (r + 1) * dimensions));
-  }
-  builder.build(req.trees, { onTree: onProgress });
-  return builder.save();
 }
 
 /** Hamming vectors are one 0/1 value per bit; anything else would be silently thresholded at 0.5. */

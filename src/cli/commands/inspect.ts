@@ -64,8 +64,6 @@ function inspectFile(target: IndexTarget): InspectReport {
   const summary: Record<string, unknown> = {
     file: target.file,
     ...engine,
-    // The SIMD kernels read vectors in place from a shared WebAssembly memory; indexes too big for one fall back to JS.
-    kernels: engine.valid ? (storage.memory !== undefined ? 'wasm-simd' : 'js') : null,
     manifest: manifestCheck === null ? null : { path: target.manifestPath, ok: manifestCheck.problems.length === 0, problems: manifestCheck.problems },
   };
   return { summary, problems };

@@ -1,0 +1,56 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import { errors as serviceErrors } from '../src/service/errors.js';
+import { errors } from './schemas.js';
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** POST /v1/admin/reload: reload every index now. Exists only when NNSERVE_ADMIN_TOKEN is set. */
+const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
+  app.post(
+    '/v1/admin/reload',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Reload every index from the index directory now',
+        description: 'Needs `Authorization: Bearer <NNSERVE_ADMIN_TOKEN>`; answers 404 when no admin token is configured. Invalid files are rejected and the old version keeps serving.',
+        security: [{ adminToken: [] }],
+        response: {
+          200: {
+            type: 'object',
+            required: ['results'],
+            properties: {
+              results: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['index', 'result'],
+                  properties: {
+                    index: { type: 'string' },
+                    result: { type: 'string', enum: ['loaded', 'rejected', 'removed', 'unchanged'] },
+                    version: { type: 'integer', description: 'Version now served (after a successful load).' },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(401, 404),
+        },
+      },
+      onRequest: async (request) => {
+        const header = request.headers.authorization ?? '';
+        if (!header.startsWith('Bearer ') || !sameSecret(header.slice(7), token)) throw serviceErrors.unauthorized();
+      },
+    },
+    async () => {
+      const outcomes = await app.nn.watcher.reloadAll();
+      return { results: outcomes.map(({ index, result, version }) => ({ index, result, version })) };
+    },
+  );
+};
+
+export default admin;

@@ -1,0 +1,37 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { errorSchema } from './schemas.js';
+
+const statusSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string' }, indexes: { type: 'integer', description: 'Indexes being served.' } },
+} as const;
+
+/** Liveness and readiness probes. */
+const health: FastifyPluginAsync = async (app) => {
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: statusSchema } } },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: initial index load finished and not shutting down',
+        description: 'An index file that fails validation at start-up does not keep the service unready; it is logged and counted in nnserve_index_swaps_total{result="rejected"}.',
+        response: { 200: statusSchema, 503: { ...errorSchema, description: 'Still loading, or shutting down.' } },
+      },
+    },
+    async (_request, reply) => {
+      const { lifecycle, registry } = app.nn;
+      if (lifecycle.shuttingDown) return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'shutting down' });
+      if (!lifecycle.loaded) return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'indexes still loading' });
+      return { status: 'ready', indexes: registry.names().length };
+    },
+  );
+};
+
+export default health;

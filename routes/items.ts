@@ -1,0 +1,105 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ServiceConfig } from '../src/service/config.js';
+import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, neighborsResponse, nSchema, searchKSchema } from './schemas.js';
+
+interface ItemParams {
+  name: string;
+  id: string;
+}
+
+interface NeighborsQuery {
+  n: number;
+  search_k: number;
+  include_distances: boolean;
+  exclude_self: boolean;
+}
+
+/** Item reads: stored vector, neighbours of an item, distance between two items. */
+const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { config }) => {
+  const itemParams = { type: 'object', required: ['name', 'id'], properties: { name: nameParam, id: idParam }, additionalProperties: false } as const;
+
+  app.get<{ Params: ItemParams }>(
+    '/v1/indexes/:name/items/:id',
+    {
+      schema: {
+        tags: ['items'],
+        summary: 'Stored vector of an item',
+        params: itemParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['index', 'version', 'id', 'vector'],
+            properties: {
+              index: { type: 'string' },
+              version: { type: 'integer' },
+              id: externalIdSchema,
+              vector: { type: 'array', items: { type: 'number' } },
+            },
+          },
+          ...errors(400, 401, 404),
+        },
+      },
+    },
+    async (request) => app.nn.queries.itemVector(request.params.name, request.params.id),
+  );
+
+  app.get<{ Params: ItemParams; Querystring: NeighborsQuery }>(
+    '/v1/indexes/:name/items/:id/neighbors',
+    {
+      schema: {
+        tags: ['search'],
+        summary: 'Nearest neighbours of a stored item',
+        description: 'The item itself is usually the first result (distance 0) unless exclude_self is true.',
+        params: itemParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            n: nSchema(config),
+            search_k: searchKSchema(config),
+            include_distances: includeDistancesSchema,
+            exclude_self: { type: 'boolean', default: false, description: 'Leave the item itself out (n results are still returned).' },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: neighborsResponse, ...errors(400, 401, 404, 503, 504) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return app.nn.queries.neighborsByItem(request.params.name, request.params.id, {
+        n: q.n,
+        searchK: q.search_k,
+        includeDistances: q.include_distances,
+        excludeSelf: q.exclude_self,
+      });
+    },
+  );
+
+  app.get<{ Params: { name: string }; Querystring: { a: string; b: string } }>(
+    '/v1/indexes/:name/distance',
+    {
+      schema: {
+        tags: ['items'],
+        summary: 'Distance between two stored items',
+        params: { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false },
+        querystring: {
+          type: 'object',
+          required: ['a', 'b'],
+          properties: { a: { ...idParam, description: 'First item id.' }, b: { ...idParam, description: 'Second item id.' } },
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['index', 'version', 'distance'],
+            properties: { index: { type: 'string' }, version: { type: 'integer' }, distance: { type: 'number' } },
+          },
+          ...errors(400, 401, 404),
+        },
+      },
+    },
+    async (request) => app.nn.queries.distance(request.params.name, request.query.a, request.query.b),
+  );
+};
+
+export default items;

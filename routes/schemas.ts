@@ -1,0 +1,110 @@
+/**
+ * JSON schemas shared by the routes. They validate requests (Ajv), serialise responses
+ * (fast-json-stringify) and generate openapi.yaml, so each shape is written once. Limits come from
+ * the service configuration, hence the factory.
+ */
+import type { ServiceConfig } from '../src/service/config.js';
+
+export type Limits = Pick<ServiceConfig, 'maxN' | 'maxSearchK' | 'maxBatch'>;
+
+export const INDEX_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
+
+/** The one error body every failure uses. */
+export const errorSchema = {
+  type: 'object',
+  description: 'Every error has this shape; messages never include stack traces or file paths.',
+  required: ['statusCode', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'integer', description: 'The HTTP status, repeated.' },
+    error: { type: 'string', description: 'The HTTP status text.' },
+    message: { type: 'string', description: 'What went wrong, for a human.' },
+  },
+} as const;
+
+/** Response map entries for the errors a route can produce. */
+export function errors(...codes: number[]): Record<number, typeof errorSchema & { description: string }> {
+  const text: Record<number, string> = {
+    400: 'Invalid input: unknown field, wrong type, wrong vector length, bad n or search_k.',
+    401: 'Missing or wrong API key (only when NNSERVE_API_KEY is set).',
+    404: 'Unknown index or item.',
+    413: 'Request body larger than the configured limit.',
+    503: 'Query queue full (see Retry-After) or shutting down.',
+    504: 'The query did not finish within the configured deadline.',
+  };
+  const out: Record<number, typeof errorSchema & { description: string }> = {};
+  for (const code of codes) out[code] = { ...errorSchema, description: text[code] ?? 'Error.' };
+  return out;
+}
+
+export const externalIdSchema = {
+  type: ['string', 'integer'],
+  description: 'External item id: a string when the index has an ids file, else the item number.',
+} as const;
+
+/** Not validated against INDEX_NAME_PATTERN: a name that cannot exist is simply not found (404). */
+export const nameParam = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 256,
+  description: `Index name: the file name \`<name>.ann\` without extension (${INDEX_NAME_PATTERN}).`,
+} as const;
+
+export const idParam = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 4096,
+  description: 'External item id, URL-encoded.',
+} as const;
+
+export function nSchema(limits: Limits) {
+  return { type: 'integer', minimum: 1, maximum: limits.maxN, default: 10, description: 'How many neighbours to return.' } as const;
+}
+
+export function searchKSchema(limits: Limits) {
+  return {
+    type: 'integer',
+    minimum: -1,
+    maximum: limits.maxSearchK,
+    default: -1,
+    description: 'Nodes to inspect (accuracy vs speed); -1 = n × trees. 0 is rejected.',
+  } as const;
+}
+
+export const includeDistancesSchema = { type: 'boolean', default: true, description: 'Return distances beside the ids.' } as const;
+
+export function vectorSchema() {
+  return {
+    type: 'array',
+    minItems: 1,
+    maxItems: 1_000_000,
+    items: { type: 'number' },
+    description: 'Query vector: exactly `dimensions` finite numbers (hamming: 0/1 per bit).',
+  } as const;
+}
+
+export const neighborsResponse = {
+  type: 'object',
+  required: ['index', 'version', 'ids'],
+  properties: {
+    index: { type: 'string' },
+    version: { type: 'integer', description: 'The index version that answered.' },
+    ids: { type: 'array', items: externalIdSchema },
+    distances: { type: 'array', items: { type: 'number' }, description: 'Present when include_distances is true.' },
+  },
+} as const;
+
+export const indexInfoSchema = {
+  type: 'object',
+  required: ['name', 'metric', 'dimensions', 'items', 'trees', 'bytes', 'version', 'loadedAt'],
+  properties: {
+    name: { type: 'string' },
+    metric: { type: 'string', enum: ['angular', 'euclidean', 'manhattan', 'dot', 'hamming'] },
+    dimensions: { type: 'integer' },
+    items: { type: 'integer', description: 'Item count (largest item number + 1).' },
+    trees: { type: 'integer' },
+    bytes: { type: 'integer', description: 'Size of the index file.' },
+    version: { type: 'integer', description: 'Increases by 1 with every successful (re)load.' },
+    loadedAt: { type: 'string', format: 'date-time' },
+    description: { type: 'string' },
+  },
+} as const;

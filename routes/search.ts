@@ -1,0 +1,115 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ServiceConfig } from '../src/service/config.js';
+import type { BatchQuery, ExternalId } from '../src/service/queries.js';
+import { errors, externalIdSchema, includeDistancesSchema, nameParam, neighborsResponse, nSchema, searchKSchema, vectorSchema } from './schemas.js';
+
+interface SearchBody {
+  vector: number[];
+  n: number;
+  search_k: number;
+  include_distances: boolean;
+  exclude?: ExternalId[];
+}
+
+interface BatchBody {
+  queries: BatchQuery[];
+  n: number;
+  search_k: number;
+  include_distances: boolean;
+}
+
+/** Vector search and batch search. */
+const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { config }) => {
+  const params = { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false } as const;
+
+  app.post<{ Params: { name: string }; Body: SearchBody }>(
+    '/v1/indexes/:name/search',
+    {
+      schema: {
+        tags: ['search'],
+        summary: 'Nearest neighbours of a query vector',
+        params,
+        body: {
+          type: 'object',
+          required: ['vector'],
+          properties: {
+            vector: vectorSchema(),
+            n: nSchema(config),
+            search_k: searchKSchema(config),
+            include_distances: includeDistancesSchema,
+            exclude: {
+              type: 'array',
+              maxItems: config.maxN,
+              items: externalIdSchema,
+              description: 'Ids to leave out of the results; n results are still returned when the index has enough candidates.',
+            },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: neighborsResponse, ...errors(400, 401, 404, 413, 503, 504) },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      return app.nn.queries.search(request.params.name, b.vector, { n: b.n, searchK: b.search_k, includeDistances: b.include_distances, exclude: b.exclude });
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: BatchBody }>(
+    '/v1/indexes/:name/search/batch',
+    {
+      schema: {
+        tags: ['search'],
+        summary: 'Several queries in one request',
+        description: 'Each query is a vector or a stored item; results come back in the same order. Large batches are split across the workers.',
+        params,
+        body: {
+          type: 'object',
+          required: ['queries'],
+          properties: {
+            queries: {
+              type: 'array',
+              minItems: 1,
+              maxItems: config.maxBatch,
+              items: {
+                oneOf: [
+                  { type: 'object', required: ['vector'], properties: { vector: vectorSchema() }, additionalProperties: false },
+                  { type: 'object', required: ['item'], properties: { item: externalIdSchema }, additionalProperties: false },
+                ],
+              },
+            },
+            n: nSchema(config),
+            search_k: searchKSchema(config),
+            include_distances: includeDistancesSchema,
+          },
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['index', 'version', 'results'],
+            properties: {
+              index: { type: 'string' },
+              version: { type: 'integer', description: 'The index version that answered every query of the batch.' },
+              results: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['ids'],
+                  properties: { ids: neighborsResponse.properties.ids, distances: neighborsResponse.properties.distances },
+                },
+              },
+            },
+          },
+          ...errors(400, 401, 404, 413, 503, 504),
+        },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      return app.nn.queries.batch(request.params.name, b.queries, { n: b.n, searchK: b.search_k, includeDistances: b.include_distances });
+    },
+  );
+};
+
+export default search;

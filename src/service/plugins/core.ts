@@ -1,0 +1,102 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ServiceConfig } from '../config.js';
+import { ServiceMetrics } from '../metrics.js';
+import { QueryPool } from '../pool/query-pool.js';
+import { QueryService } from '../queries.js';
+import { ensureDemoIndex } from '../registry/demo.js';
+import { IndexRegistry } from '../registry/registry.js';
+import type { LoadedIndex } from '../registry/loader.js';
+import { IndexWatcher } from '../registry/watcher.js';
+
+export interface Lifecycle {
+  /** Every index found at start-up has been loaded or rejected. */
+  loaded: boolean;
+  /** A shutdown signal arrived: readiness fails from now on. */
+  shuttingDown: boolean;
+}
+
+export interface NnServices {
+  config: ServiceConfig;
+  registry: IndexRegistry;
+  pool: QueryPool;
+  metrics: ServiceMetrics;
+  queries: QueryService;
+  watcher: IndexWatcher;
+  lifecycle: Lifecycle;
+  /** Settles when the initial load is over (success or not). */
+  initialLoad: Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    nn: NnServices;
+  }
+}
+
+export interface CoreOptions {
+  config: ServiceConfig;
+  /** Test hook: replaces the loader worker. */
+  load?: (dir: string, name: string) => Promise<LoadedIndex>;
+}
+
+/**
+ * Creates the registry, metrics, query pool and directory watcher, and tears them down on close.
+ * Indexes load in the background after start-up so `/healthz` answers at once; `/readyz` waits.
+ */
+async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
+  const { config } = options;
+  const log = app.log.child({ component: 'indexes' });
+  if (config.demo && ensureDemoIndex(config.indexDir)) {
+    log.info({ dir: config.indexDir }, 'index directory held no index: created the demo index');
+  }
+  const registry = new IndexRegistry();
+  const metrics = new ServiceMetrics();
+  const pool = new QueryPool({ workers: config.workers, queueSize: config.queueSize, versions: registry.versions });
+  const queries = new QueryService(registry, pool, metrics, config);
+  const watcher = new IndexWatcher(
+    registry,
+    { dir: config.indexDir, pollIntervalMs: config.pollIntervalMs, debounceMs: config.debounceMs, log, load: options.load },
+    { onLoad: (outcome) => metrics.onLoad(outcome) },
+  );
+  metrics.bindPool(pool);
+  metrics.bindRegistry(registry);
+  registry.on('released', (entry) => log.debug({ index: entry.name, version: entry.version }, 'index version released'));
+
+  const lifecycle: Lifecycle = { loaded: false, shuttingDown: false };
+  let started: Promise<void> | null = null;
+  const services: NnServices = {
+    config,
+    registry,
+    pool,
+    metrics,
+    queries,
+    watcher,
+    lifecycle,
+    get initialLoad(): Promise<void> {
+      return started ?? Promise.resolve();
+    },
+  };
+  app.decorate('nn', services);
+
+  app.addHook('onReady', async () => {
+    started = watcher.start().then(
+      () => {
+        lifecycle.loaded = true;
+        log.info({ indexes: registry.names() }, 'initial index load finished');
+      },
+      (err: Error) => {
+        lifecycle.loaded = true;
+        log.error({ err: err.message }, 'initial index load failed');
+      },
+    );
+  });
+  app.addHook('onClose', async () => {
+    lifecycle.shuttingDown = true;
+    watcher.stop();
+    await watcher.idle();
+    await pool.close();
+  });
+}
+
+export default fp(core, { name: 'nnserve-core', fastify: '5.x' });
