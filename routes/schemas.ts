@@ -22,7 +22,7 @@ export const errorSchema = {
 } as const;
 
 /** Response map entries for the errors a route can produce. */
-export function errors(...codes: number[]): Record<number, typeof errorSchema & { description: string }> {
+export function errors(...codes: number[]): Record<number, object> {
   const text: Record<number, string> = {
     400: 'Invalid input: unknown field, wrong type, wrong vector length, bad n or search_k.',
     401: 'Missing or wrong API key (only when NNSERVE_API_KEY is set).',
@@ -31,7 +31,7 @@ export function errors(...codes: number[]): Record<number, typeof errorSchema & 
     503: 'Query queue full (see Retry-After) or shutting down.',
     504: 'The query did not finish within the configured deadline.',
   };
-  const out: Record<number, typeof errorSchema & { description: string }> = {};
+  const out: Record<number, object> = {};
   for (const code of codes) out[code] = { ...errorSchema, description: text[code] ?? 'Error.' };
   return out;
 }

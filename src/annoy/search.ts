@@ -50,8 +50,7 @@ export function searchNns(metric: Metric, ctx: QueryContext, s: IndexStructure, 
       candidates[count++] = i;
     } else if (nd <= K) {
       ensureCandidates(count + nd);
-      candidates.set(i32.subarray(w + cw, w + cw + nd), count);
-      count += nd;
+      for (let k = w + cw, end = w + cw + nd; k < end; k++) candidates[count++] = i32[k];
     } else {
       const margin = metric.margin(ctx, w);
       pq.push(metric.pqDistance(priority, margin, 1), i32[w + cw + 1]);

@@ -29,7 +29,7 @@ export function createProgress(label: string, unit: string, stream: Terminal = p
       lastDraw = now;
       // A negative total means "not known in advance" (Annoy's automatic tree count).
       const tail = ` ${done}${total > 0 ? `/${total}` : ''} ${unit} ${formatElapsed(now - started)}`;
-      const width = Math.max(10, Math.min(40, (stream.columns ?? 80) - label.length - tail.length - 4));
+      const width = Math.max(10, Math.min(40, (stream.columns || 80) - label.length - tail.length - 4));
       const filled = total > 0 ? Math.round((width * Math.min(done, total)) / total) : width;
       stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}]${tail}\x1b[K`);
       drawn = true;

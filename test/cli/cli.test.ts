@@ -123,7 +123,8 @@ t.test('fvecs, euclidean: the reference example from the format notes', async (t
   const built = runCli(['build', input, out, '--metric', 'euclidean', '--trees', '10', '--threads', '1']);
   t.equal(built.code, 0, built.stderr);
   t.equal(statSync(out).size, 552, '23 nodes of 24 bytes');
-  t.match(readJson(join(dir, 'three.json')), { metric: 'euclidean', dimensions: 2, items: 3, trees: 10, ids: null });
+  // With n_items <= K Annoy's loader counts 2·n_trees − 1 identical roots; the manifest records what loaders will see.
+  t.match(readJson(join(dir, 'three.json')), { metric: 'euclidean', dimensions: 2, items: 3, trees: 19, ids: null });
   t.notOk(readdirSync(dir).includes('three.ids'));
 
   const r = runCli(['query', out, '--n', '3', '--include-distances'], '{"vector": [4, 4]}\n{"item": 0}\n');

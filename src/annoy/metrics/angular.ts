@@ -28,14 +28,10 @@ function storedNorm(nodes: NodeArrays, nodeWord: number, f: number): number {
 
 const twoMeansPolicy: TwoMeansPolicy = {
   cosine: true,
-  distance(c, _extra, f32, itemWord, itemNodeWord) {
+  distance(c, cSq, f32, itemWord, itemNodeWord) {
     let pq = 0;
-    let pp = 0;
-    for (let z = 0; z < c.length; z++) {
-      pq += c[z] * f32[itemWord + z];
-      pp += c[z] * c[z];
-    }
-    return cosineDistance(pq, pp, f32[itemNodeWord + NORM_WORD]);
+    for (let z = 0; z < c.length; z++) pq += c[z] * f32[itemWord + z];
+    return cosineDistance(pq, cSq, f32[itemNodeWord + NORM_WORD]);
   },
   itemExtra: () => 0,
 };

@@ -16,7 +16,7 @@ function layout(f: number): NodeLayout {
 // Annoy's DotProduct::distance ignores dot_factor even inside two_means; kept for recall parity.
 const twoMeansPolicy: TwoMeansPolicy = {
   cosine: true,
-  distance(c, _extra, f32, itemWord) {
+  distance(c, _cSq, f32, itemWord) {
     let s = 0;
     for (let z = 0; z < c.length; z++) s += c[z] * f32[itemWord + z];
     return -s;

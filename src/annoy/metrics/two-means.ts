@@ -6,8 +6,11 @@ const ITERATIONS = 200;
 export interface TwoMeansPolicy {
   /** Normalise points first and weight updates by norm (angular, dot). */
   readonly cosine: boolean;
-  /** Annoy's D::distance between a centroid and the stored item whose vector starts at `itemWord`. */
-  distance(centroid: Float32Array, centroidExtra: number, f32: Float32Array, itemWord: number, itemNodeWord: number): number;
+  /**
+   * Annoy's D::distance between a centroid (with its cached |c|²) and the stored item whose vector
+   * starts at `itemWord` (node at `itemNodeWord`).
+   */
+  distance(centroid: Float32Array, centroidSq: number, f32: Float32Array, itemWord: number, itemNodeWord: number): number;
   /** The item's extra coordinate that takes part in the mean (dot: dot_factor), else 0. */
   itemExtra(f32: Float32Array, itemNodeWord: number): number;
 }
@@ -17,6 +20,12 @@ export interface Centroids {
   q: Float32Array;
   pExtra: number;
   qExtra: number;
+}
+
+function squaredNorm(v: Float32Array): number {
+  let s = 0;
+  for (let z = 0; z < v.length; z++) s += v[z] * v[z];
+  return s;
 }
 
 /**
@@ -30,6 +39,7 @@ export function twoMeans(ctx: BuildContext, ids: Int32Array, count: number, poli
   const vectorWord = ctx.layout.vectorWord;
   const base = ctx.baseWord;
   const random = ctx.random;
+  const cosine = policy.cosine;
 
   const i = random.index(count);
   let j = random.index(count - 1);
@@ -41,32 +51,47 @@ export function twoMeans(ctx: BuildContext, ids: Int32Array, count: number, poli
   q.set(f32.subarray(qNode + vectorWord, qNode + vectorWord + f));
   let pExtra = policy.itemExtra(f32, pNode);
   let qExtra = policy.itemExtra(f32, qNode);
-  if (policy.cosine) {
+  if (cosine) {
     pExtra = normalizeWithExtra(p, pExtra);
     qExtra = normalizeWithExtra(q, qExtra);
   }
+  // Angular distance needs |centroid|²: keep it current instead of recomputing per distance.
+  let pSq = squaredNorm(p);
+  let qSq = squaredNorm(q);
 
   let ic = 1;
   let jc = 1;
   for (let l = 0; l < ITERATIONS; l++) {
     const kNode = base + ids[random.index(count)] * nodeWords;
     const kWord = kNode + vectorWord;
-    const di = ic * policy.distance(p, pExtra, f32, kWord, kNode);
-    const dj = jc * policy.distance(q, qExtra, f32, kWord, kNode);
+    const di = ic * policy.distance(p, pSq, f32, kWord, kNode);
+    const dj = jc * policy.distance(q, qSq, f32, kWord, kNode);
     const kExtra = policy.itemExtra(f32, kNode);
     let norm = 1;
-    if (policy.cosine) {
+    if (cosine) {
       let sq = kExtra * kExtra;
       for (let z = 0; z < f; z++) sq += f32[kWord + z] * f32[kWord + z];
       norm = Math.sqrt(sq);
       if (!(norm > 0)) continue;
     }
     if (di < dj) {
-      for (let z = 0; z < f; z++) p[z] = (p[z] * ic + f32[kWord + z] / norm) / (ic + 1);
+      let sq = 0;
+      for (let z = 0; z < f; z++) {
+        const x = (p[z] * ic + f32[kWord + z] / norm) / (ic + 1);
+        p[z] = x;
+        sq += x * x;
+      }
+      pSq = sq;
       pExtra = (pExtra * ic + kExtra / norm) / (ic + 1);
       ic++;
     } else if (dj < di) {
-      for (let z = 0; z < f; z++) q[z] = (q[z] * jc + f32[kWord + z] / norm) / (jc + 1);
+      let sq = 0;
+      for (let z = 0; z < f; z++) {
+        const x = (q[z] * jc + f32[kWord + z] / norm) / (jc + 1);
+        q[z] = x;
+        sq += x * x;
+      }
+      qSq = sq;
       qExtra = (qExtra * jc + kExtra / norm) / (jc + 1);
       jc++;
     }

@@ -176,7 +176,10 @@ async function answerQueries(answerer: QueryAnswerer): Promise<number> {
     const ok = out.length === 0 || stdout.write(out);
     busyNs += process.hrtime.bigint() - t0;
     if (closed) break;
-    if (!ok) await Promise.race([once(stdout, 'drain'), once(stdout, 'close')]);
+    if (!ok) {
+      // events.once rejects when 'error' fires first; onError has already recorded that.
+      await Promise.race([once(stdout, 'drain'), once(stdout, 'close')]).catch(() => {});
+    }
     if (closed) break;
   }
   if (!closed && pending.length > 0) {

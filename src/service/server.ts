@@ -1,0 +1,82 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type AppOptions } from './app.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: number;
+  /** Starts a graceful shutdown (idempotent); resolves with the exit code when it is over. */
+  shutdown(reason: string): Promise<number>;
+  /** Resolves with the exit code once the server has shut down: 0 clean, 1 grace period exceeded. */
+  stopped: Promise<number>;
+}
+
+export interface StartOptions extends AppOptions {
+  /** Install SIGTERM/SIGINT handlers (the CLI does; tests usually do not). */
+  signals?: boolean;
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Builds and starts the service. Shutdown: readiness fails at once, traffic keeps being served for
+ * `shutdownDelayMs` (so load balancers can notice), then the listener closes, in-flight requests
+ * finish, the worker pool drains and stops. If that takes longer than `shutdownGraceMs`, `stopped`
+ * resolves with 1 and the caller should exit anyway.
+ */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { config } = options;
+  const app = await buildApp(options);
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let resolveStopped!: (code: number) => void;
+  const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
+  let shutting: Promise<number> | null = null;
+
+  const shutdown = (reason: string): Promise<number> => {
+    if (shutting) return shutting;
+    app.nn.lifecycle.shuttingDown = true;
+    app.log.info({ reason, graceMs: config.shutdownGraceMs }, 'shutting down');
+    const grace = new Promise<number>((resolve) => {
+      setTimeout(() => {
+        app.log.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period exceeded; exiting with requests still open');
+        resolve(1);
+      }, config.shutdownGraceMs).unref();
+    });
+    const clean = (async () => {
+      if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs);
+      await app.close();
+      app.log.info('shut down cleanly');
+      return 0;
+    })().catch((err: Error) => {
+      app.log.error({ err }, 'error while shutting down');
+      return 1;
+    });
+    shutting = Promise.race([clean, grace]);
+    void shutting.then(resolveStopped);
+    return shutting;
+  };
+
+  if (options.signals) {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (shutting) {
+        app.log.warn({ signal }, 'second signal: exiting now');
+        resolveStopped(1);
+        return;
+      }
+      void shutdown(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    void stopped.then(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    });
+  }
+
+  return { app, url: `http://${host}:${address.port}`, port: address.port, shutdown, stopped };
+}

@@ -1,0 +1,85 @@
+import t from 'tap';
+import { AnnoyBuilder, AnnoyIndex, IndexFormatError, storageFromBytes } from '../../src/annoy/index.js';
+
+function smallIndex(): Uint8Array {
+  const f = 4;
+  const b = new AnnoyBuilder('euclidean', f, { seed: 9 });
+  for (let i = 0; i < 400; i++) b.addItem(i, [Math.sin(i), Math.cos(i), Math.sin(2 * i), (i % 7) / 7]);
+  b.build(3);
+  return b.save();
+}
+
+const NODE = 16 + 4 * 4;
+const open = (bytes: Uint8Array): AnnoyIndex => AnnoyIndex.open(storageFromBytes(bytes), 'euclidean', 4);
+
+/** Finds the first tree node of the given kind (split when more than K descendants). */
+function firstTreeNode(bytes: Uint8Array, split: boolean): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  for (let i = 400; i < bytes.byteLength / NODE; i++) {
+    const nd = view.getInt32(i * NODE, true);
+    if (split ? nd > 6 : nd <= 6) return i;
+  }
+  throw new Error('no such node');
+}
+
+t.test('a healthy file opens', async (t) => {
+  const index = open(smallIndex());
+  t.equal(index.getNItems(), 400);
+  t.equal(index.getNTrees(), 3);
+});
+
+t.test('empty and truncated files are refused', async (t) => {
+  t.throws(() => open(new Uint8Array(0)), /empty/);
+  const bytes = smallIndex();
+  t.throws(() => open(bytes.subarray(0, bytes.byteLength - 5)), /not a multiple of the 32-byte node/);
+});
+
+t.test('a child pointing outside the file is caught', async (t) => {
+  const bytes = smallIndex().slice();
+  const node = firstTreeNode(bytes, true);
+  new DataView(bytes.buffer).setInt32(node * NODE + 8, 10 ** 6, true);
+  t.throws(() => open(bytes), IndexFormatError);
+  t.throws(() => open(bytes), /split node \d+ has child 1000000/);
+});
+
+t.test('a bucket listing a non-item is caught', async (t) => {
+  const bytes = smallIndex().slice();
+  const node = firstTreeNode(bytes, false);
+  new DataView(bytes.buffer).setInt32(node * NODE + 8, 401, true);
+  t.throws(() => open(bytes), /bucket node \d+ lists item 401/);
+});
+
+t.test('an item slot with a bogus descendant count is caught', async (t) => {
+  const bytes = smallIndex().slice();
+  new DataView(bytes.buffer).setInt32(5 * NODE, 7, true);
+  t.throws(() => open(bytes), /item slot 5 has n_descendants 7/);
+});
+
+t.test('random bytes of a plausible size are refused', async (t) => {
+  const bytes = new Uint8Array(NODE * 300);
+  let s = 7;
+  for (let i = 0; i < bytes.length; i++) bytes[i] = s = (s * 73 + 41) & 255;
+  t.throws(() => open(bytes), IndexFormatError);
+});
+
+t.test('the wrong metric with a dividing size is refused, not served', async (t) => {
+  // angular f=5 nodes are 32 bytes too: same size, other layout.
+  const bytes = smallIndex();
+  t.throws(() => AnnoyIndex.open(storageFromBytes(bytes), 'angular', 5), IndexFormatError);
+  const summary = AnnoyIndex.inspect(storageFromBytes(bytes), 'angular', 5);
+  t.equal(summary.valid, false);
+  t.match(summary.error, /not a valid angular f=5/);
+});
+
+t.test('search arguments are checked', async (t) => {
+  const index = open(smallIndex());
+  t.throws(() => index.getNnsByItem(0, -1), /n must be/);
+  t.throws(() => index.getNnsByItem(0, 1.5), /n must be/);
+  t.throws(() => index.getNnsByItem(0, 5, -2), /search_k/);
+  t.throws(() => index.getNnsByVector([1, 2, 3], 5), /vector has 3 values, index expects 4/);
+  t.throws(() => index.getNnsByVector([1, 2, 3, Infinity], 5), /finite/);
+  t.same(index.getNnsByItem(0, 0).ids, []);
+  t.same(index.getNnsByItem(0, 5, 0).ids, [], 'search_k 0 collects nothing, as in Annoy');
+  t.equal(index.getNnsByItem(0, 1000, -1).ids.length <= 400, true);
+  t.equal(index.getNnsByItem(0, 1).ids[0], 0, 'an item is its own nearest neighbour');
+});
