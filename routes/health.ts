@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { errorSchema } from './schemas.js';
+import { ref } from './schemas.js';
 
 const statusSchema = {
   type: 'object',
@@ -22,7 +22,7 @@ const health: FastifyPluginAsync = async (app) => {
         tags: ['operations'],
         summary: 'Readiness: initial index load finished and not shutting down',
         description: 'An index file that fails validation at start-up does not keep the service unready; it is logged and counted in nnserve_index_swaps_total{result="rejected"}.',
-        response: { 200: statusSchema, 503: { ...errorSchema, description: 'Still loading, or shutting down.' } },
+        response: { 200: statusSchema, 503: { description: 'Still loading, or shutting down.', ...ref.error } },
       },
     },
     async (_request, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { IndexEntry } from '../src/service/registry/registry.js';
-import { errors, indexInfoSchema, nameParam } from './schemas.js';
+import { errors, nameParam, ref } from './schemas.js';
 
 function info(e: IndexEntry) {
   return {
@@ -25,7 +25,7 @@ const indexes: FastifyPluginAsync = async (app) => {
         tags: ['indexes'],
         summary: 'List the indexes being served',
         response: {
-          200: { type: 'object', required: ['indexes'], properties: { indexes: { type: 'array', items: indexInfoSchema } } },
+          200: { type: 'object', required: ['indexes'], properties: { indexes: { type: 'array', items: ref.indexInfo } } },
           ...errors(401),
         },
       },
@@ -40,7 +40,7 @@ const indexes: FastifyPluginAsync = async (app) => {
         tags: ['indexes'],
         summary: 'Describe one index',
         params: { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false },
-        response: { 200: indexInfoSchema, ...errors(400, 401, 404) },
+        response: { 200: ref.indexInfo, ...errors(400, 401, 404) },
       },
     },
     async (request) => info(app.nn.queries.index(request.params.name)),

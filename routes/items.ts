@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
-import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, neighborsResponse, nSchema, searchKSchema } from './schemas.js';
+import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, nSchema, ref, searchKSchema } from './schemas.js';
 
 interface ItemParams {
   name: string;
@@ -61,7 +61,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
           },
           additionalProperties: false,
         },
-        response: { 200: neighborsResponse, ...errors(400, 401, 404, 503, 504) },
+        response: { 200: ref.neighbors, ...errors(400, 401, 404, 503, 504) },
       },
     },
     async (request) => {

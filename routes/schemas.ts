@@ -11,6 +11,7 @@ export const INDEX_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
 
 /** The one error body every failure uses. */
 export const errorSchema = {
+  $id: 'Error',
   type: 'object',
   description: 'Every error has this shape; messages never include stack traces or file paths.',
   required: ['statusCode', 'error', 'message'],
@@ -32,7 +33,7 @@ export function errors(...codes: number[]): Record<number, object> {
     504: 'The query did not finish within the configured deadline.',
   };
   const out: Record<number, object> = {};
-  for (const code of codes) out[code] = { ...errorSchema, description: text[code] ?? 'Error.' };
+  for (const code of codes) out[code] = { description: text[code] ?? 'Error.', $ref: 'Error#' };
   return out;
 }
 
@@ -83,6 +84,7 @@ export function vectorSchema() {
 }
 
 export const neighborsResponse = {
+  $id: 'Neighbors',
   type: 'object',
   required: ['index', 'version', 'ids'],
   properties: {
@@ -94,6 +96,7 @@ export const neighborsResponse = {
 } as const;
 
 export const indexInfoSchema = {
+  $id: 'IndexInfo',
   type: 'object',
   required: ['name', 'metric', 'dimensions', 'items', 'trees', 'bytes', 'version', 'loadedAt'],
   properties: {
@@ -107,4 +110,13 @@ export const indexInfoSchema = {
     loadedAt: { type: 'string', format: 'date-time' },
     description: { type: 'string' },
   },
+} as const;
+
+/** Schemas registered once (app.addSchema) and referenced by $ref; they become OpenAPI components. */
+export const sharedSchemas = [errorSchema, neighborsResponse, indexInfoSchema] as const;
+
+export const ref = {
+  error: { $ref: 'Error#' },
+  neighbors: { $ref: 'Neighbors#' },
+  indexInfo: { $ref: 'IndexInfo#' },
 } as const;

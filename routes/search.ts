@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 import type { BatchQuery, ExternalId } from '../src/service/queries.js';
-import { errors, externalIdSchema, includeDistancesSchema, nameParam, neighborsResponse, nSchema, searchKSchema, vectorSchema } from './schemas.js';
+import { errors, externalIdSchema, includeDistancesSchema, nameParam, neighborsResponse, nSchema, ref, searchKSchema, vectorSchema } from './schemas.js';
 
 interface SearchBody {
   vector: number[];
@@ -46,7 +46,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
           },
           additionalProperties: false,
         },
-        response: { 200: neighborsResponse, ...errors(400, 401, 404, 413, 503, 504) },
+        response: { 200: ref.neighbors, ...errors(400, 401, 404, 413, 503, 504) },
       },
     },
     async (request) => {

@@ -14,6 +14,11 @@ export type { QueryResult } from './search.js';
 export interface OpenOptions {
   /** Skip the structural check: only for storage another thread has already validated. */
   validate?: boolean;
+  /**
+   * Item count the file must have (e.g. from a manifest). A file cut inside its item area can look
+   * like a valid one-item forest; only an outside figure tells.
+   */
+  expectedItems?: number;
 }
 
 export interface IndexSummary {
@@ -54,7 +59,7 @@ export class AnnoyIndex {
   private readonly structure: IndexStructure;
   private readonly store: StoreContext;
 
-  private constructor(storage: IndexStorage, metric: Metric, dimensions: number, validate: boolean) {
+  private constructor(storage: IndexStorage, metric: Metric, dimensions: number, validate: boolean, expectedItems?: number) {
     this.impl = metric;
     this.metric = metric.name;
     this.dimensions = dimensions;
@@ -71,6 +76,9 @@ export class AnnoyIndex {
     this.nodes = nodeArrays(storage);
     this.baseWord = storage.byteOffset / 4;
     this.structure = findRoots(this.nodes, this.baseWord, this.layout, storage.byteLength / this.nodeBytes);
+    if (expectedItems !== undefined && this.structure.nItems !== expectedItems) {
+      throw new IndexFormatError(`the file holds ${this.structure.nItems} items where ${expectedItems} were expected: truncated, or not the file described`);
+    }
     if (validate) validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe);
     this.kernels = createKernels(storage, metric.name === 'hamming' ? 1 : dimensions);
     this.store = { nodes: this.nodes, baseWord: this.baseWord, layout: this.layout, dimensions, kernels: this.kernels };
@@ -78,7 +86,7 @@ export class AnnoyIndex {
 
   /** Opens and (unless told otherwise) validates; throws IndexFormatError naming what does not fit. */
   static open(storage: IndexStorage, metric: MetricName, dimensions: number, options: OpenOptions = {}): AnnoyIndex {
-    return new AnnoyIndex(storage, checkGeometry(metric, dimensions), dimensions, options.validate ?? true);
+    return new AnnoyIndex(storage, checkGeometry(metric, dimensions), dimensions, options.validate ?? true, options.expectedItems);
   }
 
   /** A summary of the file for tools, valid or not. */

@@ -67,9 +67,13 @@ export function validateStructure(nodes: NodeArrays, baseWord: number, layout: N
     if (nd < 1) fail(`tree node ${i} has n_descendants ${nd}`);
     if (nd > nItems) fail(`tree node ${i} has n_descendants ${nd} > ${nItems} items`);
     if (nd <= K) {
+      // A root bucket (n_items <= K) lists every slot, holes included; search skips them.
+      const rootBucket = nd === nItems;
       for (let k = 0; k < nd; k++) {
         const id = i32[w + cw + k];
-        if (!isItem(id)) fail(`bucket node ${i} lists item ${id}, which is not an item (0..${nItems - 1}, holes excluded)`);
+        if (rootBucket ? id < 0 || id >= nItems : !isItem(id)) {
+          fail(`bucket node ${i} lists item ${id}, which is not an item (0..${nItems - 1}, holes excluded)`);
+        }
       }
     } else {
       for (let side = 0; side < 2; side++) {
@@ -78,7 +82,43 @@ export function validateStructure(nodes: NodeArrays, baseWord: number, layout: N
         if (child < 0 || child >= i) fail(`split node ${i} has child ${child} outside 0..${i - 1}`);
         if (child < nItems && !isItem(child)) fail(`split node ${i} points at empty item slot ${child}`);
       }
+      if (nd < nItems) {
+        const size = (c: number): number => (c < nItems ? 1 : i32[baseWord + c * nw]);
+        const sum = size(i32[w + cw]) + size(i32[w + cw + 1]);
+        if (sum !== nd) fail(`split node ${i} has n_descendants ${nd} but its children hold ${sum}`);
+      }
     }
   }
+  checkReachable(i32, baseWord, layout, s);
   s.holes = holes;
+}
+
+/**
+ * Every tree node must hang below a root, except original roots (their copies at the end are
+ * what Annoy searches). A file cut right after some tree's root still has consistent nodes, but
+ * the trees before it become unreachable: that is how such a truncation shows.
+ */
+function checkReachable(i32: Int32Array, baseWord: number, layout: NodeLayout, s: IndexStructure): void {
+  const { nodeWords: nw, childrenWord: cw, maxBucket: K } = layout;
+  const { nItems, nodeCount } = s;
+  const visited = new Uint8Array(nodeCount - nItems);
+  const stack: number[] = [];
+  for (const root of s.roots) if (root >= nItems) stack.push(root);
+  while (stack.length > 0) {
+    const i = stack.pop()!;
+    if (visited[i - nItems] === 1) continue;
+    visited[i - nItems] = 1;
+    const w = baseWord + i * nw;
+    if (i32[w] > K) {
+      const c0 = i32[w + cw];
+      const c1 = i32[w + cw + 1];
+      if (c0 >= nItems) stack.push(c0);
+      if (c1 >= nItems) stack.push(c1);
+    }
+  }
+  let orphans = 0;
+  for (let k = 0; k < visited.length; k++) if (visited[k] === 0 && i32[baseWord + (nItems + k) * nw] !== nItems) orphans++;
+  if (orphans > 0) {
+    throw new IndexFormatError(`not a valid index: ${orphans} tree nodes are not reachable from the ${s.roots.length} roots (a truncated or damaged file)`);
+  }
 }

@@ -3,6 +3,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import admin from '../../routes/admin.js';
+import { sharedSchemas } from '../../routes/schemas.js';
 import health from '../../routes/health.js';
 import indexes from '../../routes/indexes.js';
 import items from '../../routes/items.js';
@@ -78,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (config.apiKey) await app.register(auth, { apiKey: config.apiKey });
   await app.register(openapi, { ui: config.docs });
 
+  for (const schema of sharedSchemas) app.addSchema(schema);
   await app.register(health);
   await app.register(metrics);
   await app.register(indexes);

@@ -19,7 +19,7 @@ t.test('draws on a terminal, redraws the final step, clears on finish', async (t
   progress.update(1, 4);
   progress.update(2, 4); // within the redraw interval: skipped
   progress.update(4, 4); // the last step is always drawn
-  t.match(stream.text, /^\rbuilding x\.ann \[-+\] 1\/4 trees 0:00\x1b\[K/);
+  t.match(stream.text, /^\rbuilding x\.ann \[#+-+\] 1\/4 trees 0:00\x1b\[K/);
   t.notMatch(stream.text, /2\/4/);
   t.match(stream.text, /\[#+\] 4\/4 trees 0:00\x1b\[K$/);
   progress.finish();

@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment.js';
-import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler.js';
-import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget.js';
-import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap.js';
-import type { IIoK8sApiCoreV1Container as Container } from 'kubernetes-models/v1/Container.js';
-import type { IService } from 'kubernetes-models/v1/Service.js';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IIoK8sApiCoreV1Container as Container } from 'kubernetes-models/v1/Container';
+import type { IService } from 'kubernetes-models/v1/Service';
 import { parseAllDocuments } from 'yaml';
 
 export const REPO = new URL('../../../', import.meta.url).pathname;
@@ -46,9 +46,11 @@ type ModelClass = new (data: unknown) => { validate(): void };
 export async function schemaProblem(m: Manifest): Promise<string | null> {
   const { apiVersion, kind } = m.doc;
   if (typeof apiVersion !== 'string' || typeof kind !== 'string') return `${m.file}: apiVersion and kind are required`;
+  // The package keeps old beta APIs that current clusters have removed (extensions/v1beta1, policy/v1beta1 …).
+  if (/\/v\d+(alpha|beta)\d+$/.test(apiVersion)) return `${m.file}: ${apiVersion} ${kind}: pre-GA API version; use the GA one`;
   let model: ModelClass | undefined;
   try {
-    const mod = (await import(`kubernetes-models/${apiVersion}/${kind}.mjs`)) as Record<string, ModelClass>;
+    const mod = (await import(`kubernetes-models/${apiVersion}/${kind}`)) as Record<string, ModelClass>;
     model = mod[kind];
   } catch {
     model = undefined;

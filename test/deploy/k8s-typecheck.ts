@@ -22,7 +22,7 @@ export function typeProblems(manifests: Manifest[]): string[] {
   let source = '';
   for (const [key, alias] of imports) {
     const kind = key.slice(key.lastIndexOf('/') + 1);
-    source += `import type { I${kind} as ${alias} } from 'kubernetes-models/${key}.js';\n`;
+    source += `import type { I${kind} as ${alias} } from 'kubernetes-models/${key}';\n`;
   }
   const starts: { at: number; label: string }[] = [];
   for (const d of decls) {

@@ -15,6 +15,8 @@ export const OPENAPI_INFO = {
  */
 async function openapi(app: FastifyInstance, options: { ui: boolean }): Promise<void> {
   await app.register(swagger, {
+    // Name components after the schemas' $id (Error, Neighbors, IndexInfo) instead of def-0, def-1…
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,

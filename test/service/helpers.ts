@@ -1,0 +1,151 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { AnnoyBuilder, type MetricName } from '../../src/annoy/index.js';
+import type { IndexManifest } from '../../src/index-files/manifest.js';
+import { defaults, type ServiceConfig } from '../../src/service/config.js';
+import { startServer, type RunningServer } from '../../src/service/server.js';
+
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export function tempDir(t: Teardown, prefix = 'nnserve-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Deterministic pseudo-random numbers in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface IndexSpec {
+  metric?: MetricName;
+  dimensions?: number;
+  items?: number;
+  trees?: number;
+  seed?: number;
+  /** External ids; omitted = integer ids. */
+  ids?: string[];
+  description?: string;
+  /** Row i = vector of item i; default: random from `seed`. */
+  vectors?: number[][];
+}
+
+export interface BuiltIndex {
+  ann: Uint8Array;
+  manifest: IndexManifest;
+  ids: string[] | null;
+  vectors: number[][];
+}
+
+export function buildIndex(name: string, spec: IndexSpec = {}): BuiltIndex {
+  const metric = spec.metric ?? 'euclidean';
+  const dimensions = spec.dimensions ?? 8;
+  const items = spec.vectors?.length ?? spec.items ?? 200;
+  const random = rng(spec.seed ?? 1);
+  const vectors =
+    spec.vectors ??
+    Array.from({ length: items }, () => Array.from({ length: dimensions }, () => (metric === 'hamming' ? (random() < 0.5 ? 0 : 1) : random() * 2 - 1)));
+  const builder = new AnnoyBuilder(metric, dimensions, { seed: spec.seed ?? 1 });
+  vectors.forEach((v, i) => builder.addItem(i, v));
+  builder.build(spec.trees ?? 5);
+  const ann = builder.save();
+  const ids = spec.ids ?? null;
+  const manifest: IndexManifest = { metric, dimensions, annoyVersion: '1.17', ids: ids ? `${name}.ids` : null };
+  if (spec.description) manifest.description = spec.description;
+  return { ann, manifest, ids, vectors };
+}
+
+/** Writes one file atomically (temp file + rename). */
+export function writeAtomic(path: string, data: Uint8Array | string): void {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/** Writes an index's files into `dir` atomically, `.ann` last. */
+export function writeIndex(dir: string, name: string, built: BuiltIndex): void {
+  if (built.ids) writeAtomic(join(dir, `${name}.ids`), built.ids.join('\n') + '\n');
+  writeAtomic(join(dir, `${name}.json`), JSON.stringify(built.manifest));
+  writeAtomic(join(dir, `${name}.ann`), built.ann);
+}
+
+export function testConfig(dir: string, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+  return {
+    ...defaults(),
+    indexDir: dir,
+    host: '127.0.0.1',
+    port: 0,
+    workers: 2,
+    logLevel: 'silent',
+    accessLog: false,
+    demo: false,
+    docs: true,
+    pollIntervalMs: 100,
+    debounceMs: 50,
+    ...overrides,
+  };
+}
+
+/** Starts a real server on 127.0.0.1 (any port), waits for the initial load, stops it at teardown. */
+export async function serve(t: Teardown, dir: string, overrides: Partial<ServiceConfig> = {}): Promise<RunningServer> {
+  const server = await startServer({ config: testConfig(dir, overrides) });
+  t.teardown(() => server.shutdown('test over'));
+  await server.app.nn.initialLoad;
+  return server;
+}
+
+export interface Reply<T = any> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+  text: string;
+}
+
+export async function http<T = any>(
+  base: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply<T>> {
+  const init: Parameters<typeof request>[1] = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  const res = await request(base + path, init);
+  const text = await res.body.text();
+  let parsed: unknown = text;
+  if (String(res.headers['content-type'] ?? '').startsWith('application/json')) parsed = JSON.parse(text);
+  return { status: res.statusCode, headers: res.headers, body: parsed as T, text };
+}
+
+/** Polls `check` until it returns a value other than undefined (or gives up after `tries`). */
+export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, tries = 600, everyMs = 25): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error('condition not reached');
+}
+
+/** Reads one sample from Prometheus text: name{labels} value. Labels must be given in exposition order. */
+export function metricValue(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
