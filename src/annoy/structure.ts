@@ -52,14 +52,17 @@ export function validateStructure(nodes: NodeArrays, baseWord: number, layout: N
   if (nItems > nodeCount) fail(`roots claim ${nItems} items but the file has only ${nodeCount} nodes`);
   if (s.roots.length < 1) fail('no root nodes found');
 
+  // A compact presence map keeps the bucket checks below in cache instead of touching item nodes.
+  const present = new Uint8Array(nItems);
   let holes = 0;
   for (let i = 0; i < nItems; i++) {
     const nd = i32[baseWord + i * nw];
     if (nd === 0) holes++;
     else if (nd !== 1) fail(`item slot ${i} has n_descendants ${nd} (expected 0 or 1)`);
+    else present[i] = 1;
   }
   if (holes === nItems) fail('every item slot is empty');
-  const isItem = (id: number): boolean => id >= 0 && id < nItems && i32[baseWord + id * nw] === 1;
+  const isItem = (id: number): boolean => id >= 0 && id < nItems && present[id] === 1;
 
   for (let i = nItems; i < nodeCount; i++) {
     const w = baseWord + i * nw;

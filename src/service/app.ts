@@ -74,19 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.text).compile(schema));
 
-  await app.register(core, { config, load: options.load });
-  await app.register(observability, { accessLog: config.accessLog });
-  if (config.apiKey) await app.register(auth, { apiKey: config.apiKey });
-  await app.register(openapi, { ui: config.docs });
-
-  for (const schema of sharedSchemas) app.addSchema(schema);
-  await app.register(health);
-  await app.register(metrics);
-  await app.register(indexes);
-  await app.register(items, { config });
-  await app.register(search, { config });
-  if (config.adminToken) await app.register(admin, { token: config.adminToken });
-
+  // Handlers first: a plugin registered with `await` captures the handlers in place at that moment.
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof ServiceError) {
       if (err.headers) reply.headers(err.headers);
@@ -103,6 +91,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const path = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url;
     return reply.code(404).send(errorBody(404, `no route ${request.method} ${path}`));
   });
+
+  await app.register(core, { config, load: options.load });
+  await app.register(observability, { accessLog: config.accessLog });
+  if (config.apiKey) await app.register(auth, { apiKey: config.apiKey });
+  await app.register(openapi, { ui: config.docs });
+
+  for (const schema of sharedSchemas) app.addSchema(schema);
+  await app.register(health);
+  await app.register(metrics);
+  await app.register(indexes);
+  await app.register(items, { config });
+  await app.register(search, { config });
+  if (config.adminToken) await app.register(admin, { token: config.adminToken });
 
   return app;
 }

@@ -50,6 +50,16 @@ function runQuery(index: AnnoyIndex, q: Fixture['cases']['queries'][number], inc
   return q.kind === 'item' ? index.getNnsByItem(q.item, q.n, q.searchK, includeDistances) : index.getNnsByVector(q.vector, q.n, q.searchK, includeDistances);
 }
 
+t.test('the facts annoy-format.md states hold for the Annoy-built example', async (t) => {
+  const example = fixtures.find((f) => f.name === 'example3-euclidean-f2');
+  if (!example) return t.fail('fixture example3-euclidean-f2 is missing');
+  t.equal(example.meta.bytes, 23 * 24, '3 items, 10 trees: 23 nodes of 24 bytes');
+  const index = AnnoyIndex.open(readIndexFile(example.indexPath), 'euclidean', 2);
+  const { ids, distances = [] } = index.getNnsByVector([4, 4], 3, -1, true);
+  t.same(ids, [2, 1, 0]);
+  t.same(distances.map((d) => Math.round(d * 1e4) / 1e4), [1.4142, 2.2361, 2.8284]);
+});
+
 for (const fixture of fixtures) {
   const { meta, cases } = fixture;
   t.test(`${fixture.name}: ${meta.metric} f=${meta.dimensions}, ${meta.nItems} items`, async (t) => {

@@ -142,10 +142,18 @@ export async function waitFor<T>(check: () => Promise<T | undefined> | T | undef
   throw new Error('condition not reached');
 }
 
-/** Reads one sample from Prometheus text: name{labels} value. Labels must be given in exposition order. */
-export function metricValue(text: string, series: string): number | undefined {
+/**
+ * Reads one sample from a Prometheus text scrape: `metric('nnserve_queries_total', { index: 'a' })`.
+ * Labels not given are not constrained; the first matching sample wins. Undefined when absent.
+ */
+export function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {
-    if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const found: Record<string, string> = {};
+    for (const pair of (m[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) found[pair[1]] = pair[2];
+    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(m[4]);
   }
   return undefined;
 }

@@ -34,6 +34,7 @@ const twoMeansPolicy: TwoMeansPolicy = {
     return cosineDistance(pq, cSq, f32[itemNodeWord + NORM_WORD]);
   },
   itemExtra: () => 0,
+  storedNormSq: (f32, itemNodeWord) => f32[itemNodeWord + NORM_WORD],
 };
 
 export const angular: Metric = Object.freeze({

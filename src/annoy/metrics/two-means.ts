@@ -13,6 +13,8 @@ export interface TwoMeansPolicy {
   distance(centroid: Float32Array, centroidSq: number, f32: Float32Array, itemWord: number, itemNodeWord: number): number;
   /** The item's extra coordinate that takes part in the mean (dot: dot_factor), else 0. */
   itemExtra(f32: Float32Array, itemNodeWord: number): number;
+  /** |item|² including the extra coordinate, when the node stores it (angular); else undefined. */
+  storedNormSq?(f32: Float32Array, itemNodeWord: number): number;
 }
 
 export interface Centroids {
@@ -40,6 +42,7 @@ export function twoMeans(ctx: BuildContext, ids: Int32Array, count: number, poli
   const base = ctx.baseWord;
   const random = ctx.random;
   const cosine = policy.cosine;
+  const storedNormSq = policy.storedNormSq;
 
   const i = random.index(count);
   let j = random.index(count - 1);
@@ -47,8 +50,11 @@ export function twoMeans(ctx: BuildContext, ids: Int32Array, count: number, poli
   const { p, q } = out;
   const pNode = base + ids[i] * nodeWords;
   const qNode = base + ids[j] * nodeWords;
-  p.set(f32.subarray(pNode + vectorWord, pNode + vectorWord + f));
-  q.set(f32.subarray(qNode + vectorWord, qNode + vectorWord + f));
+  // Plain loops: subarray() over a shared WebAssembly memory costs microseconds per call.
+  for (let z = 0; z < f; z++) {
+    p[z] = f32[pNode + vectorWord + z];
+    q[z] = f32[qNode + vectorWord + z];
+  }
   let pExtra = policy.itemExtra(f32, pNode);
   let qExtra = policy.itemExtra(f32, qNode);
   if (cosine) {
@@ -69,30 +75,40 @@ export function twoMeans(ctx: BuildContext, ids: Int32Array, count: number, poli
     const kExtra = policy.itemExtra(f32, kNode);
     let norm = 1;
     if (cosine) {
-      let sq = kExtra * kExtra;
-      for (let z = 0; z < f; z++) sq += f32[kWord + z] * f32[kWord + z];
+      let sq: number;
+      if (storedNormSq) {
+        sq = storedNormSq(f32, kNode);
+      } else {
+        sq = kExtra * kExtra;
+        for (let z = 0; z < f; z++) sq += f32[kWord + z] * f32[kWord + z];
+      }
       norm = Math.sqrt(sq);
       if (!(norm > 0)) continue;
     }
+    // Running mean: c ← (c·n + x/norm) / (n + 1), with the divisions hoisted out of the loop.
     if (di < dj) {
+      const keep = ic / (ic + 1);
+      const add = 1 / (norm * (ic + 1));
       let sq = 0;
       for (let z = 0; z < f; z++) {
-        const x = (p[z] * ic + f32[kWord + z] / norm) / (ic + 1);
+        const x = p[z] * keep + f32[kWord + z] * add;
         p[z] = x;
         sq += x * x;
       }
       pSq = sq;
-      pExtra = (pExtra * ic + kExtra / norm) / (ic + 1);
+      pExtra = pExtra * keep + kExtra * add;
       ic++;
     } else if (dj < di) {
+      const keep = jc / (jc + 1);
+      const add = 1 / (norm * (jc + 1));
       let sq = 0;
       for (let z = 0; z < f; z++) {
-        const x = (q[z] * jc + f32[kWord + z] / norm) / (jc + 1);
+        const x = q[z] * keep + f32[kWord + z] * add;
         q[z] = x;
         sq += x * x;
       }
       qSq = sq;
-      qExtra = (qExtra * jc + kExtra / norm) / (jc + 1);
+      qExtra = qExtra * keep + kExtra * add;
       jc++;
     }
   }

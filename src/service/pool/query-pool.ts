@@ -3,7 +3,8 @@ import { errors, ServiceError } from '../errors.js';
 import type { QueryAnswer, QueryReply, QueryTask, WorkerData } from './task.js';
 
 const WORKER_URL = new URL('../../../workers/query-worker.js', import.meta.url).href;
-const QUEUE_FULL_MESSAGE = 'Task queue is at limit';
+/** Piscina's messages when it refuses a task (maxQueue reached; maxQueue 0 with every worker busy). */
+const QUEUE_FULL_MESSAGES = new Set(['Task queue is at limit', 'No task queue available and all Workers are busy']);
 
 export interface QueryPoolOptions {
   workers: number;
@@ -63,7 +64,7 @@ export class QueryPool {
     } catch (err) {
       if (err instanceof ServiceError) throw err;
       if (signal.aborted) throw errors.deadline(deadlineMs);
-      if (err instanceof Error && err.message === QUEUE_FULL_MESSAGE) throw errors.queueFull(1);
+      if (err instanceof Error && QUEUE_FULL_MESSAGES.has(err.message)) throw errors.queueFull(1);
       throw err;
     } finally {
       this.submitted--;

@@ -1,0 +1,188 @@
+// Engine benchmark: nnserve's in-process search and build against the C++ Annoy reference, side by side.
+// Run: npm run build && node dist/bench/engine.js [--quick] [--repeats=N]
+// Prints Markdown tables; writes bench/results/engine.json and engine.md. Never asserts timings.
+import { writeFileSync } from 'node:fs';
+import { buildIndex } from '../src/build/build-index.js';
+import { annoyBatch, annoyBuild, annoyRecall, ensureAnnoyRef } from './lib/annoy-ref.js';
+import { fashionMnist, gaussian, rows, type Dataset } from './lib/datasets.js';
+import { annoyIndexPath, openTimed, searchAll, warmUp } from './lib/engine-run.js';
+import { groundTruth, identical, recall, truthFile } from './lib/ground-truth.js';
+import { markdownTable, ratio } from './lib/markdown.js';
+import { benchArgs, DATA_DIR, machine, machineLine, NOISE_NOTE, writeResults } from './lib/results.js';
+import { median, round } from './lib/stats.js';
+
+const K = 10;
+const SEARCH_KS = [1000, 5000, 20000];
+const SEARCH_TREES = 50;
+
+export interface SearchRow {
+  searchK: number;
+  nnserve: { recall: number; qps: number; candidates: number };
+  annoy: { recall: number; qps: number };
+  /** nnserve q/s ÷ Annoy q/s. */
+  qpsRatio: number;
+  /** Share of (query, rank) slots with the same id in both engines. */
+  identicalIds: number;
+}
+
+export interface BuildResult {
+  trees: number;
+  annoySeconds: number;
+  nnserve1Seconds: number;
+  nnserve2Seconds: number;
+  /** Both files queried by annoy-ref at equal search_k, so only the build differs. */
+  recall: { searchK: number; annoyBuilt: number; nnserveBuilt: number }[];
+}
+
+export interface LoadResult {
+  bytes: number;
+  runs: number;
+  readMs: number;
+  openMs: number;
+  totalMs: number;
+  gbPerSecond: number;
+  kernels: string;
+}
+
+export interface DatasetResult {
+  key: string;
+  title: string;
+  metric: string;
+  dimensions: number;
+  items: number;
+  queries: number;
+  searchTrees: number;
+  search: SearchRow[];
+  build: BuildResult;
+  load: LoadResult;
+}
+
+export interface EngineResults {
+  benchmark: 'engine';
+  machine: ReturnType<typeof machine>;
+  quick: boolean;
+  k: number;
+  repeats: number;
+  note: string;
+  datasets: DatasetResult[];
+}
+
+const args = benchArgs();
+const quick = args.quick;
+const repeats = args.number('repeats', quick ? 1 : 2);
+const log = (line: string) => process.stderr.write(`[engine] ${line}\n`);
+
+function searchComparison(ds: Dataset, annoyFile: string, truth: Int32Array): { rows: SearchRow[]; load: LoadResult } {
+  // Warm load timing: the file was just written, so it is in the page cache; the first run also warms the allocator.
+  const loads = [];
+  let opened = openTimed(annoyFile, ds);
+  for (let r = 0; r < 3; r++) loads.push((opened = openTimed(annoyFile, ds)));
+  const index = opened.index;
+  const bytes = index.byteLength;
+  const readMs = median(loads.map((l) => l.readMs));
+  const openMs = median(loads.map((l) => l.openMs));
+  const totalMs = median(loads.map((l) => l.readMs + l.openMs));
+  const load: LoadResult = { bytes, runs: loads.length, readMs: round(readMs), openMs: round(openMs), totalMs: round(totalMs), gbPerSecond: round(bytes / 1e9 / (totalMs / 1000)), kernels: index.kernels.kind };
+  log(`load ${(bytes / 2 ** 20).toFixed(0)} MiB: read ${readMs.toFixed(0)} ms + open ${openMs.toFixed(0)} ms (${load.gbPerSecond} GB/s, ${load.kernels})`);
+
+  warmUp(index, ds.queries, 5000);
+  const result: SearchRow[] = [];
+  const scratch = `${DATA_DIR}/${ds.key}.ids.tmp`;
+  for (const searchK of SEARCH_KS) {
+    let best: ReturnType<typeof searchAll> | null = null;
+    let bestRef: ReturnType<typeof annoyBatch> | null = null;
+    // Interleaved, best of `repeats`: both sides see the same background load as far as possible.
+    for (let r = 0; r < repeats; r++) {
+      const ref = annoyBatch(ds.metric, ds.dimensions, annoyFile, ds.queriesFile, K, searchK, scratch);
+      if (!bestRef || ref.qps > bestRef.qps) bestRef = ref;
+      const own = searchAll(index, ds.queries, K, searchK);
+      if (!best || own.qps > best.qps) best = own;
+    }
+    const row: SearchRow = {
+      searchK,
+      nnserve: { recall: round(recall(best!.ids, truth, K), 4), qps: round(best!.qps), candidates: Math.round(best!.candidates) },
+      annoy: { recall: round(recall(bestRef!.ids, truth, K), 4), qps: round(bestRef!.qps) },
+      qpsRatio: round(best!.qps / bestRef!.qps),
+      identicalIds: round(identical(best!.ids, bestRef!.ids), 4),
+    };
+    log(`search_k ${searchK}: nnserve ${row.nnserve.qps} q/s recall ${row.nnserve.recall} | annoy ${row.annoy.qps} q/s recall ${row.annoy.recall} | ratio ${row.qpsRatio} identical ${row.identicalIds}`);
+    result.push(row);
+  }
+  return { rows: result, load };
+}
+
+async function buildComparison(ds: Dataset, trees: number, annoySeconds: number | null): Promise<BuildResult> {
+  const annoyFile = annoyIndexPath(ds, trees);
+  if (annoySeconds === null) annoySeconds = annoyBuild(ds.metric, ds.dimensions, trees, 1, ds.trainFile, annoyFile).seconds;
+  const timed = async (threads: number) => {
+    const start = performance.now();
+    const bytes = await buildIndex({ metric: ds.metric, dimensions: ds.dimensions, vectors: ds.train, nTrees: trees, seed: 1, threads });
+    return { bytes, seconds: (performance.now() - start) / 1000 };
+  };
+  const one = await timed(1);
+  const nnserveFile = annoyIndexPath(ds, trees, 'nnserve');
+  writeFileSync(nnserveFile, one.bytes);
+  const two = await timed(2);
+  log(`build ${trees} trees: annoy ${annoySeconds.toFixed(2)} s | nnserve 1 thread ${one.seconds.toFixed(2)} s, 2 threads ${two.seconds.toFixed(2)} s`);
+  const recallRows = SEARCH_KS.map((searchK) => ({
+    searchK,
+    annoyBuilt: round(annoyRecall(ds.metric, ds.dimensions, annoyFile, ds.queriesFile, truthFile(ds, K), K, searchK).recall, 4),
+    nnserveBuilt: round(annoyRecall(ds.metric, ds.dimensions, nnserveFile, ds.queriesFile, truthFile(ds, K), K, searchK).recall, 4),
+  }));
+  return { trees, annoySeconds: round(annoySeconds), nnserve1Seconds: round(one.seconds), nnserve2Seconds: round(two.seconds), recall: recallRows };
+}
+
+async function runDataset(ds: Dataset, buildTrees: number): Promise<DatasetResult> {
+  log(`${ds.title}: ${rows(ds.train, ds.dimensions)} items, ${rows(ds.queries, ds.dimensions)} queries`);
+  const truth = groundTruth(ds, K, log);
+  const annoyFile = annoyIndexPath(ds, SEARCH_TREES);
+  const built = annoyBuild(ds.metric, ds.dimensions, SEARCH_TREES, 1, ds.trainFile, annoyFile);
+  log(`annoy built ${SEARCH_TREES} trees in ${built.seconds.toFixed(2)} s`);
+  const search = searchComparison(ds, annoyFile, truth);
+  const build = await buildComparison(ds, buildTrees, buildTrees === SEARCH_TREES ? built.seconds : null);
+  return {
+    key: ds.key, title: ds.title, metric: ds.metric, dimensions: ds.dimensions,
+    items: rows(ds.train, ds.dimensions), queries: rows(ds.queries, ds.dimensions),
+    searchTrees: SEARCH_TREES, search: search.rows, build, load: search.load,
+  };
+}
+
+export function engineMarkdown(r: EngineResults): string {
+  const out = [`# Engine: nnserve vs Annoy (C++ reference)`, '', `${machineLine(r.machine)}${r.quick ? ' · **--quick sizes**' : ''}`, '', `> ${r.note}`, ''];
+  for (const d of r.datasets) {
+    out.push(`## ${d.title}`, '');
+    out.push(`${d.items.toLocaleString('en-US')} items, ${d.queries.toLocaleString('en-US')} queries, recall@${r.k} against exact search. ` +
+      `Search: the same Annoy-built file (${d.searchTrees} trees, seed 1), one thread each, best of ${r.repeats} interleaved runs.`, '');
+    out.push(markdownTable(
+      ['search_k', 'nnserve recall', 'Annoy recall', 'nnserve q/s', 'Annoy q/s', 'nnserve ÷ Annoy', 'identical ids', 'nnserve candidates/query'],
+      d.search.map((s) => [s.searchK, s.nnserve.recall, s.annoy.recall, s.nnserve.qps, s.annoy.qps, `${s.qpsRatio.toFixed(2)}×`, s.identicalIds, s.nnserve.candidates]),
+    ), '');
+    const b = d.build;
+    out.push(`Build, ${b.trees} trees (same n_trees on both sides; Annoy's time is its build() call, nnserve's is buildIndex() including adding the items):`, '');
+    out.push(markdownTable(
+      ['builder', 'seconds', 'vs Annoy'],
+      [['Annoy, 1 thread', b.annoySeconds, '1.00×'], ['nnserve, 1 thread', b.nnserve1Seconds, ratio(b.annoySeconds, b.nnserve1Seconds)], ['nnserve, 2 threads', b.nnserve2Seconds, ratio(b.annoySeconds, b.nnserve2Seconds)]],
+    ), '');
+    out.push(`"vs Annoy" is Annoy's time ÷ nnserve's (above 1 = nnserve faster). Recall@${r.k} of the two ${b.trees}-tree files, both queried by annoy-ref:`, '');
+    out.push(markdownTable(['search_k', 'Annoy-built', 'nnserve-built'], b.recall.map((x) => [x.searchK, x.annoyBuilt, x.nnserveBuilt])), '');
+    const l = d.load;
+    out.push(`Load (warm page cache, median of ${l.runs}): readIndexFile ${l.readMs} ms + AnnoyIndex.open ${l.openMs} ms for ${(l.bytes / 2 ** 20).toFixed(1)} MiB = ${l.gbPerSecond} GB/s (kernels: ${l.kernels}).`, '');
+  }
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  ensureAnnoyRef();
+  const started = performance.now();
+  const datasets: [Dataset, number][] = quick
+    ? [[fashionMnist(10_000, 200), 10], [gaussian(20_000, 40, 200), SEARCH_TREES]]
+    : [[fashionMnist(), 10], [gaussian(), SEARCH_TREES]];
+  const results: EngineResults = { benchmark: 'engine', machine: machine(), quick, k: K, repeats, note: NOISE_NOTE, datasets: [] };
+  for (const [ds, buildTrees] of datasets) results.datasets.push(await runDataset(ds, buildTrees));
+  const md = engineMarkdown(results);
+  const paths = writeResults(quick ? 'engine-quick' : 'engine', results, md);
+  process.stdout.write(`${md}\n`);
+  log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s → ${paths.json}, ${paths.md}`);
+}
+
+await main();

@@ -1,0 +1,199 @@
+import { copyFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildIndex, http, metric, serve, tempDir, waitFor, writeAtomic, writeIndex, type BuiltIndex } from './helpers.js';
+
+const ITEMS = 300;
+
+/** Generation k of the index: its ids say which generation answered (`g<k>-<i>`). */
+function generation(k: number): BuiltIndex {
+  const ids = Array.from({ length: ITEMS }, (_, i) => `g${k}-${i}`);
+  return buildIndex('swap', { metric: 'euclidean', dimensions: 8, items: ITEMS, trees: 4, seed: 100 + k, ids });
+}
+
+function generationOf(ids: string[]): number {
+  const gens = new Set(ids.map((id) => Number(/^g(\d+)-/.exec(id)?.[1] ?? NaN)));
+  return gens.size === 1 ? [...gens][0] : NaN;
+}
+
+async function servedVersion(base: string, name = 'swap'): Promise<number | undefined> {
+  const r = await http(base, 'GET', `/v1/indexes/${name}`);
+  return r.status === 200 ? (r.body.version as number) : undefined;
+}
+
+t.test('replacing files under concurrent load: no failed request, every answer matches its version', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'swap', generation(1));
+  const server = await serve(t, dir, { workers: 2, pollIntervalMs: 100, debounceMs: 30 });
+  const base = server.url;
+
+  let stop = false;
+  const failures: string[] = [];
+  const seen: { version: number; gen: number }[] = [];
+  const client = async (c: number) => {
+    let i = 0;
+    while (!stop) {
+      i++;
+      const vector = Array.from({ length: 8 }, (_, d) => Math.sin(c * 31 + i * 7 + d));
+      const batch = i % 3 === 0;
+      const r = batch
+        ? await http(base, 'POST', '/v1/indexes/swap/search/batch', { queries: [{ vector }, { vector: vector.map((x) => -x) }], n: 5 })
+        : await http(base, 'POST', '/v1/indexes/swap/search', { vector, n: 5 });
+      if (r.status !== 200) {
+        failures.push(`${r.status} ${r.text}`);
+        continue;
+      }
+      const ids: string[] = batch ? r.body.results.flatMap((x: { ids: string[] }) => x.ids) : r.body.ids;
+      seen.push({ version: r.body.version, gen: generationOf(ids) });
+    }
+  };
+  const clients = [0, 1, 2, 3].map(client);
+
+  const staging = tempDir(t, 'nnserve-staging-');
+  for (let k = 2; k <= 6; k++) {
+    const before = (await servedVersion(base))!;
+    const built = generation(k);
+    if (k % 2 === 0) {
+      writeIndex(dir, 'swap', built);
+    } else {
+      // copy-then-rename: the copy lands under a temporary name first (as `cp` + `mv` would do).
+      writeFileSync(join(staging, 'swap.ann'), built.ann);
+      writeFileSync(join(staging, 'swap.ids'), built.ids!.join('\n') + '\n');
+      writeFileSync(join(staging, 'swap.json'), JSON.stringify(built.manifest));
+      for (const f of ['swap.ids', 'swap.json', 'swap.ann']) {
+        copyFileSync(join(staging, f), join(dir, `.${f}.partial`));
+        renameSync(join(dir, `.${f}.partial`), join(dir, f));
+      }
+    }
+    await waitFor(async () => ((await servedVersion(base))! > before ? true : undefined));
+    // Let the clients run a little on the new version before the next swap.
+    const count = seen.length;
+    await waitFor(() => (seen.length >= count + 20 ? true : undefined));
+  }
+  stop = true;
+  await Promise.all(clients);
+
+  t.same(failures, [], 'no failed request');
+  t.ok(seen.length > 100, `${seen.length} answers checked`);
+  t.ok(
+    seen.every((s) => !Number.isNaN(s.gen)),
+    'every answer comes from one generation',
+  );
+  const genOf = new Map<number, number>();
+  let consistent = true;
+  for (const s of seen) {
+    if (genOf.has(s.version) && genOf.get(s.version) !== s.gen) consistent = false;
+    genOf.set(s.version, s.gen);
+  }
+  t.ok(consistent, 'each version always answers with the same data');
+  const versions = [...genOf.keys()].sort((a, b) => a - b);
+  t.ok(versions.length >= 5, `answers came from ${versions.length} versions`);
+  t.ok(
+    versions.every((v, i) => i === 0 || genOf.get(v)! > genOf.get(versions[i - 1])!),
+    'newer versions serve newer files',
+  );
+  const last = (await servedVersion(base))!;
+  t.equal(genOf.get(last) ?? 6, 6, 'the last file is served');
+  await waitFor(() => (server.app.nn.registry.retained('swap').length === 1 ? true : undefined));
+  t.same(server.app.nn.registry.retained('swap'), [last], 'replaced versions were released');
+  const scrape = (await http(base, 'GET', '/metrics')).text;
+  t.equal(metric(scrape, 'nnserve_index_swaps_total', { index: 'swap', result: 'loaded' }), last);
+  t.equal(metric(scrape, 'nnserve_index_info', { index: 'swap', version: String(last), metric: 'euclidean' }), 1);
+  t.equal(metric(scrape, 'nnserve_index_info', { index: 'swap', version: String(last - 1) }), undefined, 'old info series removed');
+});
+
+t.test('Kubernetes-style ..data symlink flip', async (t) => {
+  const dir = tempDir(t);
+  const publish = (k: number) => {
+    const gen = join(dir, `..2026_${k}`);
+    mkdirSync(gen);
+    writeIndex(gen, 'swap', generation(k));
+    symlinkSync(`..2026_${k}`, join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+  };
+  publish(1);
+  for (const f of ['swap.ann', 'swap.json', 'swap.ids']) symlinkSync(join('..data', f), join(dir, f));
+  const server = await serve(t, dir, { pollIntervalMs: 100, debounceMs: 30 });
+  const ask = () => http(server.url, 'POST', '/v1/indexes/swap/search', { vector: [1, 2, 3, 4, 5, 6, 7, 8], n: 3 });
+  t.equal(generationOf((await ask()).body.ids), 1);
+  publish(2);
+  rmSync(join(dir, '..2026_1'), { recursive: true });
+  await waitFor(async () => ((await servedVersion(server.url)) === 2 ? true : undefined));
+  const r = await ask();
+  t.equal(r.body.version, 2);
+  t.equal(generationOf(r.body.ids), 2, 'the flipped files are served');
+});
+
+t.test('invalid replacements are rejected and the old version keeps serving', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'swap', generation(1));
+  const server = await serve(t, dir, { pollIntervalMs: 100, debounceMs: 30 });
+  const base = server.url;
+  const rejected = async () => metric((await http(base, 'GET', '/metrics')).text, 'nnserve_index_swaps_total', { index: 'swap', result: 'rejected' }) ?? 0;
+  const check = async (t: Tap, expectRejections: number) => {
+    await waitFor(async () => ((await rejected()) >= expectRejections ? true : undefined));
+    const r = await http(base, 'POST', '/v1/indexes/swap/search', { vector: [0, 0, 0, 0, 0, 0, 0, 0], n: 3 });
+    t.equal(r.status, 200);
+    t.equal(r.body.version, 1, 'still version 1');
+    t.equal(generationOf(r.body.ids), 1);
+  };
+  type Tap = typeof t;
+
+  const g2 = generation(2);
+  writeAtomic(join(dir, 'swap.ann'), g2.ann.subarray(0, g2.ann.byteLength - 100));
+  await check(t, 1);
+
+  writeAtomic(join(dir, 'swap.ann'), generation(1).ann);
+  writeAtomic(join(dir, 'swap.ids'), g2.ids!.slice(0, 10).join('\n'));
+  await check(t, 2);
+
+  writeAtomic(join(dir, 'swap.ids'), generation(1).ids!.join('\n'));
+  writeAtomic(join(dir, 'swap.json'), JSON.stringify({ ...g2.manifest, dimensions: 7 }));
+  await check(t, 3);
+
+  writeAtomic(join(dir, 'swap.json'), '{not json');
+  await check(t, 4);
+
+  writeIndex(dir, 'swap', g2);
+  await waitFor(async () => ((await servedVersion(base)) === 2 ? true : undefined));
+  const r = await http(base, 'POST', '/v1/indexes/swap/search', { vector: [0, 0, 0, 0, 0, 0, 0, 0], n: 3 });
+  t.equal(generationOf(r.body.ids), 2, 'a valid file is picked up after rejections');
+});
+
+t.test('new index names appear, removed ones disappear', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'swap', generation(1));
+  const server = await serve(t, dir, { pollIntervalMs: 100, debounceMs: 30 });
+  writeIndex(dir, 'fresh', buildIndex('fresh', { items: 20, dimensions: 3 }));
+  await waitFor(async () => ((await servedVersion(server.url, 'fresh')) === 1 ? true : undefined));
+  const list = await http(server.url, 'GET', '/v1/indexes');
+  t.same(
+    list.body.indexes.map((i: { name: string }) => i.name),
+    ['fresh', 'swap'],
+  );
+  rmSync(join(dir, 'fresh.ann'));
+  await waitFor(async () => ((await http(server.url, 'GET', '/v1/indexes/fresh')).status === 404 ? true : undefined));
+  t.pass('removed index is no longer served');
+});
+
+t.test('registry keeps a replaced version until its last task releases it', async (t) => {
+  const { IndexRegistry } = await import('../../src/service/registry/registry.js');
+  const { storageFromBytes } = await import('../../src/annoy/index.js');
+  const registry = new IndexRegistry();
+  const released: number[] = [];
+  registry.on('released', (e) => released.push(e.version));
+  const g1 = generation(1);
+  const loaded = { manifest: g1.manifest, ids: g1.ids, storage: storageFromBytes(g1.ann), items: ITEMS, trees: 4 };
+  const v1 = registry.publish('swap', loaded);
+  registry.acquire(v1);
+  const v2 = registry.publish('swap', loaded);
+  t.equal(v2.version, 2);
+  t.same(registry.retained('swap'), [1, 2]);
+  t.equal(Atomics.load(registry.versions, v1.slot), 2, 'workers see version 2 as current');
+  registry.release(v1);
+  t.same(registry.retained('swap'), [2]);
+  t.same(released, [1]);
+  registry.remove('swap');
+  t.same(registry.retained('swap'), []);
+  t.equal(Atomics.load(registry.versions, v1.slot), 0);
+});

@@ -1,0 +1,224 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { AnnoyIndex, storageFromBytes } from '../../src/annoy/index.js';
+import { buildIndex, http, serve, tempDir, writeIndex, type Reply } from './helpers.js';
+
+const dir = tempDir(t);
+const wordIds = Array.from({ length: 200 }, (_, i) => (i === 199 ? 'slash/and space?&' : `w${i}`));
+const words = buildIndex('words', { metric: 'euclidean', dimensions: 8, items: 200, seed: 7, ids: wordIds, description: 'test words' });
+const ints = buildIndex('ints', { metric: 'angular', dimensions: 4, items: 50, seed: 3 });
+writeIndex(dir, 'words', words);
+writeIndex(dir, 'ints', ints);
+writeFileSync(join(dir, 'Bad-Name.ann'), 'x');
+writeFileSync(join(dir, 'Bad-Name.json'), '{}');
+
+const engineWords = AnnoyIndex.open(storageFromBytes(words.ann), 'euclidean', 8);
+const engineInts = AnnoyIndex.open(storageFromBytes(ints.ann), 'angular', 4);
+const server = await serve(t, dir, { maxBatch: 64, bodyLimit: 16 * 1024 });
+const base = server.url;
+
+/** The server's kernels (WASM SIMD) may round the last bit differently from the JS kernels used here. */
+function near(t: Test, actual: number[], expected: number[] | undefined, msg = 'distances'): void {
+  t.equal(actual.length, expected!.length, `${msg}: length`);
+  t.ok(actual.every((a, i) => Math.abs(a - expected![i]) <= 1e-5 * Math.max(1, Math.abs(expected![i]))), msg);
+}
+
+function noLeak(t: Test, reply: Reply, status: number): void {
+  t.equal(reply.status, status, `status ${status}`);
+  t.same(Object.keys(reply.body).sort(), ['error', 'message', 'statusCode'], 'error shape');
+  t.equal(reply.body.statusCode, status);
+  t.notMatch(reply.text, /\/tmp|\bat [\w.]+ \(|node:internal/, 'no path or stack in the body');
+}
+
+const vector = (n: number, v = 0.25) => Array.from({ length: n }, (_, i) => v + i / 10);
+
+t.test('probes and docs', async (t) => {
+  t.same((await http(base, 'GET', '/healthz')).body, { status: 'ok' });
+  t.same((await http(base, 'GET', '/readyz')).body, { status: 'ready', indexes: 2 });
+  const spec = await http(base, 'GET', '/openapi.json');
+  t.equal(spec.status, 200);
+  t.ok(spec.body.paths['/v1/indexes/{name}/search'], 'openapi lists the search route');
+  const docs = await http(base, 'GET', '/docs/');
+  t.ok(docs.status === 200 || docs.status === 302, 'swagger ui served');
+  const metrics = await http(base, 'GET', '/metrics');
+  t.equal(metrics.status, 200);
+  t.match(metrics.headers['content-type'], /text\/plain/);
+});
+
+t.test('GET /v1/indexes lists valid indexes only', async (t) => {
+  const r = await http(base, 'GET', '/v1/indexes');
+  t.equal(r.status, 200);
+  t.same(
+    r.body.indexes.map((i: { name: string }) => i.name),
+    ['ints', 'words'],
+  );
+  const w = r.body.indexes[1];
+  t.match(w, { name: 'words', metric: 'euclidean', dimensions: 8, items: 200, trees: engineWords.getNTrees(), bytes: words.ann.byteLength, version: 1, description: 'test words' });
+  t.ok(!Number.isNaN(Date.parse(w.loadedAt)));
+  t.notOk('description' in r.body.indexes[0], 'no description when the manifest has none');
+  t.match((await http(base, 'GET', '/v1/indexes/ints')).body, { name: 'ints', metric: 'angular', items: 50 });
+  noLeak(t, await http(base, 'GET', '/v1/indexes/nope'), 404);
+  noLeak(t, await http(base, 'GET', '/v1/indexes/Bad-Name'), 404);
+});
+
+t.test('neighbours of an item', async (t) => {
+  const expected = engineWords.getNnsByItem(3, 5, -1, true);
+  const r = await http(base, 'GET', '/v1/indexes/words/items/w3/neighbors?n=5');
+  t.equal(r.status, 200);
+  t.same(r.body, { index: 'words', version: 1, ids: expected.ids.map((i) => wordIds[i]), distances: r.body.distances });
+  near(t, r.body.distances, expected.distances);
+  const noDist = await http(base, 'GET', '/v1/indexes/words/items/w3/neighbors?n=5&include_distances=false');
+  t.same(noDist.body, { index: 'words', version: 1, ids: expected.ids.map((i) => wordIds[i]) });
+  const noSelf = await http(base, 'GET', '/v1/indexes/words/items/w3/neighbors?n=5&exclude_self=true&search_k=1000');
+  t.equal(noSelf.body.ids.length, 5);
+  t.notOk(noSelf.body.ids.includes('w3'));
+  const wanted = engineWords.getNnsByItem(3, 6, 1000).ids.filter((i) => i !== 3).slice(0, 5);
+  t.same(noSelf.body.ids, wanted.map((i) => wordIds[i]));
+
+  const ir = await http(base, 'GET', '/v1/indexes/ints/items/7/neighbors?n=3');
+  t.same(ir.body.ids, engineInts.getNnsByItem(7, 3).ids, 'integer ids without an ids file');
+  t.equal(typeof ir.body.ids[0], 'number');
+
+  const encoded = await http(base, 'GET', `/v1/indexes/words/items/${encodeURIComponent(wordIds[199])}/neighbors?n=1`);
+  t.same(encoded.body.ids, [wordIds[199]], 'URL-encoded external id');
+});
+
+t.test('vector search, exclude', async (t) => {
+  const q = vector(8);
+  const expected = engineWords.getNnsByVector(q, 10, -1, true);
+  const r = await http(base, 'POST', '/v1/indexes/words/search', { vector: q });
+  t.equal(r.status, 200);
+  t.same(r.body.ids, expected.ids.map((i) => wordIds[i]), 'default n = 10');
+  near(t, r.body.distances, expected.distances);
+  t.equal(r.body.version, 1);
+
+  const exclude = [wordIds[expected.ids[0]], wordIds[expected.ids[2]], 'not-an-id'];
+  const ex = await http(base, 'POST', '/v1/indexes/words/search', { vector: q, n: 5, exclude, include_distances: false, search_k: 5000 });
+  const full = engineWords.getNnsByVector(q, 7, 5000).ids.filter((i) => i !== expected.ids[0] && i !== expected.ids[2]);
+  t.same(ex.body.ids, full.slice(0, 5).map((i) => wordIds[i]), 'excluded ids dropped, still n results');
+  t.notOk('distances' in ex.body);
+
+  const ir = await http(base, 'POST', '/v1/indexes/ints/search', { vector: [1, 0, 0, 0], n: 4, exclude: [engineInts.getNnsByVector([1, 0, 0, 0], 1).ids[0]] });
+  t.equal(ir.body.ids.length, 4);
+  t.same(ir.body.ids, engineInts.getNnsByVector([1, 0, 0, 0], 5).ids.slice(1));
+});
+
+t.test('batch search', async (t) => {
+  const queries = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? { item: wordIds[i] } : { vector: vector(8, i / 7 - 3) }));
+  const r = await http(base, 'POST', '/v1/indexes/words/search/batch', { queries, n: 4 });
+  t.equal(r.status, 200);
+  t.equal(r.body.index, 'words');
+  t.equal(r.body.version, 1);
+  t.equal(r.body.results.length, 40, 'split across workers, order kept');
+  queries.forEach((q, i) => {
+    const e = 'item' in q ? engineWords.getNnsByItem(i, 4, -1, true) : engineWords.getNnsByVector(q.vector, 4, -1, true);
+    t.same(r.body.results[i].ids, e.ids.map((x) => wordIds[x]), `query ${i}`);
+    near(t, r.body.results[i].distances, e.distances, `query ${i} distances`);
+  });
+  const ints2 = await http(base, 'POST', '/v1/indexes/ints/search/batch', { queries: [{ item: 5 }, { item: '6' }], n: 2, include_distances: false });
+  t.same(ints2.body.results, [{ ids: engineInts.getNnsByItem(5, 2).ids }, { ids: engineInts.getNnsByItem(6, 2).ids }]);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ item: 'missing' }] }), 404);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ vector: [1, 2] }] }), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ vector: vector(8), item: 'w1' }] }), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: Array.from({ length: 65 }, () => ({ item: 'w1' })) }), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [] }), 400);
+});
+
+t.test('item vectors and distances', async (t) => {
+  const r = await http(base, 'GET', '/v1/indexes/words/items/w3');
+  t.same(r.body, { index: 'words', version: 1, id: 'w3', vector: engineWords.getItemVector(3) });
+  const enc = await http(base, 'GET', `/v1/indexes/words/items/${encodeURIComponent(wordIds[199])}`);
+  t.equal(enc.body.id, wordIds[199]);
+  t.same((await http(base, 'GET', '/v1/indexes/ints/items/4')).body.vector, engineInts.getItemVector(4));
+  const d = await http(base, 'GET', '/v1/indexes/words/distance?a=w1&b=w2');
+  t.match(d.body, { index: 'words', version: 1 });
+  near(t, [d.body.distance], [engineWords.getDistance(1, 2)]);
+  noLeak(t, await http(base, 'GET', '/v1/indexes/words/items/w999'), 404);
+  noLeak(t, await http(base, 'GET', '/v1/indexes/ints/items/50'), 404);
+  noLeak(t, await http(base, 'GET', '/v1/indexes/ints/items/abc'), 404);
+  noLeak(t, await http(base, 'GET', '/v1/indexes/words/distance?a=w1&b=zz'), 404);
+  noLeak(t, await http(base, 'GET', '/v1/indexes/words/distance?a=w1'), 400);
+});
+
+t.test('input errors', async (t) => {
+  const wrong = await http(base, 'POST', '/v1/indexes/words/search', { vector: [1, 2, 3] });
+  noLeak(t, wrong, 400);
+  t.match(wrong.body.message, /3 values.*expects 8/, 'names expected and actual length');
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: [1, 2, 3, 'x', 5, 6, 7, 8] }), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: [1, 2, 3, '4', 5, 6, 7, 8] }), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: [1, 2, 3, null, 5, 6, 7, 8] }), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', '{"vector":[1e400,2,3,4,5,6,7,8]}'), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', '{"vector":[1e39,2,3,4,5,6,7,8]}'), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', '{"vector":[NaN,2,3,4,5,6,7,8]}'), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', '{"vector":[1,2,'), 400);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', {}), 400);
+  const unknown = await http(base, 'POST', '/v1/indexes/words/search', { vector: vector(8), k: 3 });
+  noLeak(t, unknown, 400);
+  t.match(unknown.body.message, /unknown field "k"/);
+  for (const n of [0, -1, 1.5, 1001, '3']) noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: vector(8), n }), 400);
+  for (const k of [0, -2, 2_000_000]) noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: vector(8), search_k: k }), 400);
+  for (const qs of ['n=0', 'n=abc', 'n=1001', 'search_k=0', 'search_k=-5', 'include_distances=maybe', 'bogus=1']) {
+    noLeak(t, await http(base, 'GET', `/v1/indexes/words/items/w1/neighbors?${qs}`), 400);
+  }
+  noLeak(t, await http(base, 'POST', '/v1/indexes/nope/search', { vector: vector(8) }), 404);
+  noLeak(t, await http(base, 'GET', '/v1/indexes/words/items/w1/neighbours'), 404);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: Array.from({ length: 3000 }, () => 1.2345) }), 413);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', 'vector=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415);
+});
+
+t.test('request ids', async (t) => {
+  const given = await http(base, 'GET', '/healthz', undefined, { 'x-request-id': 'abc-123' });
+  t.equal(given.headers['x-request-id'], 'abc-123');
+  const made = await http(base, 'GET', '/healthz', undefined, { 'x-request-id': 'bad id with spaces' });
+  t.match(made.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+});
+
+t.test('deadline exceeded answers 504 and the pool recovers', async (t) => {
+  const tight = await serve(t, dir, { deadlineMs: 1, workers: 1, maxBatch: 4096 });
+  const queries = Array.from({ length: 4096 }, (_, i) => ({ vector: vector(8, i / 100) }));
+  const r = await http(tight.url, 'POST', '/v1/indexes/words/search/batch', { queries, n: 100, search_k: 1_000_000 }, {});
+  noLeak(t, r, 504);
+  const after = await http(tight.url, 'GET', '/v1/indexes/words/items/w1');
+  t.equal(after.status, 200);
+});
+
+t.test('queue full answers 503 with Retry-After', async (t) => {
+  const small = await serve(t, dir, { queueSize: 0, workers: 1, maxBatch: 512 });
+  const queries = Array.from({ length: 512 }, (_, i) => ({ vector: vector(8, i / 50) }));
+  const replies = await Promise.all(
+    Array.from({ length: 12 }, () => http(small.url, 'POST', '/v1/indexes/words/search/batch', { queries, n: 50, search_k: 100_000, include_distances: false })),
+  );
+  const full = replies.filter((r) => r.status === 503);
+  t.ok(full.length > 0, 'some requests were shed');
+  t.ok(
+    replies.every((r) => r.status === 200 || r.status === 503),
+    'the others succeeded',
+  );
+  noLeak(t, full[0], 503);
+  t.equal(full[0].headers['retry-after'], '1');
+});
+
+t.test('API key', async (t) => {
+  const locked = await serve(t, dir, { apiKey: 's3cret' });
+  noLeak(t, await http(locked.url, 'GET', '/v1/indexes'), 401);
+  noLeak(t, await http(locked.url, 'GET', '/v1/indexes', undefined, { authorization: 'Bearer nope' }), 401);
+  t.equal((await http(locked.url, 'GET', '/v1/indexes', undefined, { authorization: 'Bearer s3cret' })).status, 200);
+  t.equal((await http(locked.url, 'GET', '/v1/indexes/words/items/w1', undefined, { 'x-api-key': 's3cret' })).status, 200);
+  t.equal((await http(locked.url, 'GET', '/healthz')).status, 200);
+  t.equal((await http(locked.url, 'GET', '/metrics')).status, 200);
+});
+
+t.test('admin reload', async (t) => {
+  noLeak(t, await http(base, 'POST', '/v1/admin/reload'), 404);
+  const admin = await serve(t, dir, { adminToken: 'tok' });
+  noLeak(t, await http(admin.url, 'POST', '/v1/admin/reload'), 401);
+  noLeak(t, await http(admin.url, 'POST', '/v1/admin/reload', undefined, { authorization: 'Bearer wrong' }), 401);
+  const r = await http(admin.url, 'POST', '/v1/admin/reload', undefined, { authorization: 'Bearer tok' });
+  t.equal(r.status, 200);
+  t.same(r.body.results, [
+    { index: 'ints', result: 'loaded', version: 2 },
+    { index: 'words', result: 'loaded', version: 2 },
+  ]);
+  t.equal((await http(admin.url, 'GET', '/v1/indexes/words')).body.version, 2);
+});
