@@ -18,7 +18,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npm run build \
  && rm -rf dist/test dist/bench \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+ && npm prune --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund
 
 FROM node:20-slim
 ENV NODE_ENV=production \

@@ -9,7 +9,7 @@
 # Parts that cannot run on this machine (not root, no apt, not Debian) are skipped with
 # the reason printed; nothing is simulated.
 #
-# Usage: .ci/container-checks.sh [all|static|engine|base-image]
+# Usage: .ci/container-checks.sh [all|static|engine|base-image|image]
 # Env:   NNSERVE_CI_STATE  persistent cache dir (docker data root, rootfs tarball);
 #                          default /tmp/nnserve-ci. Delete it to measure a cold run.
 #        NNSERVE_CI_KEEP=1 leave the daemon data root in place (default: kept, it is a cache)
@@ -293,7 +293,9 @@ static_part() {
 
 image_build() {
   (cd "$ROOT" && DOCKER_BUILDKIT=1 docker build --progress=plain -t "$IMAGE" . >"$WORK/build.log" 2>&1) \
-    || { tail -40 "$WORK/build.log"; die "docker build failed"; }
+    || { tail -40 "$WORK/build.log"; cp "$WORK/build.log" "$STATE/last-build.log"; die "docker build failed"; }
+  cp "$WORK/build.log" "$STATE/last-build.log"
+  log "build steps: $(grep -c ' CACHED$' "$WORK/build.log") cached, full log in $STATE/last-build.log"
   local user cmd health
   user=$(docker image inspect -f '{{.Config.User}}' "$IMAGE")
   cmd=$(docker image inspect -f '{{json .Config.Cmd}}' "$IMAGE")
@@ -457,7 +459,7 @@ sigterm_drain() {
   info=$(curl -fsS "$API/v1/indexes/demo")
   items=$(json items <<<"$info"); trees=$(json trees <<<"$info")
   # search_k = items × trees makes every query score the whole index: slow on purpose.
-  batch=256
+  batch=32
   while :; do
     node -e 'const [b,k]=process.argv.slice(1).map(Number);console.log(JSON.stringify({queries:Array.from({length:b},(_,i)=>({item:`item-${i}`})),n:100,search_k:k}))' \
       "$batch" "$((items * trees))" >"$WORK/slow.json"
@@ -481,7 +483,8 @@ sigterm_drain() {
   [[ $code == 200 ]] || die "in-flight request got HTTP $code after SIGTERM"
   (( done_at > sent )) || die "request finished before SIGTERM; inconclusive"
   [[ $(json results <<<"$(cat "$WORK/slow.out")" | head -c 2) == '[{' ]] || die "in-flight request body is not a result"
-  docker logs "$CONTAINER" 2>&1 | grep -q '"reason":"SIGTERM"' || die "no shutdown log line"
+  docker logs "$CONTAINER" >"$WORK/container.log" 2>&1
+  grep -q 'SIGTERM' "$WORK/container.log" || { tail -5 "$WORK/container.log"; die "no shutdown log line"; }
   [[ $exit_code == 0 ]] || { docker logs --tail 20 "$CONTAINER"; die "container exited $exit_code after SIGTERM"; }
   log "SIGTERM to PID 1 during a slow request: request completed $(( (done_at - sent) / 1000000 )) ms later with HTTP 200; container exit code 0"
 }
@@ -557,5 +560,10 @@ case $WHAT in
     step "private dockerd" start_dockerd
     step "stand-in base image" ensure_base_image
     ;;
-  *) die "unknown part '$WHAT' (all|static|engine|base-image)" ;;
+  image)
+    step "private dockerd" start_dockerd
+    step "stand-in base image" ensure_base_image
+    step "docker build" image_build
+    ;;
+  *) die "unknown part '$WHAT' (all|static|engine|base-image|image)" ;;
 esac

@@ -92,6 +92,7 @@ export function validateStructure(nodes: NodeArrays, baseWord: number, layout: N
       }
     }
   }
+  if (nItems === 1) checkNotCutItems(i32, baseWord, layout, s);
   checkReachable(i32, baseWord, layout, s);
   s.holes = holes;
 }
@@ -123,5 +124,22 @@ function checkReachable(i32: Int32Array, baseWord: number, layout: NodeLayout, s
   for (let k = 0; k < visited.length; k++) if (visited[k] === 0 && i32[baseWord + (nItems + k) * nw] !== nItems) orphans++;
   if (orphans > 0) {
     throw new IndexFormatError(`not a valid index: ${orphans} tree nodes are not reachable from the ${s.roots.length} roots (a truncated or damaged file)`);
+  }
+}
+
+/**
+ * A file cut inside its item area ends on an item node (n_descendants 1), so it reads as a
+ * one-item forest in which every later item is a "bucket" naming item 0. Genuine one-item
+ * buckets carry nothing after their single id, while items carry their vector there.
+ */
+function checkNotCutItems(i32: Int32Array, baseWord: number, layout: NodeLayout, s: IndexStructure): void {
+  const { nodeWords: nw, childrenWord: cw } = layout;
+  for (let i = 1; i < s.nodeCount; i++) {
+    const w = baseWord + i * nw;
+    for (let k = w + cw + 1; k < w + nw; k++) {
+      if (i32[k] !== 0) {
+        throw new IndexFormatError(`not a valid index: node ${i} of a one-item forest carries data after its bucket (a file cut inside its item area?)`);
+      }
+    }
   }
 }

@@ -5,7 +5,9 @@
 // Each case gets index.ann (built by Annoy 1.17 through build/annoy-ref), meta.json and cases.json
 // (queries with Annoy's answers, get_distance pairs, get_item_vector samples). The data comes from
 // a seeded PRNG, so rerunning produces identical files; a diff after regeneration means the
-// reference program or the header changed.
+// reference program or the header changed. One exception: Annoy builds split nodes in an
+// uninitialised stack buffer, so hamming split nodes carry stack garbage in their 4 padding bytes
+// and in v[1..] (only v[0], the split bit, is set); those bytes differ from run to run.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

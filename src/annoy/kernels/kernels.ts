@@ -4,6 +4,16 @@ import type { IndexStorage } from '../storage.js';
 export type BatchOp = 'dot' | 'l2' | 'l1';
 
 /**
+ * Which distance Annoy's two_means uses and how it averages: 'angular' and 'dot' normalise points
+ * (dot with its extra coordinate, the node's dot_factor), 'euclidean' and 'manhattan' do not.
+ */
+export type TwoMeansMode = 'angular' | 'dot' | 'euclidean' | 'manhattan';
+
+/** Item ids two_means reads: the two seeds, then one per iteration. */
+export const TWO_MEANS_ITERATIONS = 200;
+export const TWO_MEANS_SAMPLES = 2 + TWO_MEANS_ITERATIONS;
+
+/**
  * Vector arithmetic for one query over one storage. The engine opens a session per query
  * (the query vector is copied where the kernel can read it), asks for margins during the tree walk
  * and batched distances over the de-duplicated candidates, then releases the session.
@@ -29,6 +39,24 @@ export interface VectorKernels {
   dotStored(aByte: number, bByte: number): number;
   l2Stored(aByte: number, bByte: number): number;
   l1Stored(aByte: number, bByte: number): number;
+  /**
+   * Annoy's two_means over pre-drawn item ids (`samples`: TWO_MEANS_SAMPLES ids, seeds first).
+   * Node `id` starts at byte `nodeBase + id * nodeBytes`, its vector at `+ vOffset`; `extraOffset`
+   * locates the f32 the mode needs (angular: stored |v|², dot: dot_factor; ignored otherwise).
+   * Writes the centroids into `p` and `q` (length f) and returns their extra coordinates, or
+   * returns undefined having done nothing (no scratch space free, f too large): the caller then
+   * runs its own loop. Kernels without a fast path leave this out.
+   */
+  twoMeans?(
+    samples: Int32Array,
+    mode: TwoMeansMode,
+    nodeBase: number,
+    nodeBytes: number,
+    vOffset: number,
+    extraOffset: number,
+    p: Float32Array,
+    q: Float32Array,
+  ): { pExtra: number; qExtra: number } | undefined;
 }
 
 /** Chooses WASM SIMD kernels when the storage is a WebAssembly memory, else the JS fallback. */

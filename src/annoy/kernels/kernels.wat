@@ -204,4 +204,361 @@
         (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 8)))
         (br $next))))
+
+  ;; ---- two_means: Annoy's build-time 2-means, the whole 200-step loop in one call.
+  ;;
+  ;; JS draws the random item ids (so builds stay seeded by its KISS stream) and this runs the
+  ;; arithmetic: per step two distances and one running-mean update over `f` floats. Centroids are
+  ;; float32 like Annoy's; counts, weights and the extra coordinate stay f64 like the JS fallback,
+  ;; so both agree up to float32 rounding.
+
+  ;; [Σa, Σb, Σc, Σd] from four accumulators, by two rounds of pairwise lane shuffles.
+  (func $hsum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $ab v128) (local $cd v128)
+    (local.set $ab (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $cd (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $ab) (local.get $cd))))
+
+  ;; [sa, sb, sc, 0]: the scalar tails of a pair kernel as one vector.
+  (func $lanes3 (param $a f32) (param $b f32) (param $c f32) (result v128)
+    (f32x4.replace_lane 2
+      (f32x4.replace_lane 1
+        (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (local.get $a))
+        (local.get $b))
+      (local.get $c)))
+
+  ;; [p·v, q·v, v·v, 0] in one pass over v (the item is loaded once for both centroids).
+  (func $pair_dot (param $p i32) (param $q i32) (param $v i32) (param $f i32) (result v128)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
+    (local $x v128) (local $y v128)
+    (local $p0 v128) (local $p1 v128) (local $q0 v128) (local $q1 v128) (local $v0 v128) (local $v1 v128)
+    (local $w f32) (local $sp f32) (local $sq f32) (local $sv f32)
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
+        (local.set $x (v128.load (i32.add (local.get $v) (local.get $i))))
+        (local.set $y (v128.load offset=16 (i32.add (local.get $v) (local.get $i))))
+        (local.set $p0 (f32x4.add (local.get $p0) (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $i))) (local.get $x))))
+        (local.set $q0 (f32x4.add (local.get $q0) (f32x4.mul (v128.load (i32.add (local.get $q) (local.get $i))) (local.get $x))))
+        (local.set $v0 (f32x4.add (local.get $v0) (f32x4.mul (local.get $x) (local.get $x))))
+        (local.set $p1 (f32x4.add (local.get $p1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $p) (local.get $i))) (local.get $y))))
+        (local.set $q1 (f32x4.add (local.get $q1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $q) (local.get $i))) (local.get $y))))
+        (local.set $v1 (f32x4.add (local.get $v1) (f32x4.mul (local.get $y) (local.get $y))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
+    (if (i32.lt_u (local.get $i) (local.get $end4))
+      (then
+        (local.set $x (v128.load (i32.add (local.get $v) (local.get $i))))
+        (local.set $p0 (f32x4.add (local.get $p0) (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $i))) (local.get $x))))
+        (local.set $q0 (f32x4.add (local.get $q0) (f32x4.mul (v128.load (i32.add (local.get $q) (local.get $i))) (local.get $x))))
+        (local.set $v0 (f32x4.add (local.get $v0) (f32x4.mul (local.get $x) (local.get $x))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $w (f32.load (i32.add (local.get $v) (local.get $i))))
+        (local.set $sp (f32.add (local.get $sp) (f32.mul (f32.load (i32.add (local.get $p) (local.get $i))) (local.get $w))))
+        (local.set $sq (f32.add (local.get $sq) (f32.mul (f32.load (i32.add (local.get $q) (local.get $i))) (local.get $w))))
+        (local.set $sv (f32.add (local.get $sv) (f32.mul (local.get $w) (local.get $w))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    (f32x4.add
+      (call $hsum4 (f32x4.add (local.get $p0) (local.get $p1)) (f32x4.add (local.get $q0) (local.get $q1))
+                   (f32x4.add (local.get $v0) (local.get $v1)) (v128.const f32x4 0 0 0 0))
+      (call $lanes3 (local.get $sp) (local.get $sq) (local.get $sv))))
+
+  ;; [Σ(p−v)², Σ(q−v)², 0, 0]
+  (func $pair_l2 (param $p i32) (param $q i32) (param $v i32) (param $f i32) (result v128)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
+    (local $x v128) (local $y v128) (local $d v128)
+    (local $p0 v128) (local $p1 v128) (local $q0 v128) (local $q1 v128)
+    (local $w f32) (local $t f32) (local $sp f32) (local $sq f32)
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
+        (local.set $x (v128.load (i32.add (local.get $v) (local.get $i))))
+        (local.set $y (v128.load offset=16 (i32.add (local.get $v) (local.get $i))))
+        (local.set $d (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $i))) (local.get $x)))
+        (local.set $p0 (f32x4.add (local.get $p0) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (v128.load (i32.add (local.get $q) (local.get $i))) (local.get $x)))
+        (local.set $q0 (f32x4.add (local.get $q0) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (v128.load offset=16 (i32.add (local.get $p) (local.get $i))) (local.get $y)))
+        (local.set $p1 (f32x4.add (local.get $p1) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (v128.load offset=16 (i32.add (local.get $q) (local.get $i))) (local.get $y)))
+        (local.set $q1 (f32x4.add (local.get $q1) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
+    (if (i32.lt_u (local.get $i) (local.get $end4))
+      (then
+        (local.set $x (v128.load (i32.add (local.get $v) (local.get $i))))
+        (local.set $d (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $i))) (local.get $x)))
+        (local.set $p0 (f32x4.add (local.get $p0) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (v128.load (i32.add (local.get $q) (local.get $i))) (local.get $x)))
+        (local.set $q0 (f32x4.add (local.get $q0) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $w (f32.load (i32.add (local.get $v) (local.get $i))))
+        (local.set $t (f32.sub (f32.load (i32.add (local.get $p) (local.get $i))) (local.get $w)))
+        (local.set $sp (f32.add (local.get $sp) (f32.mul (local.get $t) (local.get $t))))
+        (local.set $t (f32.sub (f32.load (i32.add (local.get $q) (local.get $i))) (local.get $w)))
+        (local.set $sq (f32.add (local.get $sq) (f32.mul (local.get $t) (local.get $t))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    (f32x4.add
+      (call $hsum4 (f32x4.add (local.get $p0) (local.get $p1)) (f32x4.add (local.get $q0) (local.get $q1))
+                   (v128.const f32x4 0 0 0 0) (v128.const f32x4 0 0 0 0))
+      (call $lanes3 (local.get $sp) (local.get $sq) (f32.const 0))))
+
+  ;; [Σ|p−v|, Σ|q−v|, 0, 0]
+  (func $pair_l1 (param $p i32) (param $q i32) (param $v i32) (param $f i32) (result v128)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
+    (local $x v128) (local $y v128)
+    (local $p0 v128) (local $p1 v128) (local $q0 v128) (local $q1 v128)
+    (local $w f32) (local $sp f32) (local $sq f32)
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
+        (local.set $x (v128.load (i32.add (local.get $v) (local.get $i))))
+        (local.set $y (v128.load offset=16 (i32.add (local.get $v) (local.get $i))))
+        (local.set $p0 (f32x4.add (local.get $p0)
+          (f32x4.abs (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $i))) (local.get $x)))))
+        (local.set $q0 (f32x4.add (local.get $q0)
+          (f32x4.abs (f32x4.sub (v128.load (i32.add (local.get $q) (local.get $i))) (local.get $x)))))
+        (local.set $p1 (f32x4.add (local.get $p1)
+          (f32x4.abs (f32x4.sub (v128.load offset=16 (i32.add (local.get $p) (local.get $i))) (local.get $y)))))
+        (local.set $q1 (f32x4.add (local.get $q1)
+          (f32x4.abs (f32x4.sub (v128.load offset=16 (i32.add (local.get $q) (local.get $i))) (local.get $y)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
+    (if (i32.lt_u (local.get $i) (local.get $end4))
+      (then
+        (local.set $x (v128.load (i32.add (local.get $v) (local.get $i))))
+        (local.set $p0 (f32x4.add (local.get $p0)
+          (f32x4.abs (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $i))) (local.get $x)))))
+        (local.set $q0 (f32x4.add (local.get $q0)
+          (f32x4.abs (f32x4.sub (v128.load (i32.add (local.get $q) (local.get $i))) (local.get $x)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $w (f32.load (i32.add (local.get $v) (local.get $i))))
+        (local.set $sp (f32.add (local.get $sp)
+          (f32.abs (f32.sub (f32.load (i32.add (local.get $p) (local.get $i))) (local.get $w)))))
+        (local.set $sq (f32.add (local.get $sq)
+          (f32.abs (f32.sub (f32.load (i32.add (local.get $q) (local.get $i))) (local.get $w)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    (f32x4.add
+      (call $hsum4 (f32x4.add (local.get $p0) (local.get $p1)) (f32x4.add (local.get $q0) (local.get $q1))
+                   (v128.const f32x4 0 0 0 0) (v128.const f32x4 0 0 0 0))
+      (call $lanes3 (local.get $sp) (local.get $sq) (f32.const 0))))
+
+  ;; c ← c·keep + v·add in place; returns the new |c|² (the cached norm angular distances need).
+  (func $update (param $c i32) (param $v i32) (param $f i32) (param $keep f32) (param $add f32) (result f32)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
+    (local $k v128) (local $a v128) (local $x v128) (local $y v128) (local $s0 v128) (local $s1 v128)
+    (local $t f32) (local $s f32)
+    (local.set $k (f32x4.splat (local.get $keep)))
+    (local.set $a (f32x4.splat (local.get $add)))
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
+        (local.set $x (f32x4.add
+          (f32x4.mul (v128.load (i32.add (local.get $c) (local.get $i))) (local.get $k))
+          (f32x4.mul (v128.load (i32.add (local.get $v) (local.get $i))) (local.get $a))))
+        (local.set $y (f32x4.add
+          (f32x4.mul (v128.load offset=16 (i32.add (local.get $c) (local.get $i))) (local.get $k))
+          (f32x4.mul (v128.load offset=16 (i32.add (local.get $v) (local.get $i))) (local.get $a))))
+        (v128.store (i32.add (local.get $c) (local.get $i)) (local.get $x))
+        (v128.store offset=16 (i32.add (local.get $c) (local.get $i)) (local.get $y))
+        (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $x) (local.get $x))))
+        (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (local.get $y) (local.get $y))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
+    (if (i32.lt_u (local.get $i) (local.get $end4))
+      (then
+        (local.set $x (f32x4.add
+          (f32x4.mul (v128.load (i32.add (local.get $c) (local.get $i))) (local.get $k))
+          (f32x4.mul (v128.load (i32.add (local.get $v) (local.get $i))) (local.get $a))))
+        (v128.store (i32.add (local.get $c) (local.get $i)) (local.get $x))
+        (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $x) (local.get $x))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $t (f32.add
+          (f32.mul (f32.load (i32.add (local.get $c) (local.get $i))) (local.get $keep))
+          (f32.mul (f32.load (i32.add (local.get $v) (local.get $i))) (local.get $add))))
+        (f32.store (i32.add (local.get $c) (local.get $i)) (local.get $t))
+        (local.set $s (f32.add (local.get $s) (f32.mul (local.get $t) (local.get $t))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    (local.set $s0 (f32x4.add (local.get $s0) (local.get $s1)))
+    (f32.add (local.get $s)
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0)))
+        (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0))))))
+
+  ;; dst[i] = src[i] for i < f
+  (func $copy (param $dst i32) (param $src i32) (param $f i32)
+    (local $i i32) (local $end i32) (local $end4 i32)
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done4
+      (loop $next4
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (v128.store (i32.add (local.get $dst) (local.get $i)) (v128.load (i32.add (local.get $src) (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next4)))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (f32.store (i32.add (local.get $dst) (local.get $i)) (f32.load (i32.add (local.get $src) (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1))))
+
+  ;; Scales (c, extra) to unit length; returns the new extra. A zero (or NaN) vector stays as it is.
+  (func $normalize (param $c i32) (param $f i32) (param $extra f64) (result f64)
+    (local $norm f64) (local $i i32) (local $end i32) (local $end4 i32) (local $d v128) (local $n f32)
+    (local.set $norm (f64.sqrt (f64.add (f64.mul (local.get $extra) (local.get $extra))
+                                        (f64.promote_f32 (call $dot (local.get $c) (local.get $c) (local.get $f))))))
+    (if (i32.eqz (f64.gt (local.get $norm) (f64.const 0))) (then (return (local.get $extra))))
+    (local.set $n (f32.demote_f64 (local.get $norm)))
+    (local.set $d (f32x4.splat (local.get $n)))
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done4
+      (loop $next4
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (v128.store (i32.add (local.get $c) (local.get $i))
+          (f32x4.div (v128.load (i32.add (local.get $c) (local.get $i))) (local.get $d)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next4)))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (f32.store (i32.add (local.get $c) (local.get $i))
+          (f32.div (f32.load (i32.add (local.get $c) (local.get $i))) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    (f64.div (local.get $extra) (local.get $norm)))
+
+  ;; Annoy's angular distance 2 − 2·pq/√(|c|²·|v|²) in float32; 2 when either vector is zero.
+  (func $cosine_distance (param $pq f32) (param $cc f32) (param $vv f32) (result f32)
+    (local $ppqq f32)
+    (local.set $ppqq (f32.mul (local.get $cc) (local.get $vv)))
+    (if (result f32) (f32.gt (local.get $ppqq) (f32.const 0))
+      (then (f32.sub (f32.const 2)
+              (f32.div (f32.mul (f32.const 2) (local.get $pq)) (f32.sqrt (local.get $ppqq)))))
+      (else (f32.const 2))))
+
+  ;; samples: 202 i32 item ids (seed i, seed j, then one per step). mode: 0 angular (|v|² f32 at
+  ;; node + extraOffset), 1 dot (dot_factor f32 at node + extraOffset, the extra coordinate),
+  ;; 2 euclidean, 3 manhattan. Writes the centroids to p and q (f32[f] each, 16-byte aligned) and
+  ;; their extra coordinates as two f64 at `extras` (8-byte aligned).
+  (func (export "two_means")
+    (param $samples i32) (param $base i32) (param $nodeBytes i32) (param $vOffset i32) (param $f i32)
+    (param $mode i32) (param $extraOffset i32) (param $p i32) (param $q i32) (param $extras i32)
+    (local $cosine i32) (local $node i32) (local $v i32) (local $s i32) (local $end i32)
+    (local $r v128) (local $w f32) (local $pSq f32) (local $qSq f32)
+    (local $pExtra f64) (local $qExtra f64) (local $kExtra f64)
+    (local $ic f64) (local $jc f64) (local $di f64) (local $dj f64) (local $norm f64) (local $keep f64) (local $add f64)
+    (local.set $cosine (i32.lt_u (local.get $mode) (i32.const 2)))
+
+    (local.set $node (i32.add (local.get $base) (i32.mul (i32.load (local.get $samples)) (local.get $nodeBytes))))
+    (call $copy (local.get $p) (i32.add (local.get $node) (local.get $vOffset)) (local.get $f))
+    (if (i32.eq (local.get $mode) (i32.const 1))
+      (then (local.set $pExtra (f64.promote_f32 (f32.load (i32.add (local.get $node) (local.get $extraOffset)))))))
+    (local.set $node (i32.add (local.get $base) (i32.mul (i32.load offset=4 (local.get $samples)) (local.get $nodeBytes))))
+    (call $copy (local.get $q) (i32.add (local.get $node) (local.get $vOffset)) (local.get $f))
+    (if (i32.eq (local.get $mode) (i32.const 1))
+      (then (local.set $qExtra (f64.promote_f32 (f32.load (i32.add (local.get $node) (local.get $extraOffset)))))))
+    (if (local.get $cosine)
+      (then
+        (local.set $pExtra (call $normalize (local.get $p) (local.get $f) (local.get $pExtra)))
+        (local.set $qExtra (call $normalize (local.get $q) (local.get $f) (local.get $qExtra)))))
+    (local.set $pSq (call $dot (local.get $p) (local.get $p) (local.get $f)))
+    (local.set $qSq (call $dot (local.get $q) (local.get $q) (local.get $f)))
+    (local.set $ic (f64.const 1))
+    (local.set $jc (f64.const 1))
+
+    (local.set $s (i32.add (local.get $samples) (i32.const 8)))
+    (local.set $end (i32.add (local.get $samples) (i32.const 808)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $s) (local.get $end)))
+        (local.set $node (i32.add (local.get $base) (i32.mul (i32.load (local.get $s)) (local.get $nodeBytes))))
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (local.set $v (i32.add (local.get $node) (local.get $vOffset)))
+        (local.set $norm (f64.const 1))
+        (local.set $kExtra (f64.const 0))
+        ;; $r lanes 0 and 1 become the two unweighted distances.
+        (block $measured
+          (if (i32.eq (local.get $mode) (i32.const 2))
+            (then
+              (local.set $r (call $pair_l2 (local.get $p) (local.get $q) (local.get $v) (local.get $f)))
+              (br $measured)))
+          (if (i32.eq (local.get $mode) (i32.const 3))
+            (then
+              (local.set $r (call $pair_l1 (local.get $p) (local.get $q) (local.get $v) (local.get $f)))
+              (br $measured)))
+          (local.set $r (call $pair_dot (local.get $p) (local.get $q) (local.get $v) (local.get $f)))
+          (local.set $w (f32.load (i32.add (local.get $node) (local.get $extraOffset))))
+          (if (local.get $mode)
+            (then
+              ;; Annoy's DotProduct::distance leaves dot_factor out; the norm and the mean keep it.
+              (local.set $kExtra (f64.promote_f32 (local.get $w)))
+              (local.set $norm (f64.sqrt (f64.add (f64.mul (local.get $kExtra) (local.get $kExtra))
+                                                  (f64.promote_f32 (f32x4.extract_lane 2 (local.get $r))))))
+              (local.set $r (f32x4.neg (local.get $r))))
+            (else
+              (local.set $norm (f64.sqrt (f64.promote_f32 (local.get $w))))
+              (local.set $r (f32x4.replace_lane 1
+                (f32x4.replace_lane 0 (local.get $r)
+                  (call $cosine_distance (f32x4.extract_lane 0 (local.get $r)) (local.get $pSq) (local.get $w)))
+                (call $cosine_distance (f32x4.extract_lane 1 (local.get $r)) (local.get $qSq) (local.get $w))))))
+          ;; A zero item has no direction to average in: skip it, as Annoy does.
+          (br_if $next (i32.eqz (f64.gt (local.get $norm) (f64.const 0)))))
+        (local.set $di (f64.mul (local.get $ic) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $r)))))
+        (local.set $dj (f64.mul (local.get $jc) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $r)))))
+        (if (f64.lt (local.get $di) (local.get $dj))
+          (then
+            (local.set $keep (f64.div (local.get $ic) (f64.add (local.get $ic) (f64.const 1))))
+            (local.set $add (f64.div (f64.const 1) (f64.mul (local.get $norm) (f64.add (local.get $ic) (f64.const 1)))))
+            (local.set $pSq (call $update (local.get $p) (local.get $v) (local.get $f)
+              (f32.demote_f64 (local.get $keep)) (f32.demote_f64 (local.get $add))))
+            (local.set $pExtra (f64.add (f64.mul (local.get $pExtra) (local.get $keep)) (f64.mul (local.get $kExtra) (local.get $add))))
+            (local.set $ic (f64.add (local.get $ic) (f64.const 1))))
+          (else
+            (if (f64.lt (local.get $dj) (local.get $di))
+              (then
+                (local.set $keep (f64.div (local.get $jc) (f64.add (local.get $jc) (f64.const 1))))
+                (local.set $add (f64.div (f64.const 1) (f64.mul (local.get $norm) (f64.add (local.get $jc) (f64.const 1)))))
+                (local.set $qSq (call $update (local.get $q) (local.get $v) (local.get $f)
+                  (f32.demote_f64 (local.get $keep)) (f32.demote_f64 (local.get $add))))
+                (local.set $qExtra (f64.add (f64.mul (local.get $qExtra) (local.get $keep)) (f64.mul (local.get $kExtra) (local.get $add))))
+                (local.set $jc (f64.add (local.get $jc) (f64.const 1)))))))
+        (br $next)))
+    (f64.store (local.get $extras) (local.get $pExtra))
+    (f64.store offset=8 (local.get $extras) (local.get $qExtra)))
 )

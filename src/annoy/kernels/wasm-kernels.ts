@@ -1,5 +1,5 @@
 import { CONTROL_BYTES, SCRATCH_SLOTS, SCRATCH_SLOT_BYTES, type IndexStorage } from '../storage.js';
-import type { BatchOp, KernelSession, VectorKernels } from './kernels.js';
+import { TWO_MEANS_SAMPLES, type BatchOp, type KernelSession, type TwoMeansMode, type VectorKernels } from './kernels.js';
 import { createJsKernels } from './js-kernels.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 
@@ -10,7 +10,8 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
  * control block is cut into SCRATCH_SLOTS slots, and the first CONTROL_BYTES hold one Int32 busy
  * flag per slot. Every worker thread shares the memory, hence a slot is claimed with
  * Atomics.compareExchange and freed with Atomics.store. A slot holds the query (rounded up to 16
- * bytes) followed by a chunk of candidate ids (i32) and their results (f64, see kernels.wat).
+ * bytes) followed by a chunk of candidate ids (i32) and their results (f64, see kernels.wat);
+ * two_means borrows a slot the same way for its sample ids and centroids.
  * A crashed thread that held a slot leaks it; the fallback keeps queries correct, only slower.
  */
 
@@ -24,6 +25,10 @@ interface KernelExports {
   batch_dot: BatchKernel;
   batch_l2: BatchKernel;
   batch_l1: BatchKernel;
+  two_means(
+    samples: number, base: number, nodeBytes: number, vOffset: number, f: number,
+    mode: number, extraOffset: number, p: number, q: number, extras: number,
+  ): void;
 }
 
 /** One instance per WebAssembly.Memory per thread, with views over the whole memory. */
@@ -34,6 +39,11 @@ interface Bound {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
 }
+
+/** The numbering of two_means modes in kernels.wat. */
+const TWO_MEANS_MODE: Readonly<Record<TwoMeansMode, number>> = { angular: 0, dot: 1, euclidean: 2, manhattan: 3 };
+/** two_means scratch layout: the sample ids, padded so the centroids after them are 16-byte aligned. */
+const SAMPLES_BYTES = Math.ceil((TWO_MEANS_SAMPLES * 4) / 16) * 16;
 
 /** A query larger than this would leave no room in its slot for a useful chunk of ids. */
 const MAX_QUERY_BYTES = SCRATCH_SLOT_BYTES / 2;
@@ -156,6 +166,9 @@ export function createWasmKernels(storage: IndexStorage, f: number): VectorKerne
   const b = bind(storage.memory);
   const { exports } = b;
   const querySlotsUsable = f * 4 <= MAX_QUERY_BYTES;
+  // Centroids p and q, then their two f64 extras, after the sample ids.
+  const centroidBytes = Math.ceil((f * 4) / 16) * 16;
+  const twoMeansFits = SAMPLES_BYTES + 2 * centroidBytes + 16 <= SCRATCH_SLOT_BYTES;
   let fallback: VectorKernels | undefined;
   const jsFallback = (): VectorKernels => (fallback ??= createJsKernels(storage, f));
 
@@ -169,5 +182,30 @@ export function createWasmKernels(storage: IndexStorage, f: number): VectorKerne
     dotStored: (aByte, bByte) => exports.dot(aByte, bByte, f),
     l2Stored: (aByte, bByte) => exports.l2(aByte, bByte, f),
     l1Stored: (aByte, bByte) => exports.l1(aByte, bByte, f),
+    twoMeans(samples, mode, nodeBase, nodeBytes, vOffset, extraOffset, p, q) {
+      if (samples.length !== TWO_MEANS_SAMPLES) throw new RangeError(`two_means takes ${TWO_MEANS_SAMPLES} samples, got ${samples.length}`);
+      if (p.length !== f || q.length !== f) throw new RangeError(`centroids must have ${f} values`);
+      const slot = twoMeansFits ? claimSlot(b.flags) : -1;
+      if (slot < 0) return undefined;
+      try {
+        const samplesPtr = CONTROL_BYTES + slot * SCRATCH_SLOT_BYTES;
+        const pPtr = samplesPtr + SAMPLES_BYTES;
+        const qPtr = pPtr + centroidBytes;
+        const extrasPtr = qPtr + centroidBytes;
+        const { i32, f32, f64 } = b;
+        const s32 = samplesPtr / 4;
+        for (let k = 0; k < TWO_MEANS_SAMPLES; k++) i32[s32 + k] = samples[k];
+        exports.two_means(samplesPtr, nodeBase, nodeBytes, vOffset, f, TWO_MEANS_MODE[mode], extraOffset, pPtr, qPtr, extrasPtr);
+        const p32 = pPtr / 4;
+        const q32 = qPtr / 4;
+        for (let z = 0; z < f; z++) {
+          p[z] = f32[p32 + z];
+          q[z] = f32[q32 + z];
+        }
+        return { pExtra: f64[extrasPtr / 8], qExtra: f64[extrasPtr / 8 + 1] };
+      } finally {
+        Atomics.store(b.flags, slot, 0);
+      }
+    },
   };
 }

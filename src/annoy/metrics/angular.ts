@@ -18,6 +18,28 @@ export function cosineDistance(pq: number, pp: number, qq: number): number {
   return 2;
 }
 
+/**
+ * Below this, float32 rounding of three separately summed dot products dominates 2 − 2·cos (an
+ * item's distance to itself would show as ~5e-4). Annoy gets exactly 0 there because its norms and
+ * dot product come from one routine; recomputing these few in double from the same values does too.
+ */
+const NEAR_ZERO = 1e-5;
+
+function exactCosineDistance(q: Float32Array, f32: Float32Array, v: number, f: number): number {
+  let pq = 0;
+  let pp = 0;
+  let qq = 0;
+  for (let z = 0; z < f; z++) {
+    const a = q[z];
+    const b = f32[v + z];
+    pq += a * b;
+    pp += b * b;
+    qq += a * a;
+  }
+  const ppqq = pp * qq;
+  return ppqq > 0 ? Math.fround(Math.max(0, 2 - (2 * pq) / Math.sqrt(ppqq))) : 2;
+}
+
 /** Old files store 0 instead of |v|²: recompute it then, as Annoy does. */
 function storedNorm(nodes: NodeArrays, nodeWord: number, f: number): number {
   const norm = nodes.f32[nodeWord + NORM_WORD];
@@ -27,6 +49,8 @@ function storedNorm(nodes: NodeArrays, nodeWord: number, f: number): number {
 }
 
 const twoMeansPolicy: TwoMeansPolicy = {
+  mode: 'angular',
+  extraWord: NORM_WORD,
   cosine: true,
   distance(c, cSq, f32, itemWord, itemNodeWord) {
     let pq = 0;
@@ -55,8 +79,9 @@ export const angular: Metric = Object.freeze({
     const { nodes, baseWord, layout: l, dimensions, queryNorm } = ctx;
     ctx.session!.batch('dot', ids, count, baseWord * 4, l.nodeBytes, 12, out);
     for (let i = 0; i < count; i++) {
-      const pp = storedNorm(nodes, baseWord + ids[i] * l.nodeWords, dimensions);
-      out[i] = cosineDistance(Math.fround(out[i]), pp, queryNorm);
+      const node = baseWord + ids[i] * l.nodeWords;
+      const d = cosineDistance(Math.fround(out[i]), storedNorm(nodes, node, dimensions), queryNorm);
+      out[i] = d < NEAR_ZERO ? exactCosineDistance(ctx.query as Float32Array, nodes.f32, node + 3, dimensions) : d;
     }
   },
   normalizedDistance(d: number) {
@@ -67,7 +92,8 @@ export const angular: Metric = Object.freeze({
     const a = baseWord + i * l.nodeWords;
     const b = baseWord + j * l.nodeWords;
     const pq = Math.fround(ctx.kernels.dotStored((a + 3) * 4, (b + 3) * 4));
-    return cosineDistance(pq, storedNorm(nodes, a, dimensions), storedNorm(nodes, b, dimensions));
+    const d = cosineDistance(pq, storedNorm(nodes, a, dimensions), storedNorm(nodes, b, dimensions));
+    return d < NEAR_ZERO ? exactCosineDistance(nodes.f32.subarray(a + 3, a + 3 + dimensions), nodes.f32, b + 3, dimensions) : d;
   },
   readVector: readFloatVector,
   writeItem(nodes: NodeArrays, nodeWord: number, _l: NodeLayout, vector: ArrayLike<number>, f: number) {

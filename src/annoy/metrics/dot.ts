@@ -15,6 +15,8 @@ function layout(f: number): NodeLayout {
 
 // Annoy's DotProduct::distance ignores dot_factor even inside two_means; kept for recall parity.
 const twoMeansPolicy: TwoMeansPolicy = {
+  mode: 'dot',
+  extraWord: FACTOR_WORD,
   cosine: true,
   distance(c, _cSq, f32, itemWord) {
     let s = 0;

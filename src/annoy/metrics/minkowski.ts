@@ -3,7 +3,7 @@ import type { NodeArrays } from '../node-arrays.js';
 import { normalizeInPlace, planeDots, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
 import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
 import type { MetricName } from './names.js';
-import { twoMeans } from './two-means.js';
+import { twoMeans, type TwoMeansPolicy } from './two-means.js';
 
 // Node: n_descendants i32 @0 | a f32 @4 (plane offset) | children i32[2] @8 | v f32[f] @16.
 const OFFSET_WORD = 1;
@@ -26,6 +26,7 @@ interface MinkowskiDistance {
 
 /** Annoy's Minkowski base: hyperplane splits with an offset, shared by euclidean and manhattan. */
 export function minkowskiMetric(d: MinkowskiDistance): Metric {
+  const twoMeansPolicy: TwoMeansPolicy = { mode: d.name, cosine: false, distance: (c, _e, f32, w) => d.between(c, f32, w), itemExtra: () => 0 };
   return Object.freeze({
     name: d.name,
     layout,
@@ -58,7 +59,7 @@ export function minkowskiMetric(d: MinkowskiDistance): Metric {
     createSplit(ctx: BuildContext, ids: Int32Array, count: number, plane: SplitPlane) {
       const f = ctx.dimensions;
       const centroids = { p: new Float32Array(f), q: new Float32Array(f), pExtra: 0, qExtra: 0 };
-      twoMeans(ctx, ids, count, { cosine: false, distance: (c, _e, f32, w) => d.between(c, f32, w), itemExtra: () => 0 }, centroids);
+      twoMeans(ctx, ids, count, twoMeansPolicy, centroids);
       const v = plane.vector as Float32Array;
       for (let z = 0; z < f; z++) v[z] = centroids.p[z] - centroids.q[z];
       normalizeInPlace(v);

@@ -1,9 +1,13 @@
+import { TWO_MEANS_ITERATIONS, TWO_MEANS_SAMPLES, type TwoMeansMode } from '../kernels/kernels.js';
+import type { Random } from '../random.js';
 import type { BuildContext } from './metric.js';
-
-const ITERATIONS = 200;
 
 /** How two_means measures and averages points for one metric. */
 export interface TwoMeansPolicy {
+  /** The kernels' fast path for this metric; must describe the same arithmetic as the members below. */
+  readonly mode: TwoMeansMode;
+  /** Word offset in the node of the f32 the mode reads (angular: |v|², dot: dot_factor); else unused. */
+  readonly extraWord?: number;
   /** Normalise points first and weight updates by norm (angular, dot). */
   readonly cosine: boolean;
   /**
@@ -24,32 +28,68 @@ export interface Centroids {
   qExtra: number;
 }
 
+/** Reused by every call on this thread: twoMeans never re-enters itself. */
+const scratchSamples = new Int32Array(TWO_MEANS_SAMPLES);
+
+/**
+ * Annoy's two_means: seed two centroids with distinct random items, then 200 times move the
+ * centroid closer to a random item (distance weighted by the centroid's count) to its running mean.
+ * All random ids are drawn first, so the kernels' fast path and the JS loop consume the same
+ * stream and a seed gives the same draws either way.
+ */
+export function twoMeans(ctx: BuildContext, ids: Int32Array, count: number, policy: TwoMeansPolicy, out: Centroids): void {
+  const samples = scratchSamples;
+  drawTwoMeansSamples(ctx.random, ids, count, samples);
+  const fast = ctx.kernels.twoMeans?.(
+    samples,
+    policy.mode,
+    ctx.baseWord * 4,
+    ctx.layout.nodeBytes,
+    ctx.layout.vectorWord * 4,
+    (policy.extraWord ?? 0) * 4,
+    out.p,
+    out.q,
+  );
+  if (fast !== undefined) {
+    out.pExtra = fast.pExtra;
+    out.qExtra = fast.qExtra;
+    return;
+  }
+  twoMeansJs(ctx, samples, policy, out);
+}
+
+/**
+ * Fills `samples` with item ids: two distinct seeds, then one per iteration. One id is drawn per
+ * iteration even when that iteration will skip its item, the order Annoy draws in.
+ */
+export function drawTwoMeansSamples(random: Random, ids: Int32Array, count: number, samples: Int32Array): void {
+  const i = random.index(count);
+  let j = random.index(count - 1);
+  j += j >= i ? 1 : 0;
+  samples[0] = ids[i];
+  samples[1] = ids[j];
+  for (let l = 0; l < TWO_MEANS_ITERATIONS; l++) samples[2 + l] = ids[random.index(count)];
+}
+
 function squaredNorm(v: Float32Array): number {
   let s = 0;
   for (let z = 0; z < v.length; z++) s += v[z] * v[z];
   return s;
 }
 
-/**
- * Annoy's two_means: seed two centroids with distinct random items, then 200 times move the
- * centroid closer to a random item (distance weighted by the centroid's count) to its running mean.
- */
-export function twoMeans(ctx: BuildContext, ids: Int32Array, count: number, policy: TwoMeansPolicy, out: Centroids): void {
+/** The two_means loop in plain JS over pre-drawn `samples` (see drawTwoMeansSamples). */
+export function twoMeansJs(ctx: BuildContext, samples: Int32Array, policy: TwoMeansPolicy, out: Centroids): void {
   const { f32 } = ctx.nodes;
   const f = ctx.dimensions;
   const nodeWords = ctx.layout.nodeWords;
   const vectorWord = ctx.layout.vectorWord;
   const base = ctx.baseWord;
-  const random = ctx.random;
   const cosine = policy.cosine;
   const storedNormSq = policy.storedNormSq;
 
-  const i = random.index(count);
-  let j = random.index(count - 1);
-  j += j >= i ? 1 : 0;
   const { p, q } = out;
-  const pNode = base + ids[i] * nodeWords;
-  const qNode = base + ids[j] * nodeWords;
+  const pNode = base + samples[0] * nodeWords;
+  const qNode = base + samples[1] * nodeWords;
   // Plain loops: subarray() over a shared WebAssembly memory costs microseconds per call.
   for (let z = 0; z < f; z++) {
     p[z] = f32[pNode + vectorWord + z];
@@ -67,8 +107,8 @@ export function twoMeans(ctx: BuildContext, ids: Int32Array, count: number, poli
 
   let ic = 1;
   let jc = 1;
-  for (let l = 0; l < ITERATIONS; l++) {
-    const kNode = base + ids[random.index(count)] * nodeWords;
+  for (let l = 0; l < TWO_MEANS_ITERATIONS; l++) {
+    const kNode = base + samples[2 + l] * nodeWords;
     const kWord = kNode + vectorWord;
     const di = ic * policy.distance(p, pSq, f32, kWord, kNode);
     const dj = jc * policy.distance(q, qSq, f32, kWord, kNode);

@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { AnnoyIndex } from '../../src/annoy/index.js';
+import { readIndexFile } from '../../src/index-files/read-storage.js';
+import { buildIndex, http, metric, serve, tempDir, writeIndex } from './helpers.js';
+
+const dir = tempDir(t);
+const TREES = 5;
+const built = buildIndex('m', { metric: 'euclidean', dimensions: 8, items: 300, trees: TREES, seed: 11 });
+writeIndex(dir, 'm', built);
+// Opened exactly as the server opens it (same storage kind, same kernels), so candidate counts agree.
+const engine = AnnoyIndex.open(readIndexFile(join(dir, 'm.ann')), 'euclidean', 8);
+const server = await serve(t, dir, { workers: 2 });
+const base = server.url;
+
+const vec = (i: number) => Array.from({ length: 8 }, (_, d) => Math.cos(i * 1.7 + d));
+
+t.test('counts from the workers are all observed', async (t) => {
+  let candidates = 0;
+  let searchK = 0;
+  // 7 item queries, default search_k (n × trees).
+  const items = [1, 2, 3, 5, 8, 13, 21];
+  for (const item of items) {
+    const r = await http(base, 'GET', `/v1/indexes/m/items/${item}/neighbors?n=4`);
+    t.equal(r.status, 200);
+    candidates += engine.getNnsByItem(item, 4).candidates;
+    searchK += 4 * TREES;
+  }
+  // 120 vector queries sent all at once, so both workers answer some.
+  const replies = await Promise.all(Array.from({ length: 120 }, (_, i) => http(base, 'POST', '/v1/indexes/m/search', { vector: vec(i), n: 3, search_k: 50 + i })));
+  t.ok(replies.every((r) => r.status === 200));
+  for (let i = 0; i < 120; i++) {
+    candidates += engine.getNnsByVector(vec(i), 3, 50 + i).candidates;
+    searchK += 50 + i;
+  }
+  // Two batches of 20, each split into two tasks.
+  for (let b = 0; b < 2; b++) {
+    const queries = Array.from({ length: 20 }, (_, i) => (i % 2 ? { item: i + b } : { vector: vec(1000 + i + b) }));
+    const r = await http(base, 'POST', '/v1/indexes/m/search/batch', { queries, n: 6, search_k: 77 });
+    t.equal(r.status, 200);
+    for (let i = 0; i < 20; i++) {
+      candidates += i % 2 ? engine.getNnsByItem(i + b, 6, 77).candidates : engine.getNnsByVector(vec(1000 + i + b), 6, 77).candidates;
+      searchK += 77;
+    }
+  }
+  // Failed queries are not counted.
+  t.equal((await http(base, 'POST', '/v1/indexes/m/search', { vector: [1] })).status, 400);
+
+  const text = (await http(base, 'GET', '/metrics')).text;
+  t.equal(metric(text, 'nnserve_queries_total', { index: 'm', kind: 'item' }), 7);
+  t.equal(metric(text, 'nnserve_queries_total', { index: 'm', kind: 'vector' }), 120);
+  t.equal(metric(text, 'nnserve_queries_total', { index: 'm', kind: 'batch' }), 40);
+  t.equal(metric(text, 'nnserve_query_duration_seconds_count', { index: 'm', kind: 'vector' }), 120);
+  t.equal(metric(text, 'nnserve_query_duration_seconds_count', { index: 'm', kind: 'batch' }), 40);
+  t.ok(metric(text, 'nnserve_query_duration_seconds_bucket', { index: 'm', kind: 'vector', le: '0.0001' }) !== undefined, 'sub-millisecond buckets');
+  t.equal(metric(text, 'nnserve_query_candidates_count'), 167);
+  t.equal(metric(text, 'nnserve_query_candidates_sum'), candidates, 'candidate counts reported by the workers');
+  t.equal(metric(text, 'nnserve_query_search_k_count'), 167);
+  t.equal(metric(text, 'nnserve_query_search_k_sum'), searchK);
+  t.equal(metric(text, 'nnserve_http_request_duration_seconds_count', { route: '/v1/indexes/:name/items/:id/neighbors', method: 'GET', status: '200' }), 7);
+  t.equal(metric(text, 'nnserve_http_request_duration_seconds_count', { route: '/v1/indexes/:name/search', method: 'POST', status: '200' }), 120);
+  t.equal(metric(text, 'nnserve_http_request_duration_seconds_count', { route: '/v1/indexes/:name/search', method: 'POST', status: '400' }), 1);
+});
+
+t.test('index and pool gauges', async (t) => {
+  const text = (await http(base, 'GET', '/metrics')).text;
+  t.equal(metric(text, 'nnserve_index_items', { index: 'm' }), 300);
+  t.equal(metric(text, 'nnserve_index_trees', { index: 'm' }), engine.getNTrees());
+  t.equal(metric(text, 'nnserve_index_bytes', { index: 'm' }), built.ann.byteLength);
+  t.equal(metric(text, 'nnserve_index_dimensions', { index: 'm' }), 8);
+  t.equal(metric(text, 'nnserve_index_info', { index: 'm', version: '1', metric: 'euclidean' }), 1);
+  const loaded = metric(text, 'nnserve_index_loaded_timestamp_seconds', { index: 'm' })!;
+  t.ok(Math.abs(loaded - server.app.nn.registry.get('m')!.loadedAtMs / 1000) < 0.001);
+  t.equal(metric(text, 'nnserve_index_swaps_total', { index: 'm', result: 'loaded' }), 1);
+  t.equal(metric(text, 'nnserve_index_load_duration_seconds_count', { index: 'm' }), 1);
+  t.equal(metric(text, 'nnserve_pool_queue_depth'), 0);
+  t.equal(metric(text, 'nnserve_pool_active_tasks'), 0);
+  t.equal(metric(text, 'nnserve_pool_threads'), 2);
+  const utilization = metric(text, 'nnserve_pool_utilization')!;
+  t.ok(utilization >= 0 && utilization <= 1);
+  t.ok(metric(text, 'process_resident_memory_bytes')! > 0, 'default process metrics');
+  t.equal(metric(text, 'nnserve_http_request_duration_seconds_count', { route: '/metrics' }), 1, 'the scrape itself is counted once done');
+});
