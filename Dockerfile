@@ -8,6 +8,14 @@
 # that a plain `docker run --read-only` (nothing mounted) still gets a writable anonymous
 # volume where the demo index is created; mount your own directory there in production.
 
+# Production dependencies only, in their own stage: cached until package*.json change, and
+# built in parallel with the compile stage. (Pruning dev dependencies after the build instead
+# deletes thousands of files from a lower layer, which costs 30-45 s of overlay whiteouts.)
+FROM node:20-slim AS deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 FROM node:20-slim AS build
 WORKDIR /src
 # Dependencies first so source edits do not invalidate the npm layer. --ignore-scripts:
@@ -16,9 +24,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-RUN npm run build \
- && rm -rf dist/test dist/bench \
- && npm prune --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund
+RUN npm run build
 
 FROM node:20-slim
 ENV NODE_ENV=production \
@@ -28,7 +34,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # Application files stay owned by root: the service user can read but never modify them.
 COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/node_modules ./node_modules
+COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
 RUN mkdir -p /indexes && chown 1000:1000 /indexes

@@ -43,6 +43,8 @@ export interface HotswapResults {
   statusCounts: Record<string, number>;
   /** Answers whose content matches the other file than the one their `version` names. */
   mixups: number;
+  /** Answers attributed to each file: both must show up, or the mix-up check saw nothing. */
+  answersByFile: Record<Tag, number>;
   /** Search answers matching neither file (should be 0: the engine is deterministic). */
   unexpected: number;
   /** A client got an older version after it had already seen a newer one. */
@@ -188,13 +190,15 @@ async function main(): Promise<void> {
       if (known === undefined) versionTag.set(o.version, o.tag);
       else if (known !== o.tag) mixups++;
     }
+    const answersByFile: Record<Tag, number> = { A: 0, B: 0 };
+    for (const o of observations) answersByFile[o.tag]++;
     const visible = summarize(visibleMs);
     const results: HotswapResults = {
       benchmark: 'hotswap', machine: startedOn, quick, note: NOISE_NOTE,
       index: { items: ds.train.length / ds.dimensions, dimensions: ds.dimensions, trees: TREES, bytes: first.bytes },
       workers, clients, seconds, swapEveryMs, swaps, versionsSeen: versionTag.size,
       swapVisibleMs: { p50: Math.round(visible.p50), max: Math.round(visible.max), count: visibleMs.length },
-      load, statusCounts, mixups, unexpected, staleAfterNewer, rssBefore, rssAfter,
+      load, statusCounts, mixups, answersByFile, unexpected, staleAfterNewer, rssBefore, rssAfter,
     };
     const md = hotswapMarkdown(results);
     const paths = writeResults(quick ? 'hotswap-quick' : 'hotswap', results, md);
@@ -213,8 +217,8 @@ export function hotswapMarkdown(r: HotswapResults): string {
     `is replaced by copy-then-rename, alternating two versions whose answers differ; manifests carry sha256.`, '');
   const l = r.load;
   out.push(markdownTable(
-    ['requests', 'req/s', 'failures', 'status codes', 'swaps', 'versions seen', 'mix-ups', 'unexpected answers', 'stale after newer'],
-    [[l.requests, l.requestsPerSecond, l.failures, Object.entries(r.statusCounts).map(([k, v]) => `${k}: ${v}`).join(', '), r.swaps, r.versionsSeen, r.mixups, r.unexpected, r.staleAfterNewer]],
+    ['requests', 'req/s', 'failures', 'status codes', 'swaps', 'versions seen', 'answers from A / B', 'mix-ups', 'unexpected answers', 'stale after newer'],
+    [[l.requests, l.requestsPerSecond, l.failures, Object.entries(r.statusCounts).map(([k, v]) => `${k}: ${v}`).join(', '), r.swaps, r.versionsSeen, `${r.answersByFile.A} / ${r.answersByFile.B}`, r.mixups, r.unexpected, r.staleAfterNewer]],
   ), '');
   out.push(markdownTable(
     ['latency p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'swap visible after (p50 / max ms)', 'RSS before MiB', 'RSS after MiB', 'peak MiB'],

@@ -50,15 +50,25 @@ function enginePlots(r: EngineResults): string[] {
 }
 
 function httpPlots(r: HttpResults, swap: HotswapResults | null): string[] {
-  const label = (x: HttpResults['rows'][number]) => (x.scenario === 'bare-fastify' ? 'bare Fastify' : `${x.scenario} · ${x.workers}w`);
+  const label = (x: HttpResults['rows'][number]) => (x.scenario === 'bare-fastify' ? `bare Fastify (${x.workers}w pair)` : `${x.scenario} · ${x.workers}w`);
   const groups = r.rows.map((x) => ({ label: label(x), values: [x.latencyMs.p50, x.latencyMs.p99] as (number | null)[] }));
   if (swap) groups.push({ label: 'during hot-swaps', values: [swap.load.latencyMs.p50, swap.load.latencyMs.p99] });
+  const gets = r.rows.filter((x) => x.scenario !== 'search');
+  const workerCounts = [...new Set(r.rows.filter((x) => x.scenario === 'search').map((x) => x.workers))];
   return [
-    plot('http-throughput', barChart({
-      title: 'Throughput under wrk (requests or queries per second)', yLabel: 'per second',
+    plot('http-get-throughput', barChart({
+      title: 'GET throughput under wrk, requests/s', yLabel: 'requests per second',
       seriesNames: ['req/s'],
-      groups: [...r.rows.map((x) => ({ label: label(x), values: [x.requestsPerSecond] })), { label: 'engine in-process', values: [r.inProcessQps] }],
-    }), 'HTTP throughput'),
+      groups: gets.map((x) => ({ label: label(x), values: [x.requestsPerSecond] })),
+    }), 'GET throughput'),
+    plot('http-search-throughput', barChart({
+      title: `Vector search, queries/s (search_k ${r.searchK}): HTTP vs in-process`, yLabel: 'queries per second',
+      seriesNames: ['in-process engine, 1 thread (measured just before)', 'over HTTP'],
+      groups: workerCounts.map((w) => ({
+        label: `${w} worker${w > 1 ? 's' : ''}`,
+        values: [r.inProcessRuns.find((x) => x.workers === w)?.qps ?? null, r.rows.find((x) => x.scenario === 'search' && x.workers === w)?.requestsPerSecond ?? null],
+      })),
+    }), 'search throughput'),
     plot('http-latency', barChart({ title: 'Latency under load, ms', yLabel: 'milliseconds', seriesNames: ['p50', 'p99'], groups }), 'latency percentiles'),
   ];
 }
@@ -89,7 +99,7 @@ if (engine) {
     summary.push(`- ${d.title}: at search_k ${mid.searchK}, nnserve ${mid.nnserve.qps.toLocaleString('en-US')} q/s vs Annoy ${mid.annoy.qps.toLocaleString('en-US')} q/s (${mid.qpsRatio.toFixed(2)}×), recall@${engine.k} ${mid.nnserve.recall} vs ${mid.annoy.recall}, identical ids ${(mid.identicalIds * 100).toFixed(1)} %.`);
   }
 }
-if (http) for (const t of http.targets) summary.push(`- ${t.name}: ${t.ratio.toFixed(2)}× (goal ≥ ${t.goal}×, ${t.met ? 'met' : 'not met'}).`);
+if (http) for (const t of http.targets.filter((x) => x.goal !== null)) summary.push(`- ${t.name}: ${t.ratio.toFixed(2)}× (goal ≥ ${t.goal}×, ${t.met ? 'met' : 'not met'}).`);
 if (rss) for (const c of rss.workerCost) summary.push(`- ${c.indexMiB} MiB index: ${c.fromWorkers} → ${c.toWorkers} workers adds ${c.extraMiB} MiB RSS (${(c.extraMiB / c.indexMiB).toFixed(2)}× the index).`);
 if (swap) summary.push(`- Hot-swap: ${swap.swaps} swaps under ${swap.clients} clients, ${swap.load.requests.toLocaleString('en-US')} requests, ${swap.load.failures} failures, ${swap.mixups} version mix-ups, p99 ${swap.load.latencyMs.p99} ms.`);
 if (summary.length) lines.push('## Summary', '', ...summary, '');

@@ -99,7 +99,11 @@ export function rssMarkdown(r: RssResults): string {
     r.rows.map((x) => [x.indexMiB, x.items, x.workers, x.afterQueries.threads, x.afterLoad.rssMiB, x.afterQueries.rssMiB, x.afterQueries.peakMiB, x.afterQueries.anonMiB, x.afterQueries.fileMiB, x.queries]),
   ), '');
   out.push('Extra memory of more workers (RSS after queries):', '');
-  out.push(markdownTable(['index MiB', 'workers', 'extra MiB', 'extra ÷ index size'], r.workerCost.map((c) => [c.indexMiB, `${c.fromWorkers} → ${c.toWorkers}`, c.extraMiB, (c.extraMiB / c.indexMiB).toFixed(2)])), '');
+  out.push(markdownTable(
+    ['index MiB', 'workers', 'extra MiB', 'MiB per added worker', 'extra ÷ index size'],
+    r.workerCost.map((c) => [c.indexMiB, `${c.fromWorkers} → ${c.toWorkers}`, c.extraMiB, (c.extraMiB / (c.toWorkers - c.fromWorkers)).toFixed(1), (c.extraMiB / c.indexMiB).toFixed(2)]),
+  ), '');
+  out.push('A copy of the index per worker would make "extra ÷ index size" about the number of added workers; a shared index keeps it near the per-worker heap cost alone.', '');
   return out.join('\n');
 }
 

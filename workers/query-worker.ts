@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import { AnnoyIndex, AnnoyInputError } from '../src/annoy/index.js';
 import type { IndexStorage } from '../src/annoy/storage.js';
-import type { QueryAnswer, QueryReply, QueryTask, WorkerData } from '../src/service/pool/task.js';
+import type { QueryAnswer, QueryReply, QueryTask, SweepTask, WorkerData } from '../src/service/pool/task.js';
 
 interface Cached {
   version: number;
@@ -27,10 +27,14 @@ function open(task: QueryTask): AnnoyIndex {
   return AnnoyIndex.open(storage, task.metric, task.dimensions, { validate: false });
 }
 
-function indexFor(task: QueryTask): AnnoyIndex {
+function sweep(): void {
   for (const [name, c] of cache) {
     if (Atomics.load(versions, c.slot) !== c.version) cache.delete(name);
   }
+}
+
+function indexFor(task: QueryTask): AnnoyIndex {
+  sweep();
   const cached = cache.get(task.name);
   if (cached && cached.version === task.version) return cached.index;
   const index = open(task);
@@ -38,7 +42,11 @@ function indexFor(task: QueryTask): AnnoyIndex {
   return index;
 }
 
-export default function run(task: QueryTask): QueryReply {
+export default function run(task: QueryTask | SweepTask): QueryReply {
+  if ('sweep' in task) {
+    sweep();
+    return { answers: [] };
+  }
   try {
     const index = indexFor(task);
     const answers: QueryAnswer[] = new Array(task.queries.length);

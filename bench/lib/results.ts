@@ -44,11 +44,13 @@ export function machineLine(m: Machine): string {
 }
 
 /** Writes bench/results/<name>.json and <name>.md; returns their paths. */
-export function writeResults(name: string, json: unknown, markdown: string): { json: string; md: string } {
+export function writeResults(name: string, json: object, markdown: string): { json: string; md: string } {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const paths = { json: join(RESULTS_DIR, `${name}.json`), md: join(RESULTS_DIR, `${name}.md`) };
-  writeFileSync(paths.json, `${JSON.stringify(json, null, 2)}\n`);
-  writeFileSync(paths.md, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+  // The load at the end, beside the one at the start, tells how busy the machine was meanwhile.
+  const loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+  writeFileSync(paths.json, `${JSON.stringify({ ...json, loadAverageAtEnd }, null, 2)}\n`);
+  writeFileSync(paths.md, `${markdown.trimEnd()}\n\n_Load average at the end: ${loadAverageAtEnd.join(' / ')}._\n`);
   return paths;
 }
 

@@ -42,13 +42,13 @@ function logTicks(lo: number, hi: number): number[] {
   return ticks;
 }
 
-function frame(title: string, xLabel: string, yLabel: string, body: string[]): string {
+function frame(title: string, xLabel: string, yLabel: string, body: string[], width = WIDTH): string {
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" ${FONT} font-size="12">`,
-    `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
-    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">${esc(title)}</text>`,
-    `<text x="${MARGIN.left + (WIDTH - MARGIN.left - MARGIN.right) / 2}" y="${HEIGHT - 12}" text-anchor="middle">${esc(xLabel)}</text>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" ${FONT} font-size="12">`,
+    `<rect width="${width}" height="${HEIGHT}" fill="#ffffff"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">${esc(title)}</text>`,
+    `<text x="${MARGIN.left + (width - MARGIN.left - MARGIN.right) / 2}" y="${HEIGHT - 12}" text-anchor="middle">${esc(xLabel)}</text>`,
     `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`,
     ...body,
     '</svg>',
@@ -123,7 +123,9 @@ export function lineChart(o: LineChartOptions): string {
     body.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
     for (const p of pts) {
       body.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4" fill="${color}"><title>${esc(`${s.name}: ${p.label ?? ''} x=${p.x} y=${p.y}`)}</title></circle>`);
-      if (p.label) body.push(`<text x="${(sx(p.x) + 6).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" font-size="10" fill="${color}">${esc(p.label)}</text>`);
+      // Labels near the right edge go to the left of their point so they stay inside the picture.
+      const right = sx(p.x) > WIDTH - MARGIN.right - 70;
+      if (p.label) body.push(`<text x="${(sx(p.x) + (right ? -6 : 6)).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" font-size="10" fill="${color}"${right ? ' text-anchor="end"' : ''}>${esc(p.label)}</text>`);
     }
   });
   body.push(...legend(o.series.map((s) => s.name)));
@@ -141,7 +143,9 @@ export interface BarChartOptions {
 
 /** Grouped vertical bars with the value written above each bar. */
 export function barChart(o: BarChartOptions): string {
-  const plotW = WIDTH - MARGIN.left - MARGIN.right;
+  // Wide enough that group labels (up to ~20 characters) do not run into each other.
+  const width = Math.max(WIDTH, MARGIN.left + MARGIN.right + o.groups.length * 130);
+  const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const max = Math.max(...o.groups.flatMap((g) => g.values.filter((v): v is number => v !== null)), 0) * 1.15 || 1;
   const sy = (y: number) => MARGIN.top + plotH - (y / max) * plotH;
@@ -165,5 +169,5 @@ export function barChart(o: BarChartOptions): string {
   });
   body.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${MARGIN.top + plotH}" y2="${MARGIN.top + plotH}" stroke="#888"/>`);
   if (o.seriesNames.length > 1) body.push(...legend(o.seriesNames));
-  return frame(o.title, o.xLabel ?? '', o.yLabel, body);
+  return frame(o.title, o.xLabel ?? '', o.yLabel, body, width);
 }

@@ -29,7 +29,12 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config } = options;
   const app = await buildApp(options);
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 

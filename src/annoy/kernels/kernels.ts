@@ -9,7 +9,7 @@ export type BatchOp = 'dot' | 'l2' | 'l1';
  */
 export type TwoMeansMode = 'angular' | 'dot' | 'euclidean' | 'manhattan';
 
-/** Item ids two_means reads: the two seeds, then one per iteration. */
+/** Item ids two_means reads: the two seeds, then one per iteration (kernels.wat's two_means assumes 200). */
 export const TWO_MEANS_ITERATIONS = 200;
 export const TWO_MEANS_SAMPLES = 2 + TWO_MEANS_ITERATIONS;
 

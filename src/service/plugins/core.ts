@@ -61,7 +61,10 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
   );
   metrics.bindPool(pool);
   metrics.bindRegistry(registry);
-  registry.on('released', (entry) => log.debug({ index: entry.name, version: entry.version }, 'index version released'));
+  registry.on('released', (entry) => {
+    log.debug({ index: entry.name, version: entry.version }, 'index version released');
+    pool.sweep();
+  });
 
   const lifecycle: Lifecycle = { loaded: false, shuttingDown: false };
   let started: Promise<void> | null = null;

@@ -11,6 +11,13 @@ async function observability(app: FastifyInstance, options: { accessLog: boolean
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // While shutting down, close each connection after its response, so keep-alive clients cannot
+  // hold the server open past the in-flight requests.
+  const lifecycle = app.nn.lifecycle;
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (lifecycle.shuttingDown) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;

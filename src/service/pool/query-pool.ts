@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import { errors, ServiceError } from '../errors.js';
-import type { QueryAnswer, QueryReply, QueryTask, WorkerData } from './task.js';
+import { workerExecArgv } from './exec-argv.js';
+import type { QueryAnswer, QueryReply, QueryTask, SweepTask, WorkerData } from './task.js';
 
 const WORKER_URL = new URL('../../../workers/query-worker.js', import.meta.url).href;
 /** Piscina's messages when it refuses a task (maxQueue reached; maxQueue 0 with every worker busy). */
@@ -15,7 +16,7 @@ export interface QueryPoolOptions {
 
 /** The Piscina pool of query workers, with the error mapping and counters the service needs. */
 export class QueryPool {
-  private readonly piscina: Piscina<QueryTask, QueryReply>;
+  private readonly piscina: Piscina<QueryTask | SweepTask, QueryReply>;
   private submitted = 0;
   private closed = false;
 
@@ -29,6 +30,7 @@ export class QueryPool {
       idleTimeout: 2 ** 31 - 1,
       maxQueue: options.queueSize,
       workerData,
+      execArgv: workerExecArgv(),
     });
   }
 
@@ -74,6 +76,18 @@ export class QueryPool {
       throw new Error(`query worker failed: ${reply.error.message}`);
     }
     return reply.answers;
+  }
+
+  /**
+   * Has idle workers drop cached versions that are no longer current, so a replaced index's memory
+   * is not pinned by a worker that happens to get no query for a while. One task per thread, all at
+   * once: Piscina gives each to a different idle worker; a busy worker sweeps at its next query anyway.
+   */
+  sweep(): void {
+    if (this.closed) return;
+    for (let i = 0; i < this.threads; i++) {
+      this.piscina.run({ sweep: true }).catch(() => undefined);
+    }
   }
 
   /** Waits for running and queued tasks, then stops the threads. */

@@ -22,6 +22,11 @@ export interface QueryTask {
   includeDistances: boolean;
 }
 
+/** Asks a worker to drop cached versions that are no longer current (sent after a swap). */
+export interface SweepTask {
+  sweep: true;
+}
+
 export interface QueryAnswer {
   ids: number[];
   distances?: number[];

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { IndexStorage } from '../../annoy/storage.js';
+import { workerExecArgv } from '../pool/exec-argv.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 
 export interface LoadRequest {
@@ -30,7 +31,7 @@ const LOADER_URL = new URL('../../../workers/load-index.js', import.meta.url);
  */
 export function loadIndexInWorker(request: LoadRequest): Promise<LoadedIndex> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(LOADER_URL, { workerData: request });
+    const worker = new Worker(LOADER_URL, { workerData: request, execArgv: workerExecArgv() });
     let settled = false;
     worker.once('message', (reply: LoadReply) => {
       settled = true;

@@ -1,0 +1,32 @@
+import { resolve } from 'node:path';
+import t from 'tap';
+import { ConfigError, defaults, helpText, loadConfig, SETTINGS, settingsTable } from '../../src/service/config.js';
+
+t.test('defaults, environment, flags (flags win)', async (t) => {
+  const d = loadConfig([], {});
+  t.match(d, { port: 8080, host: '0.0.0.0', indexDir: resolve('indexes'), demo: true, adminToken: null, apiKey: null });
+  t.ok(d.workers >= 1);
+  const c = loadConfig(['--port', '9000', '--workers=3', '--no-demo', '--index-dir', 'x'], { PORT: '1234', HOST: '127.0.0.1', NNSERVE_WORKERS: '2', NNSERVE_ADMIN_TOKEN: 'tok', NNSERVE_MAX_N: '50' });
+  t.match(c, { port: 9000, host: '127.0.0.1', workers: 3, demo: false, adminToken: 'tok', maxN: 50, indexDir: resolve('x') });
+  t.equal(loadConfig(['--docs=false'], {}).docs, false);
+  t.equal(loadConfig([], { NNSERVE_ACCESS_LOG: 'off' }).accessLog, false);
+});
+
+t.test('bad values are refused with the flag or variable named', async (t) => {
+  t.throws(() => loadConfig(['--port', 'abc'], {}), new ConfigError('--port: expected an integer, got "abc"'));
+  t.throws(() => loadConfig([], { PORT: '70000' }), /PORT: 70000 is outside 0..65535/);
+  t.throws(() => loadConfig([], { NNSERVE_WORKERS: '0' }), /NNSERVE_WORKERS/);
+  t.throws(() => loadConfig(['--bogus'], {}), /unknown option --bogus/);
+  t.throws(() => loadConfig(['--port'], {}), /--port needs a value/);
+  t.throws(() => loadConfig([], { NNSERVE_LOG_LEVEL: 'loud' }), /NNSERVE_LOG_LEVEL/);
+  t.throws(() => loadConfig([], { NNSERVE_DEMO: 'maybe' }), /NNSERVE_DEMO/);
+});
+
+t.test('every setting is documented once, in help and in the README table', async (t) => {
+  const keys = Object.keys(defaults()).sort();
+  t.same(SETTINGS.map((s) => s.key).sort(), keys, 'one row per config field');
+  for (const s of SETTINGS) {
+    t.ok(helpText().includes(s.flag) && helpText().includes(s.env), s.flag);
+    t.ok(settingsTable().includes(`\`${s.env}\``), s.env);
+  }
+});

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { settingsTable } from '../../src/service/config.js';
+import { repoRoot } from '../helpers/fixtures.js';
+import { serve, tempDir } from './helpers.js';
+
+const run = promisify(execFile);
+
+/** The merged README once it documents the API; until then the service helper's draft. */
+function readmeText(): { path: string; text: string } | null {
+  const merged = join(repoRoot, 'README.md');
+  if (existsSync(merged)) {
+    const text = readFileSync(merged, 'utf8');
+    if (text.includes('/v1/indexes/demo')) return { path: merged, text };
+  }
+  const draft = '/tmp/service-readme.md';
+  return existsSync(draft) ? { path: draft, text: readFileSync(draft, 'utf8') } : null;
+}
+
+interface Example {
+  command: string;
+  expected: unknown;
+}
+
+/** Every `curl` line of the ```sh blocks; a ```json block right after a one-command block is its expected output. */
+function examples(markdown: string): Example[] {
+  const blocks: { lang: string; body: string }[] = [];
+  const fence = /^```(\w*)\n([\s\S]*?)^```\s*$/gm;
+  for (const m of markdown.matchAll(fence)) blocks.push({ lang: m[1], body: m[2] });
+  const out: Example[] = [];
+  blocks.forEach((b, i) => {
+    if (b.lang !== 'sh') return;
+    const commands = b.body
+      .replace(/\\\n\s*/g, '')
+      .split('\n')
+      .filter((l) => l.startsWith('curl '));
+    const next = blocks[i + 1];
+    const expected = commands.length >= 1 && next?.lang === 'json' ? JSON.parse(next.body) : undefined;
+    commands.forEach((command, j) => out.push({ command, expected: j === commands.length - 1 ? expected : undefined }));
+  });
+  return out;
+}
+
+/** Deep equality with floats compared to 1e-6 (kernels may round the last bit differently). */
+function close(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => close(x, b[i]));
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a).sort();
+    const kb = Object.keys(b).sort();
+    return close(ka, kb) && ka.every((k) => close((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  }
+  return a === b;
+}
+
+const readme = readmeText();
+if (!readme) {
+  t.pass('no README with API examples yet: nothing to check');
+} else {
+  t.test(`settings table in ${readme.path} matches the configuration`, async (t) => {
+    t.ok(readme.text.includes(settingsTable()), 'README table is the one settingsTable() prints');
+  });
+
+  t.test(`curl examples in ${readme.path} run as written against the demo index`, async (t) => {
+    const list = examples(readme.text);
+    t.ok(list.length >= 10, `${list.length} curl examples found`);
+    const server = await serve(t, tempDir(t), { demo: true, adminToken: 'readme-token', workers: 1 });
+    for (const { command, expected } of list) {
+      const cmd = command.replaceAll('http://localhost:8080', server.url);
+      const { stdout } = await run('sh', ['-c', cmd], { env: { ...process.env, NNSERVE_ADMIN_TOKEN: 'readme-token' } });
+      t.ok(stdout.length > 0, `output: ${command.slice(0, 90)}`);
+      if (stdout.startsWith('{')) {
+        const body = JSON.parse(stdout) as Record<string, unknown>;
+        if (expected !== undefined) t.ok(close(body, expected), `documented output matches: ${command.slice(0, 90)}\n${stdout}`);
+        else t.notOk('statusCode' in body, `no error: ${command.slice(0, 90)}\n${stdout}`);
+      }
+    }
+  });
+}
