@@ -12,8 +12,11 @@
 # Usage: .ci/container-checks.sh [all|static|engine|base-image|image]
 # Env:   NNSERVE_CI_STATE  persistent cache dir (docker data root, rootfs tarball);
 #                          default /tmp/nnserve-ci. Delete it to measure a cold run.
-#        NNSERVE_CI_KEEP=1 leave the daemon data root in place (default: kept, it is a cache)
+#        NNSERVE_CI_REQUIRE_ENGINE=1  fail instead of skipping when the engine cannot start
+#        NNSERVE_CI_PORT, NNSERVE_CI_FILE_PORT, NNSERVE_CI_PROM_PORT  fixed loopback ports
+#                          (default: free ports picked at start)
 set -euo pipefail
+shopt -s inherit_errexit
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${NNSERVE_CI_STATE:-/tmp/nnserve-ci}
@@ -36,17 +39,33 @@ log() { printf '[container-checks %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { log "FAIL: $*"; exit 1; }
 skip() { log "SKIP: $*"; SKIPPED+=("$*"); }
 
-# Runs "$@" as a named step and records how long it took.
+# Runs "$@" as a named step and records how long it took; any failing command ends the script.
 step() {
+  local name=$1; shift
+  local t0; t0=$(date +%s)
+  log "== $name"
+  STEP_NAME=$name STEP_T0=$t0
+  "$@"
+  STEP_NAME=
+  local dt=$(( $(date +%s) - t0 ))
+  TIMINGS+=("$(printf '%-34s %4ss' "$name" "$dt")")
+  log "== $name done in ${dt}s"
+}
+
+# Like step, but returns the status instead of ending the script. Inside a tested command bash
+# ignores `set -e`, so functions run this way must return non-zero explicitly on every failure.
+try_step() {
   local name=$1; shift
   local t0 rc=0; t0=$(date +%s)
   log "== $name"
   "$@" || rc=$?
   local dt=$(( $(date +%s) - t0 ))
-  TIMINGS+=("$(printf '%-34s %4ss%s' "$name" "$dt" "$( ((rc)) && echo ' (failed)')")")
-  (( rc == 0 )) || return "$rc"
-  log "== $name done in ${dt}s"
+  TIMINGS+=("$(printf '%-34s %4ss%s' "$name" "$dt" "$(if ((rc)); then echo ' (failed)'; fi)")")
+  if ((rc)); then log "== $name failed (exit $rc) in ${dt}s"; else log "== $name done in ${dt}s"; fi
+  return "$rc"
 }
+STEP_NAME=
+STEP_T0=0
 
 cleanup() {
   local rc=$?
@@ -61,6 +80,7 @@ cleanup() {
   # The index dir is written by uid 1000 inside the container; we are root, so rm works.
   rm -rf "$WORK"
   log "timings:"
+  [[ -n $STEP_NAME ]] && TIMINGS+=("$(printf '%-34s %4ss (failed)' "$STEP_NAME" "$(( $(date +%s) - STEP_T0 ))")")
   local t; for t in "${TIMINGS[@]}"; do log "  $t"; done
   log "  total                              $(( $(date +%s) - SCRIPT_START ))s"
   local s; for s in "${SKIPPED[@]}"; do log "skipped: $s"; done
@@ -158,44 +178,60 @@ ensure_base_image() {
     return 0
   fi
   local nodever; nodever=$(node --version)
-  [[ $nodever == v20.* ]] || die "host node is $nodever; the stand-in must be node 20"
+  if [[ $nodever != v20.* ]]; then
+    echo "host node is $nodever; the stand-in node:20-slim needs node 20" >"$WORK/engine-blocker"
+    return 1
+  fi
   local tarball="$STATE/rootfs-bookworm-node-$nodever.tar"
-  if [[ ! -s $tarball ]]; then
-    local mirror
-    mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-    mirror=${mirror:-http://deb.debian.org/debian}
-    local r="$WORK/rootfs"
-    log "debootstrap bookworm from $mirror (about a minute)"
-    if ! debootstrap --variant=minbase bookworm "$r" "$mirror" >"$WORK/debootstrap.log" 2>&1; then
-      tail -20 "$WORK/debootstrap.log"
-      echo "debootstrap of the stand-in base image failed (mirror $mirror unreachable?)" >"$WORK/engine-blocker"
+  if [[ -s $tarball ]]; then
+    log "using cached rootfs $tarball"
+  else
+    # In a background subshell so `set -e` applies inside although the caller tests the result.
+    build_rootfs "$tarball" &
+    if ! wait $!; then
+      [[ -s $WORK/engine-blocker ]] || echo "building the stand-in rootfs failed" >"$WORK/engine-blocker"
       return 1
     fi
-    local nodebin; nodebin=$(readlink -f "$(command -v node)")
-    local npmdir; npmdir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
-    install -D -m 0755 "$nodebin" "$r/usr/local/bin/node"
-    mkdir -p "$r/usr/local/lib/node_modules"
-    cp -a "$npmdir" "$r/usr/local/lib/node_modules/npm"
-    ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$r/usr/local/bin/npm"
-    ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$r/usr/local/bin/npx"
-    # The host's CA bundle (it may carry a proxy CA) so `npm ci` in a RUN step reaches the registry.
-    install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt"
-    mkdir -p "$r/usr/local/etc"
-    printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nupdate-notifier=false\nfund=false\naudit=false\n' \
-      >"$r/usr/local/etc/npmrc"
-    chroot "$r" groupadd --gid 1000 node
-    chroot "$r" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
-    rm -rf "$r/var/cache/apt/archives/"*.deb "$r/var/lib/apt/lists/"*
-    chroot "$r" /usr/local/bin/node --version >/dev/null || die "node does not run inside the rootfs"
-    tar -C "$r" -cf "$tarball.tmp" .
-    mv "$tarball.tmp" "$tarball"
-    rm -rf "$r"
-  else
-    log "using cached rootfs $tarball"
   fi
-  docker import --change 'CMD ["node"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    "$tarball" node:20-slim >/dev/null
+  if ! docker import --change 'CMD ["node"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    "$tarball" node:20-slim >/dev/null; then
+    echo "docker import of the stand-in rootfs failed" >"$WORK/engine-blocker"
+    return 1
+  fi
   log "imported node:20-slim"
+}
+
+# Debian bookworm minbase + this machine's node 20 and npm, shaped like the official image.
+build_rootfs() {
+  local tarball=$1 mirror r="$WORK/rootfs"
+  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  log "debootstrap bookworm from $mirror (about a minute)"
+  if ! debootstrap --variant=minbase bookworm "$r" "$mirror" >"$WORK/debootstrap.log" 2>&1; then
+    tail -20 "$WORK/debootstrap.log"
+    echo "debootstrap of the stand-in base image failed (mirror $mirror unreachable?)" >"$WORK/engine-blocker"
+    return 1
+  fi
+  local nodebin npmdir
+  nodebin=$(readlink -f "$(command -v node)")
+  npmdir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
+  install -D -m 0755 "$nodebin" "$r/usr/local/bin/node"
+  mkdir -p "$r/usr/local/lib/node_modules"
+  cp -a "$npmdir" "$r/usr/local/lib/node_modules/npm"
+  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$r/usr/local/bin/npm"
+  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$r/usr/local/bin/npx"
+  # The host's CA bundle (it may carry a proxy CA) so `npm ci` in a RUN step reaches the registry.
+  install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt"
+  mkdir -p "$r/usr/local/etc"
+  printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nupdate-notifier=false\nfund=false\naudit=false\n' \
+    >"$r/usr/local/etc/npmrc"
+  chroot "$r" groupadd --gid 1000 node
+  chroot "$r" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
+  rm -rf "$r/var/cache/apt/archives/"*.deb "$r/var/lib/apt/lists/"*
+  chroot "$r" /usr/local/bin/node --version >/dev/null
+  tar -C "$r" -cf "$tarball.tmp" .
+  mv "$tarball.tmp" "$tarball"
+  rm -rf "$r"
 }
 
 # ---------------------------------------------------------------- helpers
@@ -305,7 +341,7 @@ kustomize_render() {
 static_part() {
   # docker-compose, promtool and shellcheck come from Debian packages; install them up front
   # where that is possible (root on Debian), otherwise the checks that need them are skipped.
-  if [[ -z $(engine_blocker) ]]; then step "apt packages" ensure_packages || true; fi
+  if [[ -z $(engine_blocker) ]]; then try_step "apt packages" ensure_packages || true; fi
   step "project build" project_build
   step "shellcheck .ci" shell_lint
   step "Dockerfile lint" dockerfile_lint
@@ -332,6 +368,7 @@ image_build() {
 }
 
 API=
+serves_version() { [[ $(curl -fsS "$1/v1/indexes/demo" | json version) == "$2" ]]; }
 container_health() { docker inspect -f '{{.State.Health.Status}}' "$1"; }
 is_healthy() { [[ $(container_health "$1") == healthy ]]; }
 
@@ -476,9 +513,21 @@ compose_up() {
   (cd "$dir" && NNSERVE_PORT=$port docker-compose -p nnserveci up -d --no-build --no-deps nnserve) 2>&1 | sed 's/^/  /'
   wait_for 60 "compose service ready" curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
   local names; names=$(curl -fsS "http://127.0.0.1:$port/v1/indexes" | json indexes | grep -o '"name":"[^"]*"')
-  (cd "$dir" && docker-compose -p nnserveci down -v) 2>&1 | sed 's/^/  /'
   [[ $names == '"name":"demo"' ]] || die "compose service serves $names"
-  log "docker-compose up: nnserve service (read-only, ./indexes mounted) served the demo; down"
+  # The README's hot swap: build a new version in a staging dir inside the volume (same
+  # filesystem), then rename the files in, manifest last.
+  mkdir -p "$dir/indexes/.staging"
+  node -e 'const l=[];for(let i=0;i<2000;i++)l.push(JSON.stringify({id:`item-${i}`,vector:Array.from({length:40},(_,j)=>Math.sin(i*40+j))}));console.log(l.join("\n"))' \
+    >"$dir/indexes/.staging/vectors.jsonl"
+  chown -R 1000:1000 "$dir/indexes/.staging"
+  (cd "$dir" && docker-compose -p nnserveci run --rm --no-deps nnserve \
+    node dist/src/cli/main.js build /indexes/.staging/vectors.jsonl /indexes/.staging/demo.ann --metric angular --seed 1) 2>&1 | sed 's/^/  /'
+  mv "$dir/indexes/.staging/demo.ids" "$dir/indexes/demo.ids"
+  mv "$dir/indexes/.staging/demo.ann" "$dir/indexes/demo.ann"
+  mv "$dir/indexes/.staging/demo.json" "$dir/indexes/demo.json"
+  wait_for 30 "compose service to serve version 2" serves_version "http://127.0.0.1:$port" 2
+  (cd "$dir" && docker-compose -p nnserveci down -v) 2>&1 | sed 's/^/  /'
+  log "docker-compose up: nnserve service (read-only, ./indexes mounted) served the demo; copy-then-rename swap -> version 2; down"
   skip "compose service prometheus: prom/prometheus cannot be pulled without a registry (a real Prometheus is checked in part 3)"
 }
 
@@ -504,8 +553,14 @@ sigterm_drain() {
   sleep 0.3
   local sent; sent=$(date +%s%N)
   docker kill --signal TERM "$CONTAINER" >/dev/null
-  # During NNSERVE_SHUTDOWN_DELAY_MS the listener stays open but readiness reports 503.
-  local ready; ready=$(curl -s -o /dev/null -w '%{http_code}' "$API/readyz" || true)
+  # During NNSERVE_SHUTDOWN_DELAY_MS (500 ms) the listener stays open but readiness reports 503;
+  # `docker kill` returns once the signal is sent, so allow the handler a moment to run.
+  local ready i
+  for i in 1 2 3 4 5 6 7 8; do
+    ready=$(curl -s -o /dev/null -w '%{http_code}' "$API/readyz" || true)
+    [[ $ready == 503 ]] && break
+    sleep 0.05
+  done
   wait "$client" || true
   local done_at; done_at=$(date +%s%N)
   local code; code=$(cat "$WORK/slow.code")
@@ -518,7 +573,7 @@ sigterm_drain() {
   grep -q 'SIGTERM' "$WORK/container.log" || { tail -5 "$WORK/container.log"; die "no shutdown log line"; }
   grep -q 'shut down cleanly' "$WORK/container.log" || { tail -5 "$WORK/container.log"; die "no clean shutdown logged"; }
   [[ $exit_code == 0 ]] || { docker logs --tail 20 "$CONTAINER"; die "container exited $exit_code after SIGTERM"; }
-  [[ $ready == 503 ]] || die "/readyz answered $ready right after SIGTERM, expected 503"
+  [[ $ready == 503 ]] || die "/readyz answered $ready after SIGTERM, expected 503"
   log "SIGTERM to PID 1 during a slow request: /readyz 503 at once; request completed $(( (done_at - sent) / 1000000 )) ms later with HTTP 200; container exit code 0"
 }
 
@@ -560,7 +615,7 @@ engine_part() {
     skip "Prometheus scrape: needs the running container from the engine part"
     return 0
   fi
-  [[ -f $ROOT/dist/src/cli/main.js ]] || step "project build" project_build
+  if [[ ! -f $ROOT/dist/src/cli/main.js ]]; then step "project build" project_build; fi
   HOST_PORT=${NNSERVE_CI_PORT:-$(free_port)}
   FILE_PORT=${NNSERVE_CI_FILE_PORT:-$(free_port)}
   PROM_PORT=${NNSERVE_CI_PROM_PORT:-$(free_port)}
@@ -568,7 +623,7 @@ engine_part() {
   # with the reason (fatal with NNSERVE_CI_REQUIRE_ENGINE=1). After that, failures are failures.
   local prereq
   for prereq in "apt packages:ensure_packages" "private dockerd:start_dockerd" "stand-in base image node:20-slim:ensure_base_image"; do
-    if ! step "${prereq%:*}" "${prereq##*:}"; then
+    if ! try_step "${prereq%:*}" "${prereq##*:}"; then
       local why; why=$(cat "$WORK/engine-blocker" 2>/dev/null || echo "${prereq%:*} failed")
       [[ ${NNSERVE_CI_REQUIRE_ENGINE:-0} == 1 ]] && die "$why (NNSERVE_CI_REQUIRE_ENGINE=1)"
       skip "real engine (docker build/run, hot swap, SIGTERM): $why"
@@ -596,17 +651,13 @@ case $WHAT in
     ;;
   static) static_part ;;
   engine) engine_part ;;
-  base-image)
+  base-image | image)
     blocker=$(engine_blocker)
     [[ -z $blocker ]] || die "$blocker"
-    step "apt packages" ensure_packages
-    step "private dockerd" start_dockerd
-    step "stand-in base image" ensure_base_image
-    ;;
-  image)
-    step "private dockerd" start_dockerd
-    step "stand-in base image" ensure_base_image
-    step "docker build" image_build
+    try_step "apt packages" ensure_packages || die "$(cat "$WORK/engine-blocker")"
+    try_step "private dockerd" start_dockerd || die "$(cat "$WORK/engine-blocker")"
+    try_step "stand-in base image" ensure_base_image || die "$(cat "$WORK/engine-blocker")"
+    if [[ $WHAT == image ]]; then step "docker build" image_build; fi
     ;;
   *) die "unknown part '$WHAT' (all|static|engine|base-image|image)" ;;
 esac

@@ -50,7 +50,15 @@ export interface HotswapResults {
   /** A client got an older version after it had already seen a newer one. */
   staleAfterNewer: number;
   rssBefore: Rss;
+  /** Right after the load stops. */
   rssAfter: Rss;
+  /** After `idleSeconds` with no requests and no swaps: memory a lagging GC would have returned by then. */
+  rssAfterIdle: Rss;
+  idleSeconds: number;
+  /** VmRSS every 500 ms during the run, with the number of swaps done so far. */
+  rssTimeline: { seconds: number; swaps: number; rssMiB: number }[];
+  /** Least-squares slope of RSS over swaps during the run: memory kept per replaced version. */
+  rssMiBPerSwap: number;
 }
 
 const args = benchArgs();
@@ -59,6 +67,24 @@ const seconds = args.number('seconds', quick ? 8 : 30);
 const swapEveryMs = args.number('swap-ms', 1500);
 const clients = args.number('clients', 8);
 const workers = args.number('workers', 2);
+// Full size is ~120 MB so that a replaced version left in memory shows clearly in RSS.
+const items = args.number('items', quick ? 10_000 : 200_000);
+const dimensions = args.number('dimensions', quick ? 32 : 128);
+const idleSeconds = args.number('idle-seconds', quick ? 3 : 10);
+
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  if (n < 2) return NaN;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? NaN : num / den;
+}
 const log = (line: string) => process.stderr.write(`[hotswap] ${line}\n`);
 
 /** Version B is version A negated: item vectors flip sign (item reads tell them apart) and vector searches find other neighbours. */
@@ -77,7 +103,7 @@ function buildVersions(ds: Dataset): Record<Tag, string> {
 async function main(): Promise<void> {
   const startedOn = machine();
   ensureAnnoyRef();
-  const ds = quick ? gaussian(10_000, 32, 1) : gaussian(50_000, 64, 1);
+  const ds = gaussian(items, dimensions, 1);
   const files = buildVersions(ds);
   const probes = gaussianVectors(PROBES, ds.dimensions, 4242);
   const expected: Record<Tag, string[]> = { A: [], B: [] };
@@ -121,6 +147,11 @@ async function main(): Promise<void> {
 
     let swapping = true;
     let swaps = 0;
+    const runStart = performance.now();
+    const rssTimeline: HotswapResults['rssTimeline'] = [];
+    const sampler = setInterval(() => {
+      rssTimeline.push({ seconds: Math.round((performance.now() - runStart) / 100) / 10, swaps, rssMiB: rssOf(proc.pid).rssMiB });
+    }, 500);
     const swapper = (async () => {
       let next: Tag = 'B';
       while (swapping) {
@@ -180,8 +211,13 @@ async function main(): Promise<void> {
     polling = false;
     await poller;
     await pool.close();
+    clearInterval(sampler);
     await sleep(1500);
     const rssAfter = rssOf(proc.pid);
+    await sleep(idleSeconds * 1000);
+    const rssAfterIdle = rssOf(proc.pid);
+    const rssMiBPerSwap = slope(rssTimeline.map((x) => x.swaps), rssTimeline.map((x) => x.rssMiB));
+    log(`RSS ${rssBefore.rssMiB} MiB before, ${rssAfter.rssMiB} MiB after ${swaps} swaps, ${rssAfterIdle.rssMiB} MiB after ${idleSeconds} s idle; ${rssMiBPerSwap.toFixed(1)} MiB per swap`);
 
     // A version first seen only by the clients (published and replaced between two polls) takes the tag its first answer showed.
     let mixups = 0;
@@ -198,7 +234,7 @@ async function main(): Promise<void> {
       index: { items: ds.train.length / ds.dimensions, dimensions: ds.dimensions, trees: TREES, bytes: first.bytes },
       workers, clients, seconds, swapEveryMs, swaps, versionsSeen: versionTag.size,
       swapVisibleMs: { p50: Math.round(visible.p50), max: Math.round(visible.max), count: visibleMs.length },
-      load, statusCounts, mixups, answersByFile, unexpected, staleAfterNewer, rssBefore, rssAfter,
+      load, statusCounts, mixups, answersByFile, unexpected, staleAfterNewer, rssBefore, rssAfter, rssAfterIdle, idleSeconds, rssTimeline, rssMiBPerSwap: Math.round(rssMiBPerSwap * 10) / 10,
     };
     const md = hotswapMarkdown(results);
     const paths = writeResults(quick ? 'hotswap-quick' : 'hotswap', results, md);
@@ -221,9 +257,14 @@ export function hotswapMarkdown(r: HotswapResults): string {
     [[l.requests, l.requestsPerSecond, l.failures, Object.entries(r.statusCounts).map(([k, v]) => `${k}: ${v}`).join(', '), r.swaps, r.versionsSeen, `${r.answersByFile.A} / ${r.answersByFile.B}`, r.mixups, r.unexpected, r.staleAfterNewer]],
   ), '');
   out.push(markdownTable(
-    ['latency p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'swap visible after (p50 / max ms)', 'RSS before MiB', 'RSS after MiB', 'peak MiB'],
-    [[l.latencyMs.p50, l.latencyMs.p90, l.latencyMs.p99, l.latencyMs.max, `${r.swapVisibleMs.p50} / ${r.swapVisibleMs.max}`, r.rssBefore.rssMiB, r.rssAfter.rssMiB, r.rssAfter.peakMiB]],
+    ['latency p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'swap visible after (p50 / max ms)'],
+    [[l.latencyMs.p50, l.latencyMs.p90, l.latencyMs.p99, l.latencyMs.max, `${r.swapVisibleMs.p50} / ${r.swapVisibleMs.max}`]],
   ), '');
+  out.push(markdownTable(
+    ['RSS before MiB', 'RSS after MiB', `after ${r.idleSeconds} s idle`, 'peak MiB', 'RSS growth per swap (slope)', 'index MiB'],
+    [[r.rssBefore.rssMiB, r.rssAfter.rssMiB, r.rssAfterIdle.rssMiB, r.rssAfterIdle.peakMiB, `${r.rssMiBPerSwap} MiB`, (r.index.bytes / 2 ** 20).toFixed(1)]],
+  ), '');
+  out.push('A growth per swap close to the index size means replaced versions stay in memory (each version is a fresh shared WebAssembly memory); near 0 means they are released.', '');
   return out.join('\n');
 }
 

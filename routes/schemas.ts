@@ -53,7 +53,7 @@ export const nameParam = {
 export const idParam = {
   type: 'string',
   minLength: 1,
-  maxLength: 4096,
+  maxLength: 1024,
   description: 'External item id, URL-encoded.',
 } as const;
 

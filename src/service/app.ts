@@ -69,6 +69,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // The access log is ours (observability plugin): one line, no headers or bodies.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // External ids travel in the path; the router's default cap is 100 characters.
+    routerOptions: { maxParamLength: 1024 },
   }) as unknown as FastifyInstance;
 
   const ajv = validators();

@@ -150,7 +150,7 @@ export class QueryService {
     this.registry.acquire(entry);
     try {
       let answers: QueryAnswer[];
-      const chunk = Math.max(MIN_BATCH_CHUNK, Math.ceil(queries.length / this.pool.threads));
+      const chunk = Math.max(MIN_BATCH_CHUNK, Math.ceil(queries.length / this.config.workers));
       if (queries.length <= chunk) {
         answers = await this.pool.run(this.task(entry, queries, n, options), controller.signal, deadlineMs);
       } else {

@@ -62,6 +62,20 @@ t.test('a new published version replaces the files; a dropped ids file is remove
   t.equal((JSON.parse(readFileSync(join(dir, 'movies.json'), 'utf8')) as { ids: unknown }).ids, null);
 });
 
+t.test('redirects are followed (signed URLs, mirrors)', async (t) => {
+  const dir = tempDir(t);
+  const ann = fakeAnn(3000, 5);
+  publisher.publish('/real', 'moved', ann);
+  publisher.files.set('/entry/moved.json', { body: Buffer.alloc(0), redirectTo: '/real/moved.json' });
+  const io = capture();
+  t.equal(await run([publisher.url('/entry/moved.json'), '--dir', dir], io.options), 1, 'data files are resolved beside the requested URL');
+  publisher.files.set('/entry/moved.ann', { body: Buffer.alloc(0), redirectTo: publisher.url('/real/moved.ann') });
+  const io2 = capture();
+  t.equal(await run([publisher.url('/entry/moved.json'), '--dir', dir], io2.options), 0, io2.err.join('\n'));
+  t.same(readFileSync(join(dir, 'moved.ann')), ann);
+  t.equal(publisher.count('/entry/moved.ann', 302), 1);
+});
+
 t.test('usage errors exit 2, bad names and URLs exit 1 with a reason', async (t) => {
   const dir = tempDir(t);
   const saved = process.stderr.write;

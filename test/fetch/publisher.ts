@@ -9,6 +9,8 @@ export interface Published {
   truncateAt?: number;
   /** Answers If-None-Match with 304 when it matches. */
   etag?: string;
+  /** Answers 302 to this path instead (object stores hand out signed URLs this way). */
+  redirectTo?: string;
 }
 
 /**
@@ -72,6 +74,11 @@ export class Publisher {
     if (!file) {
       record(404);
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    if (file.redirectTo !== undefined) {
+      record(302);
+      res.writeHead(302, { location: file.redirectTo }).end();
       return;
     }
     if (file.etag && req.headers['if-none-match'] === file.etag) {

@@ -197,3 +197,48 @@ t.test('registry keeps a replaced version until its last task releases it', asyn
   t.same(registry.retained('swap'), []);
   t.equal(Atomics.load(registry.versions, v1.slot), 0);
 });
+
+t.test('an invalid index at start-up is rejected; the others are served and the service is ready', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'swap', generation(1));
+  const bad = generation(2);
+  writeIndex(dir, 'broken', { ...bad, ann: bad.ann.subarray(0, 1000) });
+  const server = await serve(t, dir);
+  t.equal((await http(server.url, 'GET', '/readyz')).status, 200);
+  t.same(
+    (await http(server.url, 'GET', '/v1/indexes')).body.indexes.map((i: { name: string }) => i.name),
+    ['swap'],
+  );
+  t.equal((await http(server.url, 'GET', '/v1/indexes/broken')).status, 404);
+  const scrape = (await http(server.url, 'GET', '/metrics')).text;
+  t.equal(metric(scrape, 'nnserve_index_swaps_total', { index: 'broken', result: 'rejected' }), 1);
+});
+
+t.test('a request running during a swap finishes on its version; the old version is released after it', async (t) => {
+  const dir = tempDir(t);
+  const big = (k: number) =>
+    buildIndex('slow', { metric: 'euclidean', dimensions: 16, items: 2000, trees: 10, seed: 50 + k, ids: Array.from({ length: 2000 }, (_, i) => `g${k}-${i}`) });
+  writeIndex(dir, 'slow', big(1));
+  const server = await serve(t, dir, { workers: 1, maxBatch: 8192, deadlineMs: 600_000, pollIntervalMs: 50, debounceMs: 20 });
+  const registry = server.app.nn.registry;
+  const queries = Array.from({ length: 4096 }, (_, i) => ({ vector: Array.from({ length: 16 }, (_, d) => Math.sin(i + d)) }));
+  const slow = http(server.url, 'POST', '/v1/indexes/slow/search/batch', { queries, n: 20, search_k: 1_000_000, include_distances: false });
+  await waitFor(() => (registry.get('slow')!.inflight > 0 ? true : undefined), 2000, 5);
+  writeIndex(dir, 'slow', big(2));
+  await waitFor(() => (registry.get('slow')!.version === 2 ? true : undefined), 2000, 5);
+  const overlapped = registry.retained('slow').includes(1);
+  const fresh = await http(server.url, 'POST', '/v1/indexes/slow/search', { vector: queries[0].vector, n: 3 });
+  t.equal(fresh.body.version, 2, 'new requests use the new version');
+  t.equal(generationOf(fresh.body.ids), 2);
+  const r = await slow;
+  t.equal(r.status, 200);
+  t.equal(r.body.version, 1, 'the running request names the version it started on');
+  t.ok(
+    r.body.results.every((x: { ids: string[] }) => generationOf(x.ids) === 1),
+    'and all its answers come from that version',
+  );
+  if (overlapped) t.pass('version 1 was still held while its request ran');
+  else t.comment('the slow request finished before the swap was published; overlap not observed this time');
+  await waitFor(() => (registry.retained('slow').length === 1 ? true : undefined));
+  t.same(registry.retained('slow'), [2], 'version 1 released once its request finished');
+});

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -23,7 +23,15 @@ function readmeText(): { path: string; text: string } | null {
 interface Example {
   command: string;
   expected: unknown;
+  /** The expected-output block exactly as written (to rewrite it with NNSERVE_UPDATE_README=1). */
+  block?: string;
 }
+
+/**
+ * The documented outputs come from the deterministic demo index; when the engine's builder changes,
+ * the demo (and so the outputs) change too. `NNSERVE_UPDATE_README=1` rewrites them in place.
+ */
+const UPDATE = process.env.NNSERVE_UPDATE_README === '1';
 
 /** Every `curl` line of the ```sh blocks; a ```json block right after a one-command block is its expected output. */
 function examples(markdown: string): Example[] {
@@ -38,8 +46,11 @@ function examples(markdown: string): Example[] {
       .split('\n')
       .filter((l) => l.startsWith('curl '));
     const next = blocks[i + 1];
-    const expected = commands.length >= 1 && next?.lang === 'json' ? JSON.parse(next.body) : undefined;
-    commands.forEach((command, j) => out.push({ command, expected: j === commands.length - 1 ? expected : undefined }));
+    const hasOutput = commands.length >= 1 && next?.lang === 'json';
+    commands.forEach((command, j) => {
+      const last = j === commands.length - 1 && hasOutput;
+      out.push({ command, expected: last ? JSON.parse(next.body) : undefined, block: last ? next.body : undefined });
+    });
   });
   return out;
 }
@@ -68,15 +79,21 @@ if (!readme) {
     const list = examples(readme.text);
     t.ok(list.length >= 10, `${list.length} curl examples found`);
     const server = await serve(t, tempDir(t), { demo: true, adminToken: 'readme-token', workers: 1 });
-    for (const { command, expected } of list) {
+    let text = readme.text;
+    for (const { command, expected, block } of list) {
       const cmd = command.replaceAll('http://localhost:8080', server.url);
       const { stdout } = await run('sh', ['-c', cmd], { env: { ...process.env, NNSERVE_ADMIN_TOKEN: 'readme-token' } });
       t.ok(stdout.length > 0, `output: ${command.slice(0, 90)}`);
       if (stdout.startsWith('{')) {
         const body = JSON.parse(stdout) as Record<string, unknown>;
-        if (expected !== undefined) t.ok(close(body, expected), `documented output matches: ${command.slice(0, 90)}\n${stdout}`);
+        if (expected !== undefined && UPDATE && block !== undefined && !close(body, expected)) text = text.replace(block, `${stdout.trim()}\n`);
+        else if (expected !== undefined) t.ok(close(body, expected), `documented output matches: ${command.slice(0, 90)}\n${stdout}`);
         else t.notOk('statusCode' in body, `no error: ${command.slice(0, 90)}\n${stdout}`);
       }
+    }
+    if (UPDATE && text !== readme.text) {
+      writeFileSync(readme.path, text);
+      t.comment(`updated the documented outputs in ${readme.path}`);
     }
   });
 }

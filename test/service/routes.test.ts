@@ -10,6 +10,12 @@ const words = buildIndex('words', { metric: 'euclidean', dimensions: 8, items: 2
 const ints = buildIndex('ints', { metric: 'angular', dimensions: 4, items: 50, seed: 3 });
 writeIndex(dir, 'words', words);
 writeIndex(dir, 'ints', ints);
+const others = {
+  ham: buildIndex('ham', { metric: 'hamming', dimensions: 16, items: 60, seed: 4 }),
+  dotp: buildIndex('dotp', { metric: 'dot', dimensions: 6, items: 60, seed: 5 }),
+  manh: buildIndex('manh', { metric: 'manhattan', dimensions: 5, items: 60, seed: 6 }),
+};
+for (const [name, built] of Object.entries(others)) writeIndex(dir, name, built);
 writeFileSync(join(dir, 'Bad-Name.ann'), 'x');
 writeFileSync(join(dir, 'Bad-Name.json'), '{}');
 
@@ -35,7 +41,7 @@ const vector = (n: number, v = 0.25) => Array.from({ length: n }, (_, i) => v + 
 
 t.test('probes and docs', async (t) => {
   t.same((await http(base, 'GET', '/healthz')).body, { status: 'ok' });
-  t.same((await http(base, 'GET', '/readyz')).body, { status: 'ready', indexes: 2 });
+  t.same((await http(base, 'GET', '/readyz')).body, { status: 'ready', indexes: 5 });
   const spec = await http(base, 'GET', '/openapi.json');
   t.equal(spec.status, 200);
   t.ok(spec.body.paths['/v1/indexes/{name}/search'], 'openapi lists the search route');
@@ -51,12 +57,12 @@ t.test('GET /v1/indexes lists valid indexes only', async (t) => {
   t.equal(r.status, 200);
   t.same(
     r.body.indexes.map((i: { name: string }) => i.name),
-    ['ints', 'words'],
+    ['dotp', 'ham', 'ints', 'manh', 'words'],
   );
-  const w = r.body.indexes[1];
+  const w = r.body.indexes[4];
   t.match(w, { name: 'words', metric: 'euclidean', dimensions: 8, items: 200, trees: engineWords.getNTrees(), bytes: words.ann.byteLength, version: 1, description: 'test words' });
   t.ok(!Number.isNaN(Date.parse(w.loadedAt)));
-  t.notOk('description' in r.body.indexes[0], 'no description when the manifest has none');
+  t.notOk('description' in r.body.indexes[2], 'no description when the manifest has none');
   t.match((await http(base, 'GET', '/v1/indexes/ints')).body, { name: 'ints', metric: 'angular', items: 50 });
   noLeak(t, await http(base, 'GET', '/v1/indexes/nope'), 404);
   noLeak(t, await http(base, 'GET', '/v1/indexes/Bad-Name'), 404);
@@ -135,6 +141,7 @@ t.test('item vectors and distances', async (t) => {
   t.match(d.body, { index: 'words', version: 1 });
   near(t, [d.body.distance], [engineWords.getDistance(1, 2)]);
   noLeak(t, await http(base, 'GET', '/v1/indexes/words/items/w999'), 404);
+  noLeak(t, await http(base, 'GET', `/v1/indexes/words/items/${'x'.repeat(300)}`), 404);
   noLeak(t, await http(base, 'GET', '/v1/indexes/ints/items/50'), 404);
   noLeak(t, await http(base, 'GET', '/v1/indexes/ints/items/abc'), 404);
   noLeak(t, await http(base, 'GET', '/v1/indexes/words/distance?a=w1&b=zz'), 404);
@@ -216,9 +223,26 @@ t.test('admin reload', async (t) => {
   noLeak(t, await http(admin.url, 'POST', '/v1/admin/reload', undefined, { authorization: 'Bearer wrong' }), 401);
   const r = await http(admin.url, 'POST', '/v1/admin/reload', undefined, { authorization: 'Bearer tok' });
   t.equal(r.status, 200);
-  t.same(r.body.results, [
-    { index: 'ints', result: 'loaded', version: 2 },
-    { index: 'words', result: 'loaded', version: 2 },
-  ]);
+  t.same(
+    r.body.results,
+    ['dotp', 'ham', 'ints', 'manh', 'words'].map((index) => ({ index, result: 'loaded', version: 2 })),
+  );
   t.equal((await http(admin.url, 'GET', '/v1/indexes/words')).body.version, 2);
+});
+
+t.test('every metric is served', async (t) => {
+  for (const [name, built] of Object.entries(others)) {
+    const m = built.manifest;
+    const engine = AnnoyIndex.open(storageFromBytes(built.ann), m.metric, m.dimensions);
+    const q = built.vectors[7].map((x, i) => (m.metric === 'hamming' ? (i % 3 === 0 ? 1 - x : x) : x + 0.01));
+    const r = await http(base, 'POST', `/v1/indexes/${name}/search`, { vector: q, n: 5 });
+    t.equal(r.status, 200, `${name} search`);
+    const e = engine.getNnsByVector(q, 5, -1, true);
+    t.same(r.body.ids, e.ids, `${m.metric}: ids`);
+    near(t, r.body.distances, e.distances, `${m.metric}: distances`);
+    const byItem = await http(base, 'GET', `/v1/indexes/${name}/items/9/neighbors?n=4`);
+    t.same(byItem.body.ids, engine.getNnsByItem(9, 4).ids, `${m.metric}: by item`);
+    const item = await http(base, 'GET', `/v1/indexes/${name}/items/9`);
+    t.same(item.body.vector, engine.getItemVector(9), `${m.metric}: stored vector`);
+  }
 });
