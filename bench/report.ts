@@ -101,10 +101,21 @@ if (engine) {
 }
 if (http) for (const t of http.targets.filter((x) => x.goal !== null)) summary.push(`- ${t.name}: ${t.ratio.toFixed(2)}× (goal ≥ ${t.goal}×, ${t.met ? 'met' : 'not met'}).`);
 if (rss) for (const c of rss.workerCost) summary.push(`- ${c.indexMiB} MiB index: ${c.fromWorkers} → ${c.toWorkers} workers adds ${c.extraMiB} MiB RSS (${(c.extraMiB / c.indexMiB).toFixed(2)}× the index).`);
-if (swap) summary.push(`- Hot-swap: ${swap.swaps} swaps under ${swap.clients} clients, ${swap.load.requests.toLocaleString('en-US')} requests, ${swap.load.failures} failures, ${swap.mixups} version mix-ups, p99 ${swap.load.latencyMs.p99} ms.`);
+if (swap) {
+  summary.push(`- Hot-swap: ${swap.swaps} swaps under ${swap.clients} clients, ${swap.load.requests.toLocaleString('en-US')} requests, ${swap.load.failures} failures, ${swap.mixups} version mix-ups, p99 ${swap.load.latencyMs.p99} ms.`);
+  if (swap.rssAfterIdle) summary.push(`- Hot-swap memory: RSS ${swap.rssBefore.rssMiB} MiB before, ${swap.rssAfterIdle.rssMiB} MiB after ${swap.idleSeconds} s idle (${swap.rssMiBPerSwap} MiB per swap, index ${(swap.index.bytes / 2 ** 20).toFixed(0)} MiB).`);
+}
 if (summary.length) lines.push('## Summary', '', ...summary, '');
 
-const images = [...(engine ? enginePlots(engine) : []), ...(http ? httpPlots(http, swap) : []), ...(rss ? [rssPlot(rss)] : [])];
+function swapRssPlot(r: HotswapResults): string {
+  return plot('hotswap-rss', lineChart({
+    title: `RSS during hot-swaps (${(r.index.bytes / 2 ** 20).toFixed(0)} MiB index, a swap every ${r.swapEveryMs} ms)`,
+    xLabel: 'seconds', yLabel: 'VmRSS, MiB',
+    series: [{ name: `service RSS (${r.swaps} swaps; ${r.rssMiBPerSwap} MiB per swap)`, points: r.rssTimeline.map((t) => ({ x: t.seconds, y: t.rssMiB })) }],
+  }), 'RSS during hot-swaps');
+}
+
+const images = [...(engine ? enginePlots(engine) : []), ...(http ? httpPlots(http, swap) : []), ...(rss ? [rssPlot(rss)] : []), ...(swap?.rssTimeline ? [swapRssPlot(swap)] : [])];
 if (images.length) lines.push('## Plots', '', ...images.flatMap((i) => [i, '']));
 for (const name of ['engine', 'http', 'rss', 'hotswap']) lines.push(section(name), '');
 

@@ -44,7 +44,9 @@ function examples(markdown: string): Example[] {
     const commands = b.body
       .replace(/\\\n\s*/g, '')
       .split('\n')
-      .filter((l) => l.startsWith('curl '));
+      // Examples against a local `npm start` (container sections target published ports and are
+      // exercised by .ci/container-checks.sh instead).
+      .filter((l) => l.startsWith('curl ') && l.includes('http://localhost:8080'));
     const next = blocks[i + 1];
     const hasOutput = commands.length >= 1 && next?.lang === 'json';
     commands.forEach((command, j) => {
