@@ -3,13 +3,14 @@
 // Run: npm run build && node dist/bench/http.js [--quick] [--seconds=S] [--connections=C]
 // Load comes from wrk (Debian package) on loopback. Writes bench/results/http.json and http.md.
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureAnnoyRef } from './lib/annoy-ref.js';
 import { fashionMnist, row, rows } from './lib/datasets.js';
 import { ensureAnnoyIndex, openTimed, searchAll, warmUp } from './lib/engine-run.js';
 import { publishIndex, tempIndexDir } from './lib/index-dir.js';
 import { markdownTable } from './lib/markdown.js';
-import { BENCH_DIR, benchArgs, machine, machineLine, NOISE_NOTE, REPO_DIR, writeResults } from './lib/results.js';
+import { benchArgs, machine, machineLine, NOISE_NOTE, DIST_DIR, writeResults } from './lib/results.js';
 import { getJson, startNodeApp, startService, waitForIndex, type RunningProcess } from './lib/service.js';
 import { round } from './lib/stats.js';
 import { postBodiesScript, randomGetScript, runWrk, type WrkResult } from './lib/wrk.js';
@@ -51,7 +52,7 @@ const searchConnections = args.number('search-connections', 8);
 const log = (line: string) => process.stderr.write(`[http] ${line}\n`);
 
 async function measure(label: string, url: string, script: string, connections: number): Promise<WrkResult> {
-  const scriptFile = join(BENCH_DIR, 'results', `wrk-${label.replace(/[^a-z0-9]+/gi, '-')}.lua.tmp`);
+  const scriptFile = join(tmpdir(), `nnserve-bench-wrk-${process.pid}-${label.replace(/[^a-z0-9]+/gi, '-')}.lua`);
   await runWrk({ url, script, scriptFile, connections, seconds: warmSeconds });
   const r = await runWrk({ url, script, scriptFile, connections, seconds });
   log(`${label}: ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, errors ${r.errors}`);
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   let bareApp: RunningProcess | null = null;
   let proc: RunningProcess | null = null;
   try {
-    bareApp = await startNodeApp(join(REPO_DIR, 'dist/bench/fastify-bare.js'), '/readyz');
+    bareApp = await startNodeApp(join(DIST_DIR, 'bench/fastify-bare.js'), '/readyz');
     for (const workers of [1, 2]) {
       // The first start finds an empty directory and creates `demo`; the Fashion-MNIST index is then published beside it.
       proc = await startService({ indexDir: dir.dir, workers });

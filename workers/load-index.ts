@@ -35,10 +35,15 @@ function load({ dir, name }: LoadRequest): LoadReply {
     }
     if (hash.digest('hex') !== manifest.sha256) throw new Error(`${name}.ann does not match the manifest sha256`);
   }
-  const index = AnnoyIndex.open(storage, manifest.metric, manifest.dimensions);
+  let index: AnnoyIndex;
+  try {
+    // A file cut inside its item area can pass as a smaller valid forest: the manifest's count tells.
+    index = AnnoyIndex.open(storage, manifest.metric, manifest.dimensions, { expectedItems: manifest.items });
+  } catch (err) {
+    throw new Error(`${name}.ann (${manifest.metric}, ${manifest.dimensions} dimensions, ${storage.byteLength} bytes): ${(err as Error).message}`);
+  }
   const items = index.getNItems();
   const trees = index.getNTrees();
-  if (manifest.items !== undefined && manifest.items !== items) throw new Error(`${name}.ann has ${items} items, manifest says ${manifest.items}`);
   if (manifest.trees !== undefined && manifest.trees !== trees) throw new Error(`${name}.ann has ${trees} trees, manifest says ${manifest.trees}`);
   if (ids) {
     if (ids.length !== items) throw new Error(`${manifest.ids} has ${ids.length} lines, index has ${items} items`);

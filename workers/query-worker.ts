@@ -33,6 +33,10 @@ function sweep(): void {
   }
 }
 
+// A worker that gets no task after a swap would otherwise pin the replaced version's memory until
+// its next task; the main thread's sweep tasks cannot be aimed at a particular worker.
+setInterval(sweep, 1000).unref();
+
 function indexFor(task: QueryTask): AnnoyIndex {
   sweep();
   const cached = cache.get(task.name);

@@ -1,16 +1,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** bench/ in the source tree, whether running from dist/bench or bench. */
-export const BENCH_DIR = (() => {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const parts = here.split('/');
-  const dist = parts.lastIndexOf('dist');
-  return dist >= 0 ? join(parts.slice(0, dist).join('/') || '/', 'bench') : dirname(here);
-})();
-export const REPO_DIR = dirname(BENCH_DIR);
+/** The compiled tree this code runs from (dist/ normally): the service CLI and the other benchmarks are taken from the same tree. */
+export const DIST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/**
+ * The repository (bench/data, bench/results, the reference binary). NNSERVE_REPO overrides it, so a
+ * private build elsewhere (e.g. `tsc --outDir /tmp/x/dist`, with node_modules linked beside it) can
+ * run against this checkout while other work rebuilds ./dist.
+ */
+export const REPO_DIR = process.env.NNSERVE_REPO ? resolve(process.env.NNSERVE_REPO) : dirname(DIST_DIR);
+export const BENCH_DIR = join(REPO_DIR, 'bench');
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
 export const DATA_DIR = join(BENCH_DIR, 'data');
 

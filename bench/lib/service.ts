@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { REPO_DIR } from './results.js';
+import { DIST_DIR } from './results.js';
 
-export const CLI = join(REPO_DIR, 'dist/src/cli/main.js');
+export const CLI = join(DIST_DIR, 'src/cli/main.js');
 
 /** A free loopback port (bind to 0, read it, release it). */
 export function freePort(): Promise<number> {

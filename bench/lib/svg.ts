@@ -121,7 +121,8 @@ export function lineChart(o: LineChartOptions): string {
     const color = COLORS[i % COLORS.length];
     const pts = s.points.filter((p) => !o.logY || p.y > 0).sort((a, b) => a.x - b.x);
     body.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
-    for (const p of pts) {
+    // Dense series (time lines) read better as a plain line.
+    for (const p of pts.length <= 30 ? pts : []) {
       body.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4" fill="${color}"><title>${esc(`${s.name}: ${p.label ?? ''} x=${p.x} y=${p.y}`)}</title></circle>`);
       // Labels near the right edge go to the left of their point so they stay inside the picture.
       const right = sx(p.x) > WIDTH - MARGIN.right - 70;

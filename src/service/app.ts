@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Ajv, type Options as AjvOptions } from 'ajv';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import admin from '../../routes/admin.js';
 import { sharedSchemas } from '../../routes/schemas.js';
 import health from '../../routes/health.js';
@@ -15,6 +16,8 @@ import auth from './plugins/auth.js';
 import core from './plugins/core.js';
 import observability from './plugins/observability.js';
 import openapi from './plugins/openapi.js';
+import rateLimit from './plugins/rate-limit.js';
+import securityHeaders from './plugins/security-headers.js';
 import type { LoadedIndex } from './registry/loader.js';
 
 export interface AppOptions {
@@ -58,6 +61,13 @@ function validationMessage(err: FastifyError): string {
   return err.message;
 }
 
+/** Errors the router raises before any route (or error handler) is involved. */
+function frameworkError(err: FastifyError): { status: number; message: string } {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return { status: 414, message: 'a path segment is longer than 1024 characters' };
+  // Never echo the URL back: the message stays the same whatever the client sent.
+  return { status: 400, message: 'malformed URL (invalid percent-encoding)' };
+}
+
 /** Builds the service: plugins for the shared parts, one plugin per resource, one error shape. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options;
@@ -71,7 +81,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     // External ids travel in the path; the router's default cap is 100 characters.
     routerOptions: { maxParamLength: 1024 },
+    // A client must deliver its whole request in time (slow-body and slowloris defence); Node checks
+    // open requests every connectionsCheckingInterval, so that is kept well below the timeout.
+    requestTimeout: config.requestTimeoutMs,
+    // Node applies a request timeout to bodies only when given at construction, not when set later.
+    http: config.requestTimeoutMs > 0 ? { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.requestTimeoutMs / 4))) } : {},
+    frameworkErrors: (err, _request, reply) => {
+      const { status, message } = frameworkError(err);
+      return (reply as unknown as FastifyReply).code(status).send(errorBody(status, message));
+    },
   }) as unknown as FastifyInstance;
+
+  // Node closes CONNECT (proxy tunnel) requests without a word when nobody listens; answer them like
+  // any other unsupported method instead.
+  app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify(errorBody(405, 'CONNECT is not supported'));
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
 
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.text).compile(schema));
@@ -96,7 +122,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(core, { config, load: options.load });
   await app.register(observability, { accessLog: config.accessLog });
-  if (config.apiKey) await app.register(auth, { apiKey: config.apiKey });
+  await app.register(securityHeaders);
+  if (config.rateLimitMax > 0) await app.register(rateLimit, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs });
+  const apiKeys = [...(config.apiKey ? [config.apiKey] : []), ...config.apiKeys];
+  if (apiKeys.length > 0) await app.register(auth, { apiKeys });
   await app.register(openapi, { ui: config.docs });
 
   for (const schema of sharedSchemas) app.addSchema(schema);

@@ -11,6 +11,10 @@ export interface ServiceConfig {
   accessLog: boolean;
   adminToken: string | null;
   apiKey: string | null;
+  apiKeys: string[];
+  rateLimitMax: number;
+  rateLimitWindowMs: number;
+  requestTimeoutMs: number;
   maxN: number;
   maxSearchK: number;
   maxBatch: number;
@@ -25,7 +29,7 @@ export interface ServiceConfig {
   docs: boolean;
 }
 
-type Kind = 'int' | 'string' | 'bool' | 'secret' | 'level';
+type Kind = 'int' | 'string' | 'bool' | 'secret' | 'secrets' | 'level';
 
 /** One row of the settings table: the README table and `--help` are printed from these rows. */
 export interface SettingSpec {
@@ -51,6 +55,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'accessLog', flag: '--access-log', env: 'NNSERVE_ACCESS_LOG', kind: 'bool', defaultText: 'true', description: 'One `info` log line per request (id, method, route, status, time). Bodies and vectors are never logged.' },
   { key: 'adminToken', flag: '--admin-token', env: 'NNSERVE_ADMIN_TOKEN', kind: 'secret', defaultText: 'unset', description: 'Enables `POST /v1/admin/reload` with `Authorization: Bearer <token>`; when unset the route answers 404.' },
   { key: 'apiKey', flag: '--api-key', env: 'NNSERVE_API_KEY', kind: 'secret', defaultText: 'unset', description: 'When set, every `/v1/indexes…` request needs `Authorization: Bearer <key>` or `x-api-key: <key>` (401 otherwise). Health, metrics and docs stay open.' },
+  { key: 'apiKeys', flag: '--api-keys', env: 'NNSERVE_API_KEYS', kind: 'secrets', defaultText: 'unset', description: 'Comma-separated API keys, each accepted like `NNSERVE_API_KEY` (several clients, or rotation without downtime). Both settings may be used together.' },
+  { key: 'rateLimitMax', flag: '--rate-limit-max', env: 'NNSERVE_RATE_LIMIT_MAX', kind: 'int', min: 0, max: 1_000_000_000, defaultText: '0', description: 'Requests one client address may make to `/v1/…` routes per window; above it 429 with `Retry-After`. 0 = no rate limiting.' },
+  { key: 'rateLimitWindowMs', flag: '--rate-limit-window-ms', env: 'NNSERVE_RATE_LIMIT_WINDOW_MS', kind: 'int', min: 1, max: 86_400_000, defaultText: '60000', description: 'Length of the rate-limit window in ms.' },
+  { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: 'NNSERVE_REQUEST_TIMEOUT_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '30000', description: 'Time a client has to send a whole request (headers and body); slower ones get 408 and are disconnected. 0 = no limit.' },
   { key: 'maxN', flag: '--max-n', env: 'NNSERVE_MAX_N', kind: 'int', min: 1, max: 1_000_000, defaultText: '1000', description: 'Largest `n` a query may ask for.' },
   { key: 'maxSearchK', flag: '--max-search-k', env: 'NNSERVE_MAX_SEARCH_K', kind: 'int', min: 1, max: 2 ** 31 - 1, defaultText: '1000000', description: 'Largest explicit `search_k` (`-1`, the default n × trees, is always allowed).' },
   { key: 'maxBatch', flag: '--max-batch', env: 'NNSERVE_MAX_BATCH', kind: 'int', min: 1, max: 100_000, defaultText: '256', description: 'Most queries in one `search/batch` request.' },
@@ -79,6 +87,10 @@ export function defaults(): ServiceConfig {
     accessLog: true,
     adminToken: null,
     apiKey: null,
+    apiKeys: [],
+    rateLimitMax: 0,
+    rateLimitWindowMs: 60_000,
+    requestTimeoutMs: 30_000,
     maxN: 1000,
     maxSearchK: 1_000_000,
     maxBatch: 256,
@@ -115,6 +127,11 @@ function parseValue(spec: SettingSpec, raw: string, source: string): ServiceConf
       return raw;
     case 'secret':
       return raw === '' ? null : raw;
+    case 'secrets':
+      return raw
+        .split(',')
+        .map((k) => k.trim())
+        .filter((k) => k !== '');
     case 'string':
       if (raw === '') throw new ConfigError(`${source}: must not be empty`);
       return raw;
@@ -133,7 +150,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   const config = defaults();
   for (const spec of SETTINGS) {
     const raw = env[spec.env];
-    if (raw !== undefined && !(spec.kind !== 'secret' && raw === '')) assign(config, spec, parseValue(spec, raw, spec.env));
+    if (raw !== undefined && !(spec.kind !== 'secret' && spec.kind !== 'secrets' && raw === '')) assign(config, spec, parseValue(spec, raw, spec.env));
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];

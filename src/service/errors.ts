@@ -25,6 +25,8 @@ export const errors = {
   queueFull: (retryAfterSeconds: number) =>
     new ServiceError('NNS_ERR_QUEUE_FULL', 503, 'query queue is full, retry later', { 'retry-after': String(retryAfterSeconds) }),
   deadline: (ms: number) => new ServiceError('NNS_ERR_DEADLINE', 504, `query did not finish within ${ms} ms`),
+  workerLost: () => new ServiceError('NNS_ERR_WORKER_LOST', 503, 'the query worker failed; retry', { 'retry-after': '1' }),
+  rateLimited: (message: string) => new ServiceError('NNS_ERR_RATE_LIMITED', 429, message),
   shuttingDown: () => new ServiceError('NNS_ERR_SHUTTING_DOWN', 503, 'server is shutting down', { 'retry-after': '1' }),
   unauthorized: () => new ServiceError('NNS_ERR_UNAUTHORIZED', 401, 'missing or wrong credentials', { 'www-authenticate': 'Bearer' }),
 } as const;

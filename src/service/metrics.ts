@@ -24,6 +24,7 @@ export class ServiceMetrics {
   private readonly candidates: Histogram;
   private readonly searchK: Histogram;
   private readonly swaps: Counter<'index' | 'result'>;
+  private readonly tasksLost: Counter<'retried'>;
   private readonly loadDuration: Histogram<'index'>;
   private readonly indexItems: Gauge<'index'>;
   private readonly indexTrees: Gauge<'index'>;
@@ -41,6 +42,7 @@ export class ServiceMetrics {
     this.candidates = new Histogram({ name: 'nnserve_query_candidates', help: 'Unique items scored per query.', buckets: COUNT_BUCKETS, registers });
     this.searchK = new Histogram({ name: 'nnserve_query_search_k', help: 'Effective search_k per query (n × trees when -1).', buckets: COUNT_BUCKETS, registers });
     this.swaps = new Counter({ name: 'nnserve_index_swaps_total', help: 'Index load attempts by result (loaded, rejected, removed).', labelNames: ['index', 'result'], registers });
+    this.tasksLost = new Counter({ name: 'nnserve_pool_tasks_lost_total', help: 'Query tasks whose worker thread died under them (the pool replaces the thread); retried="true" when run again.', labelNames: ['retried'], registers });
     this.loadDuration = new Histogram({ name: 'nnserve_index_load_duration_seconds', help: 'Time to read and validate an index file.', labelNames: ['index'], buckets: LOAD_BUCKETS, registers });
     this.indexItems = new Gauge({ name: 'nnserve_index_items', help: 'Items in the served version.', labelNames: ['index'], registers });
     this.indexTrees = new Gauge({ name: 'nnserve_index_trees', help: 'Trees in the served version.', labelNames: ['index'], registers });
@@ -60,6 +62,16 @@ export class ServiceMetrics {
   }
 
   bindRegistry(registry: IndexRegistry): void {
+    new Gauge({
+      name: 'nnserve_index_versions_live',
+      help: 'Index versions held in memory: the served one plus replaced ones still pinned by in-flight requests (1 per index when no swap is in progress).',
+      labelNames: ['index'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [index, count] of registry.liveCounts()) this.set({ index }, count);
+      },
+    });
     registry.on('published', (entry, previous) => {
       if (previous) this.indexInfo.remove({ index: previous.name, version: String(previous.version), metric: previous.metric });
       this.setIndexGauges(entry);
@@ -73,6 +85,10 @@ export class ServiceMetrics {
       this.indexLoaded.remove(labels);
       this.indexInfo.remove({ index: entry.name, version: String(entry.version), metric: entry.metric });
     });
+  }
+
+  onTaskLost(retried: boolean): void {
+    this.tasksLost.inc({ retried: String(retried) });
   }
 
   onLoad(outcome: LoadOutcome): void {

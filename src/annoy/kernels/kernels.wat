@@ -156,54 +156,288 @@
         (br $next1)))
     (local.get $s))
 
-  ;; out[k] = dot(q, vector of ids[k]) for k < count; the vector of id starts at base + id·nodeBytes + vOffset.
+  ;; out[k] = op(q, vector of ids[k]) for k < count; the vector of id starts at base + id·nodeBytes + vOffset.
+  ;; Ids are scored 4 at a time (see $multi_*), the last count mod 4 one by one.
+
+  ;; dot of q against 4 vectors in one pass, results as f64 at out, out+8, …: 4 independent load
+  ;; streams keep 4x as many cache misses in flight as scoring one vector after the other, and
+  ;; candidates come from all over a large index, so scoring is memory-bound.
+  (func $multi_dot (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
+    (local $v00 v128) (local $v01 v128) (local $sv0 f32) (local $v10 v128) (local $v11 v128) (local $sv1 f32) (local $v20 v128) (local $v21 v128) (local $sv2 f32) (local $v30 v128) (local $v31 v128) (local $sv3 f32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
+        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
+        (local.set $v00 (f32x4.add (local.get $v00) (f32x4.mul (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i))))))
+        (local.set $v10 (f32x4.add (local.get $v10) (f32x4.mul (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i))))))
+        (local.set $v20 (f32x4.add (local.get $v20) (f32x4.mul (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i))))))
+        (local.set $v30 (f32x4.add (local.get $v30) (f32x4.mul (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i))))))
+        (local.set $qv (v128.load offset=16 (i32.add (local.get $q) (local.get $i))))
+        (local.set $v01 (f32x4.add (local.get $v01) (f32x4.mul (local.get $qv) (v128.load offset=16 (i32.add (local.get $v0) (local.get $i))))))
+        (local.set $v11 (f32x4.add (local.get $v11) (f32x4.mul (local.get $qv) (v128.load offset=16 (i32.add (local.get $v1) (local.get $i))))))
+        (local.set $v21 (f32x4.add (local.get $v21) (f32x4.mul (local.get $qv) (v128.load offset=16 (i32.add (local.get $v2) (local.get $i))))))
+        (local.set $v31 (f32x4.add (local.get $v31) (f32x4.mul (local.get $qv) (v128.load offset=16 (i32.add (local.get $v3) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
+    (block $done4
+      (loop $next4
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
+        (local.set $v00 (f32x4.add (local.get $v00) (f32x4.mul (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i))))))
+        (local.set $v10 (f32x4.add (local.get $v10) (f32x4.mul (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i))))))
+        (local.set $v20 (f32x4.add (local.get $v20) (f32x4.mul (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i))))))
+        (local.set $v30 (f32x4.add (local.get $v30) (f32x4.mul (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next4)))
+    (local.set $v00 (f32x4.add (local.get $v00) (local.get $v01)))
+    (local.set $sv0 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v00)) (f32x4.extract_lane 1 (local.get $v00)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v00)) (f32x4.extract_lane 3 (local.get $v00)))))
+    (local.set $v10 (f32x4.add (local.get $v10) (local.get $v11)))
+    (local.set $sv1 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v10)) (f32x4.extract_lane 1 (local.get $v10)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v10)) (f32x4.extract_lane 3 (local.get $v10)))))
+    (local.set $v20 (f32x4.add (local.get $v20) (local.get $v21)))
+    (local.set $sv2 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v20)) (f32x4.extract_lane 1 (local.get $v20)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v20)) (f32x4.extract_lane 3 (local.get $v20)))))
+    (local.set $v30 (f32x4.add (local.get $v30) (local.get $v31)))
+    (local.set $sv3 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v30)) (f32x4.extract_lane 1 (local.get $v30)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v30)) (f32x4.extract_lane 3 (local.get $v30)))))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $qs (f32.load (i32.add (local.get $q) (local.get $i))))
+        (local.set $sv0 (f32.add (local.get $sv0) (f32.mul (local.get $qs) (f32.load (i32.add (local.get $v0) (local.get $i))))))
+        (local.set $sv1 (f32.add (local.get $sv1) (f32.mul (local.get $qs) (f32.load (i32.add (local.get $v1) (local.get $i))))))
+        (local.set $sv2 (f32.add (local.get $sv2) (f32.mul (local.get $qs) (f32.load (i32.add (local.get $v2) (local.get $i))))))
+        (local.set $sv3 (f32.add (local.get $sv3) (f32.mul (local.get $qs) (f32.load (i32.add (local.get $v3) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    (f64.store offset=0 (local.get $out) (f64.promote_f32 (local.get $sv0)))
+    (f64.store offset=8 (local.get $out) (f64.promote_f32 (local.get $sv1)))
+    (f64.store offset=16 (local.get $out) (f64.promote_f32 (local.get $sv2)))
+    (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3))))
+
+  ;; l2 of q against 4 vectors in one pass, results as f64 at out, out+8, …: 4 independent load
+  ;; streams keep 4x as many cache misses in flight as scoring one vector after the other, and
+  ;; candidates come from all over a large index, so scoring is memory-bound.
+  (func $multi_l2 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
+    (local $v00 v128) (local $v01 v128) (local $sv0 f32) (local $v10 v128) (local $v11 v128) (local $sv1 f32) (local $v20 v128) (local $v21 v128) (local $sv2 f32) (local $v30 v128) (local $v31 v128) (local $sv3 f32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
+        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i))))) (local.set $v00 (f32x4.add (local.get $v00) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i))))) (local.set $v10 (f32x4.add (local.get $v10) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i))))) (local.set $v20 (f32x4.add (local.get $v20) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i))))) (local.set $v30 (f32x4.add (local.get $v30) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $qv (v128.load offset=16 (i32.add (local.get $q) (local.get $i))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v0) (local.get $i))))) (local.set $v01 (f32x4.add (local.get $v01) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v1) (local.get $i))))) (local.set $v11 (f32x4.add (local.get $v11) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v2) (local.get $i))))) (local.set $v21 (f32x4.add (local.get $v21) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v3) (local.get $i))))) (local.set $v31 (f32x4.add (local.get $v31) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
+    (block $done4
+      (loop $next4
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i))))) (local.set $v00 (f32x4.add (local.get $v00) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i))))) (local.set $v10 (f32x4.add (local.get $v10) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i))))) (local.set $v20 (f32x4.add (local.get $v20) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i))))) (local.set $v30 (f32x4.add (local.get $v30) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next4)))
+    (local.set $v00 (f32x4.add (local.get $v00) (local.get $v01)))
+    (local.set $sv0 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v00)) (f32x4.extract_lane 1 (local.get $v00)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v00)) (f32x4.extract_lane 3 (local.get $v00)))))
+    (local.set $v10 (f32x4.add (local.get $v10) (local.get $v11)))
+    (local.set $sv1 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v10)) (f32x4.extract_lane 1 (local.get $v10)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v10)) (f32x4.extract_lane 3 (local.get $v10)))))
+    (local.set $v20 (f32x4.add (local.get $v20) (local.get $v21)))
+    (local.set $sv2 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v20)) (f32x4.extract_lane 1 (local.get $v20)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v20)) (f32x4.extract_lane 3 (local.get $v20)))))
+    (local.set $v30 (f32x4.add (local.get $v30) (local.get $v31)))
+    (local.set $sv3 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v30)) (f32x4.extract_lane 1 (local.get $v30)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v30)) (f32x4.extract_lane 3 (local.get $v30)))))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $qs (f32.load (i32.add (local.get $q) (local.get $i))))
+        (local.set $x (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v0) (local.get $i))))) (local.set $sv0 (f32.add (local.get $sv0) (f32.mul (local.get $x) (local.get $x))))
+        (local.set $x (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v1) (local.get $i))))) (local.set $sv1 (f32.add (local.get $sv1) (f32.mul (local.get $x) (local.get $x))))
+        (local.set $x (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v2) (local.get $i))))) (local.set $sv2 (f32.add (local.get $sv2) (f32.mul (local.get $x) (local.get $x))))
+        (local.set $x (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v3) (local.get $i))))) (local.set $sv3 (f32.add (local.get $sv3) (f32.mul (local.get $x) (local.get $x))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    (f64.store offset=0 (local.get $out) (f64.promote_f32 (local.get $sv0)))
+    (f64.store offset=8 (local.get $out) (f64.promote_f32 (local.get $sv1)))
+    (f64.store offset=16 (local.get $out) (f64.promote_f32 (local.get $sv2)))
+    (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3))))
+
+  ;; l1 of q against 4 vectors in one pass, results as f64 at out, out+8, …: 4 independent load
+  ;; streams keep 4x as many cache misses in flight as scoring one vector after the other, and
+  ;; candidates come from all over a large index, so scoring is memory-bound.
+  (func $multi_l1 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
+    (local $v00 v128) (local $v01 v128) (local $sv0 f32) (local $v10 v128) (local $v11 v128) (local $sv1 f32) (local $v20 v128) (local $v21 v128) (local $sv2 f32) (local $v30 v128) (local $v31 v128) (local $sv3 f32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
+        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
+        (local.set $v00 (f32x4.add (local.get $v00) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i)))))))
+        (local.set $v10 (f32x4.add (local.get $v10) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i)))))))
+        (local.set $v20 (f32x4.add (local.get $v20) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i)))))))
+        (local.set $v30 (f32x4.add (local.get $v30) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i)))))))
+        (local.set $qv (v128.load offset=16 (i32.add (local.get $q) (local.get $i))))
+        (local.set $v01 (f32x4.add (local.get $v01) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v0) (local.get $i)))))))
+        (local.set $v11 (f32x4.add (local.get $v11) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v1) (local.get $i)))))))
+        (local.set $v21 (f32x4.add (local.get $v21) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v2) (local.get $i)))))))
+        (local.set $v31 (f32x4.add (local.get $v31) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v3) (local.get $i)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
+    (block $done4
+      (loop $next4
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
+        (local.set $v00 (f32x4.add (local.get $v00) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i)))))))
+        (local.set $v10 (f32x4.add (local.get $v10) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i)))))))
+        (local.set $v20 (f32x4.add (local.get $v20) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i)))))))
+        (local.set $v30 (f32x4.add (local.get $v30) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next4)))
+    (local.set $v00 (f32x4.add (local.get $v00) (local.get $v01)))
+    (local.set $sv0 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v00)) (f32x4.extract_lane 1 (local.get $v00)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v00)) (f32x4.extract_lane 3 (local.get $v00)))))
+    (local.set $v10 (f32x4.add (local.get $v10) (local.get $v11)))
+    (local.set $sv1 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v10)) (f32x4.extract_lane 1 (local.get $v10)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v10)) (f32x4.extract_lane 3 (local.get $v10)))))
+    (local.set $v20 (f32x4.add (local.get $v20) (local.get $v21)))
+    (local.set $sv2 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v20)) (f32x4.extract_lane 1 (local.get $v20)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v20)) (f32x4.extract_lane 3 (local.get $v20)))))
+    (local.set $v30 (f32x4.add (local.get $v30) (local.get $v31)))
+    (local.set $sv3 (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v30)) (f32x4.extract_lane 1 (local.get $v30)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v30)) (f32x4.extract_lane 3 (local.get $v30)))))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $qs (f32.load (i32.add (local.get $q) (local.get $i))))
+        (local.set $sv0 (f32.add (local.get $sv0) (f32.abs (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v0) (local.get $i)))))))
+        (local.set $sv1 (f32.add (local.get $sv1) (f32.abs (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v1) (local.get $i)))))))
+        (local.set $sv2 (f32.add (local.get $sv2) (f32.abs (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v2) (local.get $i)))))))
+        (local.set $sv3 (f32.add (local.get $sv3) (f32.abs (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v3) (local.get $i)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    (f64.store offset=0 (local.get $out) (f64.promote_f32 (local.get $sv0)))
+    (f64.store offset=8 (local.get $out) (f64.promote_f32 (local.get $sv1)))
+    (f64.store offset=16 (local.get $out) (f64.promote_f32 (local.get $sv2)))
+    (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3))))
+
   (func (export "batch_dot")
     (param $q i32) (param $ids i32) (param $count i32) (param $base i32) (param $nodeBytes i32)
     (param $vOffset i32) (param $f i32) (param $out i32)
-    (local $end i32)
+    (local $end i32) (local $endN i32)
     (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $count) (i32.const 2))))
+    (local.set $endN (i32.add (local.get $ids) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
     (local.set $base (i32.add (local.get $base) (local.get $vOffset)))
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $ids) (local.get $end)))
+        (br_if $done (i32.ge_u (local.get $ids) (local.get $endN)))
+        (call $multi_dot (local.get $q)
+          (i32.add (local.get $base) (i32.mul (i32.load offset=0 (local.get $ids)) (local.get $nodeBytes)))
+          (i32.add (local.get $base) (i32.mul (i32.load offset=4 (local.get $ids)) (local.get $nodeBytes)))
+          (i32.add (local.get $base) (i32.mul (i32.load offset=8 (local.get $ids)) (local.get $nodeBytes)))
+          (i32.add (local.get $base) (i32.mul (i32.load offset=12 (local.get $ids)) (local.get $nodeBytes)))
+          (local.get $f) (local.get $out))
+        (local.set $ids (i32.add (local.get $ids) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 32)))
+        (br $next)))
+    (block $rest
+      (loop $one
+        (br_if $rest (i32.ge_u (local.get $ids) (local.get $end)))
         (f64.store (local.get $out) (f64.promote_f32 (call $dot (local.get $q)
           (i32.add (local.get $base) (i32.mul (i32.load (local.get $ids)) (local.get $nodeBytes)))
           (local.get $f))))
         (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 8)))
-        (br $next))))
-
+        (br $one))))
   (func (export "batch_l2")
     (param $q i32) (param $ids i32) (param $count i32) (param $base i32) (param $nodeBytes i32)
     (param $vOffset i32) (param $f i32) (param $out i32)
-    (local $end i32)
+    (local $end i32) (local $endN i32)
     (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $count) (i32.const 2))))
+    (local.set $endN (i32.add (local.get $ids) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
     (local.set $base (i32.add (local.get $base) (local.get $vOffset)))
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $ids) (local.get $end)))
+        (br_if $done (i32.ge_u (local.get $ids) (local.get $endN)))
+        (call $multi_l2 (local.get $q)
+          (i32.add (local.get $base) (i32.mul (i32.load offset=0 (local.get $ids)) (local.get $nodeBytes)))
+          (i32.add (local.get $base) (i32.mul (i32.load offset=4 (local.get $ids)) (local.get $nodeBytes)))
+          (i32.add (local.get $base) (i32.mul (i32.load offset=8 (local.get $ids)) (local.get $nodeBytes)))
+          (i32.add (local.get $base) (i32.mul (i32.load offset=12 (local.get $ids)) (local.get $nodeBytes)))
+          (local.get $f) (local.get $out))
+        (local.set $ids (i32.add (local.get $ids) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 32)))
+        (br $next)))
+    (block $rest
+      (loop $one
+        (br_if $rest (i32.ge_u (local.get $ids) (local.get $end)))
         (f64.store (local.get $out) (f64.promote_f32 (call $l2 (local.get $q)
           (i32.add (local.get $base) (i32.mul (i32.load (local.get $ids)) (local.get $nodeBytes)))
           (local.get $f))))
         (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 8)))
-        (br $next))))
-
+        (br $one))))
   (func (export "batch_l1")
     (param $q i32) (param $ids i32) (param $count i32) (param $base i32) (param $nodeBytes i32)
     (param $vOffset i32) (param $f i32) (param $out i32)
-    (local $end i32)
+    (local $end i32) (local $endN i32)
     (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $count) (i32.const 2))))
+    (local.set $endN (i32.add (local.get $ids) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
     (local.set $base (i32.add (local.get $base) (local.get $vOffset)))
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $ids) (local.get $end)))
+        (br_if $done (i32.ge_u (local.get $ids) (local.get $endN)))
+        (call $multi_l1 (local.get $q)
+          (i32.add (local.get $base) (i32.mul (i32.load offset=0 (local.get $ids)) (local.get $nodeBytes)))
+          (i32.add (local.get $base) (i32.mul (i32.load offset=4 (local.get $ids)) (local.get $nodeBytes)))
+          (i32.add (local.get $base) (i32.mul (i32.load offset=8 (local.get $ids)) (local.get $nodeBytes)))
+          (i32.add (local.get $base) (i32.mul (i32.load offset=12 (local.get $ids)) (local.get $nodeBytes)))
+          (local.get $f) (local.get $out))
+        (local.set $ids (i32.add (local.get $ids) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 32)))
+        (br $next)))
+    (block $rest
+      (loop $one
+        (br_if $rest (i32.ge_u (local.get $ids) (local.get $end)))
         (f64.store (local.get $out) (f64.promote_f32 (call $l1 (local.get $q)
           (i32.add (local.get $base) (i32.mul (i32.load (local.get $ids)) (local.get $nodeBytes)))
           (local.get $f))))
         (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 8)))
-        (br $next))))
+        (br $one))))
 
   ;; ---- two_means: Annoy's build-time 2-means, the whole 200-step loop in one call.
   ;;

@@ -1,24 +1,39 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors } from '../errors.js';
 
-function matches(given: string | undefined, expected: Buffer): boolean {
+/** Compares against every key without stopping at the first match, so timing does not tell which key matched. */
+function matchesAny(given: string | undefined, keys: readonly Buffer[]): boolean {
   if (given === undefined) return false;
   const b = Buffer.from(given);
-  return b.length === expected.length && timingSafeEqual(b, expected);
+  let ok = false;
+  for (const key of keys) if (b.length === key.length && timingSafeEqual(b, key)) ok = true;
+  return ok;
 }
 
-/** Optional API key on the data routes (`/v1/indexes…`); probes, metrics and docs stay open. */
-async function auth(app: FastifyInstance, options: { apiKey: string }): Promise<void> {
-  const key = Buffer.from(options.apiKey);
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/indexes')) return;
+/** Appends a route-level hook, keeping hooks the route or other plugins already set. */
+export function appendHook(existing: onRequestHookHandler | onRequestHookHandler[] | undefined, hook: onRequestHookHandler): onRequestHookHandler[] {
+  return existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook];
+}
+
+/**
+ * Optional API keys on the data routes (`/v1/indexes…`); probes, metrics and docs stay open.
+ * The check is attached to routes by their pattern when they are registered, never decided from
+ * the raw URL: `/v1/%69ndexes` reaches the same handler as `/v1/indexes` without starting with
+ * the same characters.
+ */
+async function auth(app: FastifyInstance, options: { apiKeys: readonly string[] }): Promise<void> {
+  const keys = options.apiKeys.map((k) => Buffer.from(k));
+  const check: onRequestHookHandler = async (request) => {
     const header = request.headers.authorization;
     const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
     const apiKey = request.headers['x-api-key'];
-    if (matches(bearer, key) || matches(typeof apiKey === 'string' ? apiKey : undefined, key)) return;
+    if (matchesAny(bearer, keys) || matchesAny(typeof apiKey === 'string' ? apiKey : undefined, keys)) return;
     throw errors.unauthorized();
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1/indexes')) route.onRequest = appendHook(route.onRequest as onRequestHookHandler | onRequestHookHandler[] | undefined, check);
   });
 }
 

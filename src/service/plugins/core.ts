@@ -52,7 +52,17 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
   }
   const registry = new IndexRegistry();
   const metrics = new ServiceMetrics();
-  const pool = new QueryPool({ workers: config.workers, queueSize: config.queueSize, versions: registry.versions });
+  const poolLog = app.log.child({ component: 'pool' });
+  const pool = new QueryPool({
+    workers: config.workers,
+    queueSize: config.queueSize,
+    versions: registry.versions,
+    onTaskLost: (err, retried) => {
+      metrics.onTaskLost(retried);
+      poolLog.warn({ err: err.message, retried }, retried ? 'query worker died under a task; running it again on a fresh worker' : 'query worker died under a task twice; answering 503');
+    },
+    onWorkerError: (err) => poolLog.error({ err: err.message }, 'query worker failed; replacing it'),
+  });
   const queries = new QueryService(registry, pool, metrics, config);
   const watcher = new IndexWatcher(
     registry,

@@ -12,6 +12,10 @@ export interface QueryPoolOptions {
   queueSize: number;
   /** The registry's shared version table (workers drop cached versions that are no longer current). */
   versions: Int32Array;
+  /** A task was lost because its worker thread died (`retried`: it is being run again on another). */
+  onTaskLost?: (err: Error, retried: boolean) => void;
+  /** A worker failed with no task to blame (Piscina's 'error' event, fatal if nobody listens). */
+  onWorkerError?: (err: Error) => void;
 }
 
 /** The Piscina pool of query workers, with the error mapping and counters the service needs. */
@@ -32,7 +36,11 @@ export class QueryPool {
       workerData,
       execArgv: workerExecArgv(),
     });
+    this.onTaskLost = options.onTaskLost ?? (() => undefined);
+    this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
   }
+
+  private readonly onTaskLost: (err: Error, retried: boolean) => void;
 
   get threads(): number {
     return this.piscina.threads.length;
@@ -55,19 +63,16 @@ export class QueryPool {
 
   /**
    * Runs one task. Rejects with ServiceError: queue full (503), aborted by `signal` (the caller's
-   * deadline, 504 via `deadlineMs`), or a bad input the engine refused (400).
+   * deadline, 504 via `deadlineMs`), a bad input the engine refused (400), or 503 when the task's
+   * worker thread died twice. Tasks are pure reads of immutable memory, so a task whose worker died
+   * under it (crash, out of memory, terminated) is safe to run once more on the replacement.
    */
   async run(task: QueryTask, signal: AbortSignal, deadlineMs: number): Promise<QueryAnswer[]> {
     if (this.closed) throw errors.shuttingDown();
     this.submitted++;
     let reply: QueryReply;
     try {
-      reply = await this.piscina.run(task, { signal });
-    } catch (err) {
-      if (err instanceof ServiceError) throw err;
-      if (signal.aborted) throw errors.deadline(deadlineMs);
-      if (err instanceof Error && QUEUE_FULL_MESSAGES.has(err.message)) throw errors.queueFull(1);
-      throw err;
+      reply = await this.attempt(task, signal, deadlineMs, true);
     } finally {
       this.submitted--;
     }
@@ -76,6 +81,21 @@ export class QueryPool {
       throw new Error(`query worker failed: ${reply.error.message}`);
     }
     return reply.answers;
+  }
+
+  private async attempt(task: QueryTask, signal: AbortSignal, deadlineMs: number, mayRetry: boolean): Promise<QueryReply> {
+    try {
+      return await this.piscina.run(task, { signal });
+    } catch (err) {
+      if (err instanceof ServiceError) throw err;
+      if (signal.aborted) throw errors.deadline(deadlineMs);
+      if (err instanceof Error && QUEUE_FULL_MESSAGES.has(err.message)) throw errors.queueFull(1);
+      // Anything else means the thread running the task went away without answering.
+      const retry = mayRetry && !this.closed;
+      this.onTaskLost(err instanceof Error ? err : new Error(String(err)), retry);
+      if (!retry) throw this.closed ? errors.shuttingDown() : errors.workerLost();
+      return this.attempt(task, signal, deadlineMs, false);
+    }
   }
 
   /**

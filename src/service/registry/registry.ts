@@ -73,6 +73,14 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
     return out.sort((a, b) => a - b);
   }
 
+  /** Versions held per name (current + retired ones pinned by in-flight tasks), removed names included. */
+  liveCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const name of this.current.keys()) out.set(name, 1);
+    for (const e of this.retiring) out.set(e.name, (out.get(e.name) ?? 0) + 1);
+    return out;
+  }
+
   publish(name: string, loaded: LoadedIndex): IndexEntry {
     const version = (this.lastVersion.get(name) ?? 0) + 1;
     const ids = loaded.ids;

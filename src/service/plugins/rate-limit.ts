@@ -1,0 +1,28 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import { errors } from '../errors.js';
+
+/**
+ * Optional per-address rate limit on the `/v1/…` routes (probes, metrics and docs are exempt, so
+ * an orchestrator never sees a throttled probe). The limiter runs before any other hook of the
+ * route, so wrong API keys and admin tokens count against the limit too (no free guessing).
+ */
+async function limits(app: FastifyInstance, options: { max: number; windowMs: number }): Promise<void> {
+  await app.register(rateLimit, {
+    global: false,
+    max: options.max,
+    timeWindow: options.windowMs,
+    // The plugin sets Retry-After (seconds) and the x-ratelimit-* headers before this is thrown.
+    errorResponseBuilder: (_request, context) =>
+      errors.rateLimited(`rate limit exceeded: at most ${context.max} requests per ${context.after}; see Retry-After`),
+  });
+  const limiter = app.rateLimit() as onRequestHookHandler;
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/')) return;
+    const existing = route.onRequest as onRequestHookHandler | onRequestHookHandler[] | undefined;
+    route.onRequest = existing === undefined ? [limiter] : [limiter, ...(Array.isArray(existing) ? existing : [existing])];
+  });
+}
+
+export default fp(limits, { name: 'nnserve-rate-limit' });
