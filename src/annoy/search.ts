@@ -78,11 +78,23 @@ export function searchNns(metric: Metric, ctx: QueryContext, s: IndexStructure, 
   const mark = nextEpoch(nItems);
   const found = candidates;
   let unique = 0;
-  for (let k = 0; k < count; k++) {
-    const id = found[k];
-    if (seen[id] === mark) continue;
-    seen[id] = mark;
-    if (i32[base + id * nw] === 1) found[unique++] = id;
+  if (nItems > K) {
+    // Validation proved every bucket id is an item, so skip Annoy's n_descendants == 1 re-check:
+    // it would take one cache miss per candidate, one at a time, before the kernel overlaps them.
+    for (let k = 0; k < count; k++) {
+      const id = found[k];
+      if (seen[id] === mark) continue;
+      seen[id] = mark;
+      found[unique++] = id;
+    }
+  } else {
+    // A root bucket of a tiny index lists every slot, holes included.
+    for (let k = 0; k < count; k++) {
+      const id = found[k];
+      if (seen[id] === mark) continue;
+      seen[id] = mark;
+      if (i32[base + id * nw] === 1) found[unique++] = id;
+    }
   }
   if (distances.length < unique) distances = new Float64Array(Math.max(unique, distances.length * 2));
   metric.distances(ctx, found, unique, distances);
