@@ -58,12 +58,15 @@ export class AnnoyBuilder {
   private readonly impl: Metric;
   private readonly layout: NodeLayout;
   private readonly seed: number;
+  /** Item nodes live in shared storage from the start, so build threads can use them in place. */
+  private storage: IndexStorage;
   private items: NodeArrays;
   private capacity = 0;
   private nItems = 0;
   private file: Uint8Array | undefined;
 
-  constructor(metric: MetricName, dimensions: number, options: { seed?: number } = {}) {
+  /** `capacity`: expected largest id + 1, to allocate item storage once. */
+  constructor(metric: MetricName, dimensions: number, options: { seed?: number; capacity?: number } = {}) {
     if (!isMetricName(metric)) throw new AnnoyInputError(`unknown metric ${JSON.stringify(metric)}`);
     if (!Number.isInteger(dimensions) || dimensions < 1) throw new AnnoyInputError(`dimensions must be a positive integer (got ${dimensions})`);
     this.metric = metric;
@@ -71,7 +74,8 @@ export class AnnoyBuilder {
     this.impl = metricByName(metric);
     this.layout = this.impl.layout(dimensions);
     this.seed = options.seed ?? DEFAULT_SEED;
-    this.items = this.allocate(1024);
+    this.storage = this.allocate(Math.max(1, options.capacity ?? 1024));
+    this.items = nodeArrays(this.storage);
   }
 
   getNItems(): number {
@@ -81,9 +85,12 @@ export class AnnoyBuilder {
   addItem(id: number, vector: ArrayLike<number>): void {
     if (this.file) throw new AnnoyInputError("can't add an item after the index was built");
     if (!Number.isInteger(id) || id < 0 || id > MAX_ID) throw new AnnoyInputError(`item id must be an integer in 0..${MAX_ID} (got ${id})`);
-    this.impl.prepareQuery(vector, this.dimensions);
-    if (id >= this.capacity) this.items = this.allocate(Math.max(id + 1, this.capacity * 2), this.items);
-    const w = id * this.layout.nodeWords;
+    checkVector(vector, this.dimensions);
+    if (id >= this.capacity) {
+      this.storage = this.allocate(Math.max(id + 1, this.capacity * 2), this.storage);
+      this.items = nodeArrays(this.storage);
+    }
+    const w = this.storage.byteOffset / 4 + id * this.layout.nodeWords;
     this.items.i32.fill(0, w, w + this.layout.nodeWords);
     this.items.i32[w] = 1;
     this.impl.writeItem(this.items, w, this.layout, vector, this.dimensions);
@@ -94,11 +101,10 @@ export class AnnoyBuilder {
   prepare(): PreparedBuild {
     if (this.file) throw new AnnoyInputError("can't build an index twice");
     if (this.nItems === 0) throw new AnnoyInputError('no items were added');
-    const bytes = this.nItems * this.layout.nodeBytes;
-    const storage = allocateStorage(bytes);
-    storageBytes(storage).set(new Uint8Array(this.items.i32.buffer, 0, bytes));
+    const storage: IndexStorage = { ...this.storage, byteLength: this.nItems * this.layout.nodeBytes };
+    const base = storage.byteOffset / 4;
     const present: number[] = [];
-    for (let i = 0; i < this.nItems; i++) if (this.items.i32[i * this.layout.nodeWords] === 1) present.push(i);
+    for (let i = 0; i < this.nItems; i++) if (this.items.i32[base + i * this.layout.nodeWords] === 1) present.push(i);
     const prepared: PreparedBuild = { metric: this.metric, dimensions: this.dimensions, storage, items: Int32Array.from(present), nItems: this.nItems, seed: this.seed };
     this.impl.preprocess?.(buildContext(this.impl, prepared, this.seed), prepared.items);
     return prepared;
@@ -123,10 +129,19 @@ export class AnnoyBuilder {
     return this.file;
   }
 
-  private allocate(capacity: number, previous?: NodeArrays): NodeArrays {
-    const buffer = new ArrayBuffer(capacity * this.layout.nodeBytes);
-    if (previous) new Uint8Array(buffer).set(new Uint8Array(previous.i32.buffer, 0, this.capacity * this.layout.nodeBytes));
+  private allocate(capacity: number, previous?: IndexStorage): IndexStorage {
+    const storage = allocateStorage(capacity * this.layout.nodeBytes);
+    if (previous) storageBytes(storage).set(storageBytes(previous, 0, this.capacity * this.layout.nodeBytes));
     this.capacity = capacity;
-    return nodeArrays({ buffer, byteOffset: 0, byteLength: buffer.byteLength });
+    return storage;
+  }
+}
+
+/** Annoy's add_item checks, without copying the vector. */
+function checkVector(vector: ArrayLike<number>, dimensions: number): void {
+  if (vector.length !== dimensions) throw new AnnoyInputError(`vector has ${vector.length} values, index expects ${dimensions}`);
+  for (let i = 0; i < dimensions; i++) {
+    const x = vector[i];
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new AnnoyInputError(`vector[${i}] is ${String(x)}; every value must be a finite number`);
   }
 }

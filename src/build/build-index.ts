@@ -38,8 +38,10 @@ const WORKER_URL = new URL('../../workers/build-trees.js', import.meta.url);
 export async function buildIndex(options: BuildIndexOptions): Promise<Uint8Array> {
   const { metric, dimensions, vectors, nTrees } = options;
   if (vectors.length % dimensions !== 0) throw new RangeError(`vectors length ${vectors.length} is not a multiple of dimensions ${dimensions}`);
-  const builder = new AnnoyBuilder(metric, dimensions, { seed: options.seed });
   const rows = vectors.length / dimensions;
+  let capacity = rows;
+  if (options.ids) for (let r = 0; r < rows; r++) if (Number.isInteger(options.ids[r])) capacity = Math.max(capacity, options.ids[r] + 1);
+  const builder = new AnnoyBuilder(metric, dimensions, { seed: options.seed, capacity });
   for (let r = 0; r < rows; r++) builder.addItem(options.ids ? options.ids[r] : r, vectors.subarray(r * dimensions, (r + 1) * dimensions));
   const threads = Math.max(1, Math.floor(options.threads ?? 1));
   const prepared = builder.prepare();

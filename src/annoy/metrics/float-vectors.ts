@@ -24,6 +24,10 @@ export function readFloatVector(nodes: NodeArrays, vectorWord: number, dimension
 
 export function writeFloatVector(nodes: NodeArrays, vectorWord: number, vector: ArrayLike<number>, dimensions: number): void {
   const f32 = nodes.f32;
+  if (vector instanceof Float32Array) {
+    f32.set(vector.length === dimensions ? vector : vector.subarray(0, dimensions), vectorWord);
+    return;
+  }
   for (let i = 0; i < dimensions; i++) f32[vectorWord + i] = vector[i];
 }
 
