@@ -23,7 +23,15 @@ function load({ dir, name }: LoadRequest): LoadReply {
     throw new Error(`${manifestFile}: ${(err as Error).message}`);
   }
   const manifest = parseManifest(raw, manifestFile);
-  const ids = manifest.ids ? parseIdsFile(readFileSync(join(dir, manifest.ids), 'utf8')) : null;
+  let ids: string[] | null = null;
+  if (manifest.ids) {
+    try {
+      ids = parseIdsFile(readFileSync(join(dir, manifest.ids), 'utf8'));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new Error(`${manifest.ids} (named by ${manifestFile}): ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+  }
   const storage = readIndexFile(join(dir, `${name}.ann`), { shared: true });
   if (manifest.bytes !== undefined && manifest.bytes !== storage.byteLength) {
     throw new Error(`${name}.ann has ${storage.byteLength} bytes, manifest says ${manifest.bytes}`);

@@ -124,9 +124,9 @@ export function lineChart(o: LineChartOptions): string {
     // Dense series (time lines) read better as a plain line.
     for (const p of pts.length <= 30 ? pts : []) {
       body.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4" fill="${color}"><title>${esc(`${s.name}: ${p.label ?? ''} x=${p.x} y=${p.y}`)}</title></circle>`);
-      // Labels near the right edge go to the left of their point so they stay inside the picture.
+      // Labels sit below their point (clear of the line to the next one); near the right edge they go left so they stay inside.
       const right = sx(p.x) > WIDTH - MARGIN.right - 70;
-      if (p.label) body.push(`<text x="${(sx(p.x) + (right ? -6 : 6)).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" font-size="10" fill="${color}"${right ? ' text-anchor="end"' : ''}>${esc(p.label)}</text>`);
+      if (p.label) body.push(`<text x="${(sx(p.x) + (right ? -6 : 6)).toFixed(1)}" y="${(sy(p.y) + 16).toFixed(1)}" font-size="10" fill="${color}"${right ? ' text-anchor="end"' : ''}>${esc(p.label)}</text>`);
     }
   });
   body.push(...legend(o.series.map((s) => s.name)));

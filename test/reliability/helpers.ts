@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { AppOptions } from '../../src/service/app.js';
 import type { ServiceConfig } from '../../src/service/config.js';
 import { startServer, type RunningServer } from '../../src/service/server.js';
 import { testConfig, type Teardown } from '../service/helpers.js';
@@ -31,10 +32,16 @@ export class LogCapture {
 }
 
 /** Like the service tests' `serve`, with the server's log lines captured. */
-export async function serveLogged(t: Teardown, dir: string, overrides: Partial<ServiceConfig> = {}, level = 'info'): Promise<{ server: RunningServer; logs: LogCapture }> {
+export async function serveLogged(
+  t: Teardown,
+  dir: string,
+  overrides: Partial<ServiceConfig> = {},
+  level = 'info',
+  load?: AppOptions['load'],
+): Promise<{ server: RunningServer; logs: LogCapture }> {
   const logs = new LogCapture();
   const logger = pino({ level }, logs.stream);
-  const server = await startServer({ config: testConfig(dir, { logLevel: level, ...overrides }), logger });
+  const server = await startServer({ config: testConfig(dir, { logLevel: level, ...overrides }), logger, load });
   t.teardown(() => server.shutdown('test over'));
   await server.app.nn.initialLoad;
   return { server, logs };
