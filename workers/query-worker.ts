@@ -27,10 +27,16 @@ function open(task: QueryTask): AnnoyIndex {
   return AnnoyIndex.open(storage, task.metric, task.dimensions, { validate: false });
 }
 
-function sweep(): void {
+/** Drops cached versions that are no longer current; true when something was dropped. */
+function sweep(): boolean {
+  let dropped = false;
   for (const [name, c] of cache) {
-    if (Atomics.load(versions, c.slot) !== c.version) cache.delete(name);
+    if (Atomics.load(versions, c.slot) !== c.version) {
+      cache.delete(name);
+      dropped = true;
+    }
   }
+  return dropped;
 }
 
 // A worker that gets no task after a swap would otherwise pin the replaced version's memory until
@@ -38,7 +44,7 @@ function sweep(): void {
 setInterval(sweep, 1000).unref();
 
 function indexFor(task: QueryTask): AnnoyIndex {
-  sweep();
+  if (sweep()) globalThis.gc?.();
   const cached = cache.get(task.name);
   if (cached && cached.version === task.version) return cached.index;
   const index = open(task);
@@ -48,7 +54,10 @@ function indexFor(task: QueryTask): AnnoyIndex {
 
 export default function run(task: QueryTask | SweepTask): QueryReply {
   if ('sweep' in task) {
+    // Collect even when this thread cached nothing: task messages alone leave wrappers of the
+    // retired memory behind (see src/service/gc.ts).
     sweep();
+    globalThis.gc?.();
     return { answers: [] };
   }
   try {

@@ -49,7 +49,7 @@ t.test('a worker killed under a task: the task is retried on its replacement, an
 });
 
 t.test('a task whose worker dies twice gets a clean 503 with Retry-After; the process survives', async (t) => {
-  const { server, logs } = await serveLogged(t, dir, { workers: 1, maxBatch: 8192, deadlineMs: 120_000 });
+  const { server, logs } = await serveLogged(t, dir, { workers: 1, maxBatch: 8192, deadlineMs: 20_000 });
   const pending = http(server.url, 'POST', '/v1/indexes/slow/search/batch', slowBatch(8192));
   const pool = server.app.nn.pool;
   await waitFor(() => (pool.activeTasks === 1 && pool.queueDepth === 0 ? true : undefined), 2000, 5);
@@ -57,7 +57,10 @@ t.test('a task whose worker dies twice gets a clean 503 with Retry-After; the pr
   await first.terminate();
   // Kill the replacement only once it runs the retried task (a thread killed while booting would
   // make Piscina stop replacing threads, which is not the fault under test).
-  await waitFor(() => (threadsOf(server)[0] !== first && pool.activeTasks === 1 && pool.queueDepth === 0 ? true : undefined), 2000, 5);
+  // The retry is queued synchronously right after this log line, and leaves the queue only when a
+  // ready thread takes it.
+  await waitFor(() => (logs.find('query worker died under a task; running it again on a fresh worker').length === 1 ? true : undefined), 2000, 5);
+  await waitFor(() => (pool.queueDepth === 0 && threadsOf(server)[0] !== first ? true : undefined), 2000, 5);
   await threadsOf(server)[0].terminate();
   const r = await pending;
   t.equal(r.status, 503);

@@ -8,6 +8,7 @@ import { ensureDemoIndex } from '../registry/demo.js';
 import { IndexRegistry } from '../registry/registry.js';
 import type { LoadedIndex } from '../registry/loader.js';
 import { IndexWatcher } from '../registry/watcher.js';
+import { collectGarbage, enableExplicitGc } from '../gc.js';
 
 export interface Lifecycle {
   /** Every index found at start-up has been loaded or rejected. */
@@ -53,6 +54,7 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
   const registry = new IndexRegistry();
   const metrics = new ServiceMetrics();
   const poolLog = app.log.child({ component: 'pool' });
+  enableExplicitGc();
   const pool = new QueryPool({
     workers: config.workers,
     queueSize: config.queueSize,
@@ -73,7 +75,7 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
   metrics.bindRegistry(registry);
   registry.on('released', (entry) => {
     log.debug({ index: entry.name, version: entry.version }, 'index version released');
-    pool.sweep();
+    void pool.sweep().then(collectGarbage);
   });
 
   const lifecycle: Lifecycle = { loaded: false, shuttingDown: false };

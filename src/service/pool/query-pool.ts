@@ -103,11 +103,11 @@ export class QueryPool {
    * is not pinned by a worker that happens to get no query for a while. One task per thread, all at
    * once: Piscina gives each to a different idle worker; a busy worker sweeps at its next query anyway.
    */
-  sweep(): void {
+  async sweep(): Promise<void> {
     if (this.closed) return;
-    for (let i = 0; i < this.threads; i++) {
-      this.piscina.run({ sweep: true }).catch(() => undefined);
-    }
+    const sweeps: Promise<unknown>[] = [];
+    for (let i = 0; i < this.threads; i++) sweeps.push(this.piscina.run({ sweep: true }).catch(() => undefined));
+    await Promise.all(sweeps);
   }
 
   /** Waits for running and queued tasks, then stops the threads. */
