@@ -4,11 +4,11 @@
  * storage (carried in the task) without replacing the cache. Cached versions that are no longer
  * current are dropped at the next task, so retired buffers are not pinned by idle caches.
  */
-import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import { AnnoyIndex, AnnoyInputError } from '../src/annoy/index.js';
 import type { IndexStorage } from '../src/annoy/storage.js';
-import type { QueryAnswer, QueryReply, QueryTask, SweepTask, WorkerData } from '../src/service/pool/task.js';
+import { answerQueries } from '../src/service/pool/answer.js';
+import type { QueryReply, QueryTask, SweepTask, WorkerData } from '../src/service/pool/task.js';
 
 interface Cached {
   version: number;
@@ -61,20 +61,7 @@ export default function run(task: QueryTask | SweepTask): QueryReply {
     return { answers: [] };
   }
   try {
-    const index = indexFor(task);
-    const answers: QueryAnswer[] = new Array(task.queries.length);
-    for (let i = 0; i < task.queries.length; i++) {
-      const q = task.queries[i];
-      const t0 = performance.now();
-      const r =
-        typeof q === 'number'
-          ? index.getNnsByItem(q, task.n, task.searchK, task.includeDistances)
-          : index.getNnsByVector(q, task.n, task.searchK, task.includeDistances);
-      const seconds = (performance.now() - t0) / 1000;
-      answers[i] = task.includeDistances
-        ? { ids: r.ids, distances: r.distances, candidates: r.candidates, seconds }
-        : { ids: r.ids, candidates: r.candidates, seconds };
-    }
+    const answers = answerQueries(indexFor(task), task.queries, task.n, task.searchK, task.includeDistances);
     return { answers };
   } catch (err) {
     if (err instanceof AnnoyInputError) return { error: { code: 'input', message: err.message } };

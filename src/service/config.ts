@@ -21,6 +21,7 @@ export interface ServiceConfig {
   bodyLimit: number;
   deadlineMs: number;
   queueSize: number;
+  inlineMaxWork: number;
   pollIntervalMs: number;
   debounceMs: number;
   shutdownGraceMs: number;
@@ -65,6 +66,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'bodyLimit', flag: '--body-limit', env: 'NNSERVE_BODY_LIMIT', kind: 'int', min: 1024, max: 1024 ** 3, defaultText: '4194304', description: 'Largest request body in bytes (413 above).' },
   { key: 'deadlineMs', flag: '--deadline-ms', env: 'NNSERVE_DEADLINE_MS', kind: 'int', min: 1, max: 3_600_000, defaultText: '5000', description: 'Per-request query deadline in ms, queue wait included (504 when exceeded).' },
   { key: 'queueSize', flag: '--queue-size', env: 'NNSERVE_QUEUE_SIZE', kind: 'int', min: 0, max: 1_000_000, defaultText: '1024', description: 'Query tasks allowed to wait for a worker; beyond it requests get 503 with `Retry-After`.' },
+  { key: 'inlineMaxWork', flag: '--inline-max-work', env: 'NNSERVE_INLINE_MAX_WORK', kind: 'int', min: 0, max: 100_000_000, defaultText: '50000', description: 'Queries whose work (search_k × dimensions) is at most this run on the event loop (tens of µs) instead of a worker, saving the thread round trip; heavier ones always go to the pool. 0 = every query goes to the pool.' },
   { key: 'pollIntervalMs', flag: '--poll-interval-ms', env: 'NNSERVE_POLL_INTERVAL_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '2000', description: 'How often index files are stat-ed (through symlinks) to catch replacements fs.watch misses; 0 = watch events only.' },
   { key: 'debounceMs', flag: '--debounce-ms', env: 'NNSERVE_DEBOUNCE_MS', kind: 'int', min: 0, max: 600_000, defaultText: '300', description: 'Quiet time after a file change before the index is reloaded (lets `.ann`, `.json` and `.ids` land together).' },
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: 'NNSERVE_SHUTDOWN_GRACE_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '10000', description: 'On SIGTERM/SIGINT, time allowed for in-flight requests to finish before the process exits anyway (exit code 1).' },
@@ -97,6 +99,7 @@ export function defaults(): ServiceConfig {
     bodyLimit: 4 * 1024 * 1024,
     deadlineMs: 5000,
     queueSize: 1024,
+    inlineMaxWork: 50_000,
     pollIntervalMs: 2000,
     debounceMs: 300,
     shutdownGraceMs: 10_000,

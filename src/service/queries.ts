@@ -1,4 +1,6 @@
+import { AnnoyInputError } from '../annoy/index.js';
 import type { ServiceConfig } from './config.js';
+import { answerQueries } from './pool/answer.js';
 import { errors } from './errors.js';
 import type { QueryKind, ServiceMetrics } from './metrics.js';
 import type { QueryPool } from './pool/query-pool.js';
@@ -144,6 +146,12 @@ export class QueryService {
   }
 
   private async execute(entry: IndexEntry, kind: QueryKind, queries: QuerySpec[], n: number, options: QueryOptions): Promise<QueryAnswer[]> {
+    const effectiveK = options.searchK === -1 ? n * entry.trees : options.searchK;
+    if (effectiveK * entry.dimensions * queries.length <= this.config.inlineMaxWork) {
+      const answers = this.runInline(entry, queries, n, options);
+      this.metrics.observeQueries(entry.name, kind, answers, effectiveK);
+      return answers;
+    }
     const { deadlineMs } = this.config;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), deadlineMs);
@@ -166,11 +174,25 @@ export class QueryService {
           throw err;
         }
       }
-      this.metrics.observeQueries(entry.name, kind, answers, options.searchK === -1 ? n * entry.trees : options.searchK);
+      this.metrics.observeQueries(entry.name, kind, answers, effectiveK);
       return answers;
     } finally {
       clearTimeout(timer);
       this.registry.release(entry);
+    }
+  }
+
+  /**
+   * Small queries run right here: a by-item lookup on a typical index costs less than the thread
+   * round trip to a worker (~50 µs of main-thread time per task), and the work is bounded by
+   * `inlineMaxWork`, so the event loop is never held for long.
+   */
+  private runInline(entry: IndexEntry, queries: QuerySpec[], n: number, options: QueryOptions): QueryAnswer[] {
+    try {
+      return answerQueries(this.registry.view(entry), queries, n, options.searchK, options.includeDistances);
+    } catch (err) {
+      if (err instanceof AnnoyInputError) throw errors.badInput(err.message);
+      throw err;
     }
   }
 
