@@ -58,6 +58,7 @@ export class AnnoyIndex {
   private readonly baseWord: number;
   private readonly structure: IndexStructure;
   private readonly store: StoreContext;
+  private readonly ctx: QueryContext;
 
   private constructor(storage: IndexStorage, metric: Metric, dimensions: number, validate: boolean, expectedItems?: number) {
     this.impl = metric;
@@ -82,6 +83,7 @@ export class AnnoyIndex {
     if (validate) validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe);
     this.kernels = createKernels(storage, metric.name === 'hamming' ? 1 : dimensions);
     this.store = { nodes: this.nodes, baseWord: this.baseWord, layout: this.layout, dimensions, kernels: this.kernels };
+    this.ctx = { ...this.store, query: new Float32Array(0), session: undefined, queryNorm: 0 };
   }
 
   /** Opens and (unless told otherwise) validates; throws IndexFormatError naming what does not fit. */
@@ -151,11 +153,15 @@ export class AnnoyIndex {
     if (!Number.isInteger(n) || n < 0) throw new AnnoyInputError(`n must be a non-negative integer (got ${n})`);
     if (!Number.isInteger(searchK) || searchK < -1) throw new AnnoyInputError(`search_k must be -1 or a non-negative integer (got ${searchK})`);
     const session = query instanceof Float32Array ? this.kernels.open(query) : undefined;
+    const ctx = this.ctx;
+    ctx.query = query;
+    ctx.session = session;
+    ctx.queryNorm = this.impl.queryNorm(query);
     try {
-      const ctx: QueryContext = { ...this.store, query, session, queryNorm: this.impl.queryNorm(query) };
       return searchNns(this.impl, ctx, this.structure, n, searchK, includeDistances);
     } finally {
       session?.release();
+      ctx.session = undefined;
     }
   }
 

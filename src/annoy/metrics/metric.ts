@@ -17,7 +17,7 @@ export interface NodeLayout {
   readonly maxBucket: number;
 }
 
-/** Everything one query needs, prepared once. */
+/** Everything one query needs; one object per index, refilled for each (synchronous) query. */
 export interface QueryContext {
   readonly nodes: NodeArrays;
   /** Word index of node 0. */
@@ -25,12 +25,12 @@ export interface QueryContext {
   readonly layout: NodeLayout;
   readonly dimensions: number;
   /** The query as the index stores vectors: float32, or packed bits for hamming. */
-  readonly query: Float32Array | Uint32Array;
+  query: Float32Array | Uint32Array;
   /** Kernel session for float metrics (absent for hamming). */
-  readonly session: KernelSession | undefined;
+  session: KernelSession | undefined;
   readonly kernels: VectorKernels;
   /** Metric-specific cached value (angular: |q|²). */
-  readonly queryNorm: number;
+  queryNorm: number;
 }
 
 /** The scratch split node a tree builder fills in and then copies into the tree. */

@@ -37,10 +37,13 @@ export class QueryPool {
       execArgv: workerExecArgv(),
     });
     this.onTaskLost = options.onTaskLost ?? (() => undefined);
+    this.capacity = options.workers + options.queueSize;
     this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
   }
 
   private readonly onTaskLost: (err: Error, retried: boolean) => void;
+  /** Tasks allowed in the pool at once: one running per worker plus the queue. */
+  private readonly capacity: number;
 
   get threads(): number {
     return this.piscina.threads.length;
@@ -69,6 +72,9 @@ export class QueryPool {
    */
   async run(task: QueryTask, signal: AbortSignal, deadlineMs: number): Promise<QueryAnswer[]> {
     if (this.closed) throw errors.shuttingDown();
+    // Piscina's maxQueue does not bound abortable tasks (they wait in a separate, unbounded list),
+    // and every query task carries its deadline signal: the limit is enforced here instead.
+    if (this.submitted >= this.capacity) throw errors.queueFull(1);
     this.submitted++;
     let reply: QueryReply;
     try {
