@@ -33,16 +33,19 @@ export class QueryPool {
       // Workers keep opened indexes cached; never let idle ones exit and lose them.
       idleTimeout: 2 ** 31 - 1,
       maxQueue: options.queueSize,
+      // Two tasks in each worker's port: when one finishes the next is already there, instead of the
+      // worker idling through a round trip to the main thread (~25 % of a 0.75 ms query measured).
+      concurrentTasksPerWorker: 2,
       workerData,
       execArgv: workerExecArgv(),
     });
     this.onTaskLost = options.onTaskLost ?? (() => undefined);
-    this.capacity = options.workers + options.queueSize;
+    this.capacity = 2 * options.workers + options.queueSize;
     this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
   }
 
   private readonly onTaskLost: (err: Error, retried: boolean) => void;
-  /** Tasks allowed in the pool at once: one running per worker plus the queue. */
+  /** Tasks allowed in the pool at once: two handed to each worker plus the queue. */
   private readonly capacity: number;
 
   get threads(): number {
