@@ -1,7 +1,7 @@
 import type { NodeArrays } from '../node-arrays.js';
 import { dotArray, normalizeInPlace, planeDots, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
 import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
-import { twoMeans, type TwoMeansPolicy } from './two-means.js';
+import { twoMeansNormal, type TwoMeansPolicy } from './two-means.js';
 
 // Node: n_descendants i32 @0 | union { children i32[2], |v|² f32 } @4 | v f32[f] @12.
 const NORM_WORD = 1;
@@ -105,11 +105,8 @@ export const angular: Metric = Object.freeze({
     return { vector: new Float32Array(l.vectorWords), extra: 0 };
   },
   createSplit(ctx: BuildContext, ids: Int32Array, count: number, plane: SplitPlane) {
-    const centroids = { p: new Float32Array(ctx.dimensions), q: new Float32Array(ctx.dimensions), pExtra: 0, qExtra: 0 };
-    twoMeans(ctx, ids, count, twoMeansPolicy, centroids);
-    const v = plane.vector as Float32Array;
-    for (let z = 0; z < v.length; z++) v[z] = centroids.p[z] - centroids.q[z];
-    normalizeInPlace(v);
+    twoMeansNormal(ctx, ids, count, twoMeansPolicy, plane);
+    normalizeInPlace(plane.vector as Float32Array);
   },
   assignSides(ctx: BuildContext, plane: SplitPlane, ids: Int32Array, count: number, sides: Uint8Array) {
     sidesFromMargins(planeDots(ctx, plane, ids, count), 0, count, sides, () => ctx.random.flip());

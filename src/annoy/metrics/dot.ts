@@ -1,7 +1,7 @@
 import type { NodeArrays } from '../node-arrays.js';
 import { dotArray, normalizeInPlace, planeDots, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
 import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
-import { twoMeans, type TwoMeansPolicy } from './two-means.js';
+import { twoMeansNormal, type TwoMeansPolicy } from './two-means.js';
 
 // Annoy 1.17.3 node: n_descendants i32 @0 | children i32[2] @4 | dot_factor f32 @12 | v f32[f] @16.
 // (Annoy's unreleased main branch moved to a 24+4f node; a manifest field may select it later.)
@@ -74,12 +74,8 @@ export const dot: Metric = Object.freeze({
     return { vector: new Float32Array(l.vectorWords), extra: 0 };
   },
   createSplit(ctx: BuildContext, ids: Int32Array, count: number, plane: SplitPlane) {
-    const f = ctx.dimensions;
-    const centroids = { p: new Float32Array(f), q: new Float32Array(f), pExtra: 0, qExtra: 0 };
-    twoMeans(ctx, ids, count, twoMeansPolicy, centroids);
-    const v = plane.vector as Float32Array;
-    for (let z = 0; z < f; z++) v[z] = centroids.p[z] - centroids.q[z];
-    plane.extra = normalizeInPlace(v, centroids.pExtra - centroids.qExtra);
+    const centroids = twoMeansNormal(ctx, ids, count, twoMeansPolicy, plane);
+    plane.extra = normalizeInPlace(plane.vector as Float32Array, centroids.pExtra - centroids.qExtra);
   },
   assignSides(ctx: BuildContext, plane: SplitPlane, ids: Int32Array, count: number, sides: Uint8Array) {
     sidesFromMargins(planeDots(ctx, plane, ids, count), Math.fround(plane.extra * plane.extra), count, sides, () => ctx.random.flip());

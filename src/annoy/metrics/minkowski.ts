@@ -3,7 +3,7 @@ import type { NodeArrays } from '../node-arrays.js';
 import { normalizeInPlace, planeDots, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
 import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
 import type { MetricName } from './names.js';
-import { twoMeans, type TwoMeansPolicy } from './two-means.js';
+import { twoMeansNormal, type TwoMeansPolicy } from './two-means.js';
 
 // Node: n_descendants i32 @0 | a f32 @4 (plane offset) | children i32[2] @8 | v f32[f] @16.
 const OFFSET_WORD = 1;
@@ -58,10 +58,8 @@ export function minkowskiMetric(d: MinkowskiDistance): Metric {
     },
     createSplit(ctx: BuildContext, ids: Int32Array, count: number, plane: SplitPlane) {
       const f = ctx.dimensions;
-      const centroids = { p: new Float32Array(f), q: new Float32Array(f), pExtra: 0, qExtra: 0 };
-      twoMeans(ctx, ids, count, twoMeansPolicy, centroids);
+      const centroids = twoMeansNormal(ctx, ids, count, twoMeansPolicy, plane);
       const v = plane.vector as Float32Array;
-      for (let z = 0; z < f; z++) v[z] = centroids.p[z] - centroids.q[z];
       normalizeInPlace(v);
       // The plane passes through the midpoint of the two centroids.
       let a = 0;

@@ -1,6 +1,6 @@
 import { TWO_MEANS_ITERATIONS, TWO_MEANS_SAMPLES, type TwoMeansMode } from '../kernels/kernels.js';
 import type { Random } from '../random.js';
-import type { BuildContext } from './metric.js';
+import type { BuildContext, SplitPlane } from './metric.js';
 
 /** How two_means measures and averages points for one metric. */
 export interface TwoMeansPolicy {
@@ -75,6 +75,20 @@ function squaredNorm(v: Float32Array): number {
   let s = 0;
   for (let z = 0; z < v.length; z++) s += v[z] * v[z];
   return s;
+}
+
+/**
+ * The part of create_split every hyperplane metric shares: two_means, then the plane normal
+ * p − q written into `plane.vector` (unnormalised). Returns the centroids for the metric to finish
+ * the split (normalise; offset for Minkowski; dot_factor for dot).
+ */
+export function twoMeansNormal(ctx: BuildContext, ids: Int32Array, count: number, policy: TwoMeansPolicy, plane: SplitPlane): Centroids {
+  const f = ctx.dimensions;
+  const centroids: Centroids = { p: new Float32Array(f), q: new Float32Array(f), pExtra: 0, qExtra: 0 };
+  twoMeans(ctx, ids, count, policy, centroids);
+  const v = plane.vector as Float32Array;
+  for (let z = 0; z < f; z++) v[z] = centroids.p[z] - centroids.q[z];
+  return centroids;
 }
 
 /** The two_means loop in plain JS over pre-drawn `samples` (see drawTwoMeansSamples). */
