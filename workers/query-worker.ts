@@ -60,6 +60,8 @@ export default function run(task: QueryTask | SweepTask): QueryReply {
     globalThis.gc?.();
     return { answers: [] };
   }
+  // The caller already answered 504: don't spend a worker on a result nobody will read.
+  if (Date.now() > task.deadlineAt) return { error: { code: 'deadline', message: 'deadline passed before the query started' } };
   try {
     const answers = answerQueries(indexFor(task), task.queries, task.n, task.searchK, task.includeDistances);
     return { answers };

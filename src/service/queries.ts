@@ -198,6 +198,7 @@ export class QueryService {
 
   private task(entry: IndexEntry, queries: QuerySpec[], n: number, options: QueryOptions): QueryTask {
     return {
+      deadlineAt: Date.now() + this.config.deadlineMs,
       name: entry.name,
       version: entry.version,
       slot: entry.slot,

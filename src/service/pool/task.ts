@@ -20,6 +20,8 @@ export interface QueryTask {
   n: number;
   searchK: number;
   includeDistances: boolean;
+  /** Date.now() after which the caller has given up (504): a worker skips the task if it has not started. */
+  deadlineAt: number;
 }
 
 /** Asks a worker to drop cached versions that are no longer current (sent after a swap). */
@@ -37,7 +39,7 @@ export interface QueryAnswer {
 }
 
 /** Input errors come back as values: Error subclasses lose their identity crossing threads. */
-export type QueryReply = { answers: QueryAnswer[] } | { error: { code: 'input' | 'internal'; message: string } };
+export type QueryReply = { answers: QueryAnswer[] } | { error: { code: 'input' | 'deadline' | 'internal'; message: string } };
 
 export interface WorkerData {
   versions: Int32Array;
