@@ -1,9 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildForestPart, forestPlan } from '../src/annoy/index.js';
+import { reviveStorage } from '../src/annoy/storage.js';
 import type { BuildTask, BuildWorkerMessage } from '../src/build/build-index.js';
 
 // One thread's share of a parallel build (src/build/build-index.ts): trees over the shared items.
-const { prepared, nTrees, threads, threadIndex } = workerData as BuildTask;
+const task = workerData as BuildTask;
+const { nTrees, threads, threadIndex } = task;
+const prepared = { ...task.prepared, storage: reviveStorage(task.prepared.storage) };
 const port = parentPort!;
 const part = buildForestPart(prepared, forestPlan(nTrees, prepared.nItems, threads, threadIndex), threadIndex, () =>
   port.postMessage({ type: 'tree' } satisfies BuildWorkerMessage),

@@ -6,7 +6,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { AnnoyIndex, AnnoyInputError } from '../src/annoy/index.js';
-import type { IndexStorage } from '../src/annoy/storage.js';
+import { reviveStorage } from '../src/annoy/storage.js';
 import { answerQueries } from '../src/service/pool/answer.js';
 import type { QueryReply, QueryTask, SweepTask, WorkerData } from '../src/service/pool/task.js';
 
@@ -20,11 +20,7 @@ const { versions } = workerData as WorkerData;
 const cache = new Map<string, Cached>();
 
 function open(task: QueryTask): AnnoyIndex {
-  const s = task.storage;
-  const storage: IndexStorage = s.memory
-    ? { buffer: s.memory.buffer as unknown as SharedArrayBuffer, byteOffset: s.byteOffset, byteLength: s.byteLength, memory: s.memory }
-    : s;
-  return AnnoyIndex.open(storage, task.metric, task.dimensions, { validate: false });
+  return AnnoyIndex.open(reviveStorage(task.storage), task.metric, task.dimensions, { validate: false });
 }
 
 /** Drops cached versions that are no longer current; true when something was dropped. */

@@ -47,3 +47,18 @@ export class Kiss32Random implements Random {
     return n > 0 ? this.next() % n : 0;
   }
 }
+
+/**
+ * mulberry32: a uniform float in [0, 1) from 32-bit integer maths only, so generated data (the
+ * demo index, test vectors) is identical on every platform.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -47,6 +47,15 @@ export function allocateStorage(byteLength: number, options: { shared?: boolean;
   return { buffer, byteOffset: 0, byteLength };
 }
 
+/**
+ * A storage as it arrives in another thread's message: the WebAssembly.Memory and its buffer are
+ * cloned separately, so take the buffer from the memory again to keep the two one object.
+ */
+export function reviveStorage(storage: IndexStorage): IndexStorage {
+  if (!storage.memory) return storage;
+  return { buffer: storage.memory.buffer as unknown as SharedArrayBuffer, byteOffset: storage.byteOffset, byteLength: storage.byteLength, memory: storage.memory };
+}
+
 /** Wraps existing bytes (e.g. a file read into a Uint8Array) without copying; JS kernels only. */
 export function storageFromBytes(bytes: Uint8Array): IndexStorage {
   if (bytes.byteOffset % 4 !== 0) {

@@ -1,13 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+
+import { tempDir as sharedTempDir, type Teardown } from '../helpers/temp-dir.js';
 
 /** A fresh temp directory removed when the test ends. */
-export function tempDir(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nnserve-cli-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+export const tempDir = (t: Teardown): string => sharedTempDir(t, 'nnserve-cli-');
 
 /** Deterministic pseudo-random vectors (a small LCG) so failures reproduce. */
 export function randomRows(rows: number, dims: number, seed = 1): number[][] {

@@ -1,19 +1,15 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { run } from '../../src/cli/commands/fetch.js';
+import { tempDir as sharedTempDir, type Teardown } from '../helpers/temp-dir.js';
 import { capture, fakeAnn, Publisher } from './publisher.js';
 
 const publisher = new Publisher();
 t.before(() => publisher.start());
 t.teardown(() => publisher.stop());
 
-function tempDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nnserve-fetch-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tempDir = (t: Teardown): string => sharedTempDir(t, 'nnserve-fetch-');
 
 t.test('manifest URL: downloads .ann, ids and manifest, verified, no temp files left', async (t) => {
   const dir = tempDir(t);

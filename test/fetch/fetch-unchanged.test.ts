@@ -1,21 +1,17 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { run } from '../../src/cli/commands/fetch.js';
+import { tempDir as sharedTempDir, type Teardown } from '../helpers/temp-dir.js';
 import { capture, fakeAnn, Publisher } from './publisher.js';
 
 const publisher = new Publisher();
 t.before(() => publisher.start());
 t.teardown(() => publisher.stop());
 
-function tempDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nnserve-fetch-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tempDir = (t: Teardown): string => sharedTempDir(t, 'nnserve-fetch-');
 
 const identity = (path: string) => {
   const s = statSync(path);

@@ -5,16 +5,13 @@
  * out-of-memory abort or a crash in native code would end it): no test-only code path exists in
  * the service, the test only needs to reach the thread the way an operator's fault would.
  */
-import { spawn } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { Pool } from 'undici';
-import { buildIndex, http, metric, tempDir, waitFor, writeIndex } from '../service/helpers.js';
+import { buildIndex, http, metric, spawnServer, tempDir, waitFor, writeIndex } from '../service/helpers.js';
 import { badErrorAnswer, serveLogged } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 /** The service's Piscina instance; only its public API (threads, events) is used. */
 function piscinaOf(server: { app: { nn: { pool: unknown } } }): EventEmitter & { threads: Worker[] } {
@@ -81,19 +78,9 @@ t.test('a task whose worker dies twice gets a clean 503 with Retry-After; the pr
 });
 
 t.test('SIGTERM under load: accepted requests answered, new ones refused, exit 0', async (t) => {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--index-dir', dir, '--port', '0', '--host', '127.0.0.1', '--workers', '2'], {
-    env: { ...process.env, NNSERVE_DEMO: 'false', NNSERVE_MAX_BATCH: '8192', NNSERVE_DEADLINE_MS: '60000', NNSERVE_LOG_LEVEL: 'info', NNSERVE_ACCESS_LOG: 'true', NNSERVE_SHUTDOWN_DELAY_MS: '300' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { child, base, output, exited } = await spawnServer(t, dir, 2, {
+    NNSERVE_MAX_BATCH: '8192', NNSERVE_DEADLINE_MS: '60000', NNSERVE_LOG_LEVEL: 'info', NNSERVE_ACCESS_LOG: 'true', NNSERVE_SHUTDOWN_DELAY_MS: '300',
   });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
-  const base = await waitFor(() => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 2000);
-  await waitFor(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined));
 
   const pool = new Pool(base, { connections: 8 });
   t.teardown(() => pool.destroy());
@@ -131,8 +118,8 @@ t.test('SIGTERM under load: accepted requests answered, new ones refused, exit 0
 
   t.equal(signal, null);
   t.equal(code, 0, 'exit code 0');
-  t.match(out, /shut down cleanly/);
-  t.notMatch(out, /grace period exceeded/);
+  t.match(output(), /shut down cleanly/);
+  t.notMatch(output(), /grace period exceeded/);
   for (const s of slowOutcomes) {
     t.equal(s.status, 200, `${s.id}: in flight at SIGTERM, answered`);
     t.equal(JSON.parse(s.body ?? '{}').results?.length, 4096, `${s.id}: complete`);
@@ -153,7 +140,7 @@ t.test('SIGTERM under load: accepted requests answered, new ones refused, exit 0
 
   // The server's access log is the list of requests it accepted and answered: each one reached its client.
   const served = new Map<string, number>();
-  for (const line of out.split('\n')) {
+  for (const line of output().split('\n')) {
     if (!line.startsWith('{')) continue;
     const l = JSON.parse(line) as { msg?: string; reqId?: string; status?: number };
     if (l.msg === 'request completed' && l.reqId) served.set(l.reqId, l.status!);

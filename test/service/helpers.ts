@@ -1,5 +1,8 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { once } from 'node:events';
+import { renameSync, writeFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { AnnoyBuilder, type MetricName } from '../../src/annoy/index.js';
@@ -7,27 +10,11 @@ import type { IndexManifest } from '../../src/index-files/manifest.js';
 import { defaults, type ServiceConfig } from '../../src/service/config.js';
 import { startServer, type RunningServer } from '../../src/service/server.js';
 
-export interface Teardown {
-  teardown(fn: () => unknown): void;
-}
+import { tempDir, type Teardown } from '../helpers/temp-dir.js';
+import { mulberry32 as rng } from '../../src/annoy/random.js';
 
-export function tempDir(t: Teardown, prefix = 'nnserve-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+export { rng, tempDir, type Teardown };
 
-/** Deterministic pseudo-random numbers in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface IndexSpec {
   metric?: MetricName;
@@ -156,4 +143,34 @@ export function metric(text: string, name: string, labels: Record<string, string
     if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(m[4]);
   }
   return undefined;
+}
+
+export interface ServerProcess {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Base URL, e.g. http://127.0.0.1:41234, once the server listens and reports ready. */
+  base: string;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves with [exit code, signal]. */
+  exited: Promise<[number | null, string | null]>;
+}
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** `nnserve serve` as a real child process on a free loopback port (for signal and shutdown tests). */
+export async function spawnServer(t: Teardown, dir: string, workers: number, env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [MAIN, 'serve', '--index-dir', dir, '--port', '0', '--host', '127.0.0.1', '--workers', String(workers)], {
+    env: { ...process.env, NNSERVE_DEMO: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  const base = await waitFor(() => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 2000);
+  await waitFor(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined));
+  return { child, base, output: () => out, exited };
 }

@@ -1,28 +1,11 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { buildIndex, http, metric, tempDir, waitFor, writeIndex } from './helpers.js';
+import { buildIndex, http, metric, spawnServer, tempDir, waitFor, writeIndex } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 t.test('SIGTERM: readiness fails, the running request finishes, exit code 0', async (t) => {
   const dir = tempDir(t);
   writeIndex(dir, 'slow', buildIndex('slow', { metric: 'euclidean', dimensions: 16, items: 2000, trees: 10, seed: 5 }));
-  const child = spawn(process.execPath, [MAIN, 'serve', '--index-dir', dir, '--port', '0', '--host', '127.0.0.1', '--workers', '1'], {
-    env: { ...process.env, NNSERVE_DEMO: 'false', NNSERVE_MAX_BATCH: '8192', NNSERVE_DEADLINE_MS: '600000', NNSERVE_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stdout += b.toString()));
-  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
-
-  const base = await waitFor(() => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1], 2000);
-  await waitFor(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined));
+  const { child, base, output, exited } = await spawnServer(t, dir, 1, { NNSERVE_MAX_BATCH: '8192', NNSERVE_DEADLINE_MS: '600000', NNSERVE_LOG_LEVEL: 'info' });
 
   // Every item query scans the whole index (search_k far above n × trees): a request lasting a while.
   const queries = Array.from({ length: 2048 }, (_, i) => ({ item: i % 2000 }));
@@ -46,5 +29,5 @@ t.test('SIGTERM: readiness fails, the running request finishes, exit code 0', as
   const [code, signal] = await exited;
   t.equal(signal, null);
   t.equal(code, 0, 'exit code 0');
-  t.match(stdout, /shut down cleanly/);
+  t.match(output(), /shut down cleanly/);
 });

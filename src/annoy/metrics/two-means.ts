@@ -139,30 +139,13 @@ export function twoMeansJs(ctx: BuildContext, samples: Int32Array, policy: TwoMe
       norm = Math.sqrt(sq);
       if (!(norm > 0)) continue;
     }
-    // Running mean: c ← (c·n + x/norm) / (n + 1), with the divisions hoisted out of the loop.
     if (di < dj) {
-      const keep = ic / (ic + 1);
-      const add = 1 / (norm * (ic + 1));
-      let sq = 0;
-      for (let z = 0; z < f; z++) {
-        const x = p[z] * keep + f32[kWord + z] * add;
-        p[z] = x;
-        sq += x * x;
-      }
-      pSq = sq;
-      pExtra = pExtra * keep + kExtra * add;
+      pSq = moveMean(p, ic, f32, kWord, norm);
+      pExtra = (pExtra * ic + kExtra / norm) / (ic + 1);
       ic++;
     } else if (dj < di) {
-      const keep = jc / (jc + 1);
-      const add = 1 / (norm * (jc + 1));
-      let sq = 0;
-      for (let z = 0; z < f; z++) {
-        const x = q[z] * keep + f32[kWord + z] * add;
-        q[z] = x;
-        sq += x * x;
-      }
-      qSq = sq;
-      qExtra = qExtra * keep + kExtra * add;
+      qSq = moveMean(q, jc, f32, kWord, norm);
+      qExtra = (qExtra * jc + kExtra / norm) / (jc + 1);
       jc++;
     }
   }
@@ -177,4 +160,20 @@ function normalizeWithExtra(v: Float32Array, extra: number): number {
   if (!(norm > 0)) return extra;
   for (let z = 0; z < v.length; z++) v[z] /= norm;
   return extra / norm;
+}
+
+/**
+ * One running-mean step c ← (c·n + x/norm) / (n + 1) towards the stored vector at `word`, with
+ * the divisions hoisted out of the loop; returns the new |c|².
+ */
+function moveMean(c: Float32Array, n: number, f32: Float32Array, word: number, norm: number): number {
+  const keep = n / (n + 1);
+  const add = 1 / (norm * (n + 1));
+  let sq = 0;
+  for (let z = 0; z < c.length; z++) {
+    const x = c[z] * keep + f32[word + z] * add;
+    c[z] = x;
+    sq += x * x;
+  }
+  return sq;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { AnnoyBuilder } from '../../annoy/index.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 import { scanIndexDir } from './scan.js';
+import { mulberry32 } from '../../annoy/random.js';
 
 export const DEMO = {
   name: 'demo',
@@ -15,21 +16,10 @@ export const DEMO = {
   metric: 'angular',
 } as const;
 
-/** mulberry32: small, seedable, and identical on every platform (only 32-bit integer maths). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The demo vectors: items scattered around 50 cluster centres, so neighbours are meaningful. */
 export function demoVectors(): Float32Array {
-  const rand = prng(DEMO.seed);
+  const rand = mulberry32(DEMO.seed);
   const f = DEMO.dimensions;
   const centres = new Float32Array(DEMO.clusters * f);
   for (let i = 0; i < centres.length; i++) centres[i] = rand() * 2 - 1;

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { IndexStorage } from '../../annoy/storage.js';
+import { reviveStorage, type IndexStorage } from '../../annoy/storage.js';
 import { workerExecArgv } from '../pool/exec-argv.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 
@@ -37,9 +37,7 @@ export function loadIndexInWorker(request: LoadRequest): Promise<LoadedIndex> {
       settled = true;
       if (reply.ok) {
         const { manifest, ids, storage, items, trees } = reply;
-        // The Memory and its buffer arrive as one shared object; re-derive the buffer so both agree.
-        const buffer = storage.memory ? (storage.memory.buffer as unknown as SharedArrayBuffer) : storage.buffer;
-        resolve({ manifest, ids, items, trees, storage: { buffer, byteOffset: storage.byteOffset, byteLength: storage.byteLength, memory: storage.memory } });
+        resolve({ manifest, ids, items, trees, storage: reviveStorage(storage) });
       } else {
         reject(new IndexLoadError(reply.message));
       }
