@@ -39,8 +39,8 @@ function measure(k: VectorKernels, f: number, nodes: number, base: number, nodeB
   }
   const out = new Float64Array(nodes);
   const s = k.open(q);
-  const batchSeq = bestNs(() => s.batch('l2', ids, nodes, base, nodeBytes, vOffset, out), nodes);
-  const batchRandom = bestNs(() => s.batch('l2', shuffled, nodes, base, nodeBytes, vOffset, out), nodes);
+  const batchSeq = bestNs(() => s.batch('l2', ids, 0, nodes, base, nodeBytes, vOffset, out, Infinity), nodes);
+  const batchRandom = bestNs(() => s.batch('l2', shuffled, 0, nodes, base, nodeBytes, vOffset, out, Infinity), nodes);
   let sink = 0;
   const single = bestNs(() => {
     for (let i = 0; i < nodes; i++) sink += s.dot(base + i * nodeBytes + vOffset);

@@ -47,7 +47,7 @@ export function groundTruth(ds: Dataset, k: number, log: (line: string) => void 
   const order = new Int32Array(n);
   for (let q = 0; q < nq; q++) {
     const session = kernels.open(row(queries, f, q));
-    session.batch('l2', ids, n, storage.byteOffset, f * 4, 0, distances);
+    session.batch('l2', ids, 0, n, storage.byteOffset, f * 4, 0, distances, Infinity);
     session.release();
     // Partial selection: keep the k best seen so far in a small sorted list.
     let count = 0;

@@ -1,5 +1,6 @@
 import type { Metric, QueryContext } from './metrics/metric.js';
 import { NodePriorityQueue } from './priority-queue.js';
+import { sortBest, TopK } from './top-k.js';
 import type { IndexStructure } from './structure.js';
 
 export interface QueryResult {
@@ -16,7 +17,9 @@ export interface QueryResult {
 const pq = new NodePriorityQueue(1024);
 let candidates = new Int32Array(4096);
 let distances = new Float64Array(4096);
-let topIndex = new Int32Array(256);
+const top = new TopK();
+/** Candidates per kernel call when the metric can prune: small enough that the bound tightens often. */
+const PRUNE_CHUNK = 16;
 /** seen[id] === epoch marks ids already taken this query; bytes, reset every 255 queries. */
 let seen = new Uint8Array(0);
 let epoch = 0;
@@ -97,10 +100,8 @@ export function searchNns(metric: Metric, ctx: QueryContext, s: IndexStructure, 
     }
   }
   if (distances.length < unique) distances = new Float64Array(Math.max(unique, distances.length * 2));
-  metric.distances(ctx, found, unique, distances);
-
   const p = Math.min(n, unique);
-  const order = selectBest(distances, found, unique, p);
+  const order = scoreAndSelect(metric, ctx, found, unique, p);
   const ids = new Array<number>(p);
   for (let k = 0; k < p; k++) ids[k] = found[order[k]];
   const result: QueryResult = { ids, candidates: unique };
@@ -112,37 +113,24 @@ export function searchNns(metric: Metric, ctx: QueryContext, s: IndexStructure, 
   return result;
 }
 
-/** Annoy orders results by (distance, id). */
-function before(d: Float64Array, ids: Int32Array, a: number, b: number): boolean {
-  return d[a] < d[b] || (d[a] === d[b] && ids[a] < ids[b]);
-}
-
 /**
- * Positions of the `p` best of d[0..m) in Annoy's order: ascending distance, ties to the smaller
- * id. Insertion into a sorted top list: candidates rarely beat the current worst, so this is
- * ~O(m) for the small n users ask for.
+ * Distances of the `m` unique candidates and the positions of the `p` best. Where the metric allows
+ * it, candidates are scored in chunks under the current n-th best distance, so the kernel can stop
+ * reading a vector that can no longer make the cut: the ids stay exactly Annoy's, only fewer bytes
+ * come from memory.
  */
-function selectBest(d: Float64Array, ids: Int32Array, m: number, p: number): Int32Array {
-  if (topIndex.length < p) topIndex = new Int32Array(Math.max(p, topIndex.length * 2));
-  const top = topIndex;
-  if (p === 0) return top.subarray(0, 0);
-  if (p > 256) {
-    const all = Int32Array.from({ length: m }, (_, k) => k);
-    all.sort((a, b) => d[a] - d[b] || ids[a] - ids[b]);
-    return all.subarray(0, p);
+function scoreAndSelect(metric: Metric, ctx: QueryContext, found: Int32Array, m: number, p: number): Int32Array {
+  if (p > TopK.MAX_INSERTION) {
+    metric.distances(ctx, found, 0, m, distances, Infinity);
+    return sortBest(distances, found, m, p);
   }
-  let filled = 0;
-  for (let k = 0; k < m; k++) {
-    if (filled === p) {
-      if (!before(d, ids, k, top[p - 1])) continue;
-      filled--;
-    }
-    let pos = filled++;
-    while (pos > 0 && before(d, ids, k, top[pos - 1])) {
-      top[pos] = top[pos - 1];
-      pos--;
-    }
-    top[pos] = k;
+  top.reset(p);
+  const chunk = metric.prunable ? PRUNE_CHUNK : m;
+  for (let from = 0, to = 0; from < m; from = to) {
+    // The first chunk only needs to fill the top list; after that every chunk tightens the bound.
+    to = Math.min(m, from === 0 ? Math.max(chunk, p) : from + chunk);
+    metric.distances(ctx, found, from, to, distances, top.bound(distances));
+    top.offer(distances, found, from, to);
   }
-  return top.subarray(0, p);
+  return top.positions();
 }

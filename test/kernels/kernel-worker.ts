@@ -63,7 +63,7 @@ for (let round = 0; round < job.rounds; round++) {
   sessions.forEach((s, h) => {
     const op = ops[(round + h) % 3];
     for (let k = 0; k < ids.length; k++) ids[k] = Math.floor(random() * nodes);
-    s.batch(op, ids, ids.length, storage.byteOffset, nodeBytes, vOffset, out);
+    s.batch(op, ids, 0, ids.length, storage.byteOffset, nodeBytes, vOffset, out, Infinity);
     for (let k = 0; k < ids.length; k++) {
       checked++;
       if (!close(out[k], reference(op, queries[h], vectors[ids[k]]))) bad++;

@@ -65,7 +65,7 @@ function checkKernels(k: VectorKernels, fx: Fixture, seed: number, counts: reado
     const ids = randomIds(count, random);
     const out = new Float64Array(count + 3).fill(-12345);
     OPS.forEach((op, o) => {
-      session.batch(op, ids, count, storage.byteOffset, nodeBytes, vOffset, out);
+      session.batch(op, ids, 0, count, storage.byteOffset, nodeBytes, vOffset, out, Infinity);
       for (let i = 0; i < count && failures.length < 5; i++) {
         if (!close(out[i], refs[o][ids[i]])) failures.push(`${k.kind} f=${f} batch ${op} count=${count} [${i}] id ${ids[i]} = ${out[i]}, want ${refs[o][ids[i]][0]}`);
       }
@@ -94,6 +94,42 @@ t.test('WASM and JS kernels match a naive reference', async (t) => {
   }
 });
 
+t.test('a bounded l2/l1 batch gives the exact result, or +Infinity where that result is above the bound', async (t) => {
+  for (const f of [40, 64, 100, 784]) {
+    const nodes = 400;
+    const fx = fixture(f, 3000 + f, undefined, nodes);
+    const random = rng(f);
+    const q = randomVector(f, random);
+    const ids = randomIds(nodes - 3, random, nodes);
+    for (const op of ['l2', 'l1'] as const) {
+      for (const k of [createWasmKernels(fx.storage, f), createJsKernels(fx.storage, f)]) {
+        const session = k.open(q);
+        const from = 5;
+        const exact = new Float64Array(ids.length);
+        session.batch(op, ids, 0, ids.length, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, exact, Infinity);
+        // Half the 10th smallest result: almost every item lies above, most by enough to stop early.
+        const bound = Math.fround([...exact].sort((x, y) => x - y)[10] / 2);
+        const out = new Float64Array(ids.length).fill(-1);
+        session.batch(op, ids, from, ids.length, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, out, bound);
+        session.release();
+        const wrong: string[] = [];
+        let pruned = 0;
+        for (let i = 0; i < ids.length; i++) {
+          if (i < from) {
+            if (out[i] !== -1) wrong.push(`[${i}] before from was written`);
+          } else if (out[i] === Infinity && exact[i] > bound) {
+            pruned++;
+          } else if (out[i] !== exact[i]) wrong.push(`[${i}] = ${out[i]}, exact ${exact[i]}, bound ${bound}`);
+        }
+        t.same(wrong.slice(0, 5), [], `${k.kind} ${op} f=${f}`);
+        // Only the WASM kernel stops early, and only where a 256-byte check fits (f >= 64).
+        if (k.kind === 'wasm-simd' && f >= 64) t.ok(pruned > ids.length / 4, `${k.kind} ${op} f=${f} skipped ${pruned} of ${ids.length - from}`);
+        else t.equal(pruned, 0, `${k.kind} ${op} f=${f} computes everything`);
+      }
+    }
+  }
+});
+
 t.test('all scratch slots busy: the next session falls back to JS and stays correct', async (t) => {
   const f = 40;
   const fx = fixture(f, 7);
@@ -109,7 +145,7 @@ t.test('all scratch slots busy: the next session falls back to JS and stays corr
   const out = new Float64Array(NODES);
   let bad = 0;
   sessions.forEach((s, n) => {
-    s.batch('l2', ids, NODES, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, out);
+    s.batch('l2', ids, 0, NODES, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, out, Infinity);
     for (let id = 0; id < NODES; id++) {
       if (!close(out[id], reference('l2', queries[n], vectorAt(fx.storage.buffer, fx.vecByte(id), f)))) bad++;
     }
@@ -143,7 +179,7 @@ t.test('a query too large for a scratch slot uses the JS path', async (t) => {
     t.equal(flags.reduce((a, b) => a + b, 0), claims, `f=${f} claims ${claims} slot(s)`);
     const ids = Int32Array.of(2, 0, 1, 2);
     const out = new Float64Array(4);
-    s.batch('dot', ids, 4, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, out);
+    s.batch('dot', ids, 0, 4, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, out, Infinity);
     const ok = Array.from(ids).every((id, i) => close(out[i], reference('dot', q, vectorAt(fx.storage.buffer, fx.vecByte(id), f))));
     t.ok(ok, `f=${f} batch correct`);
     t.ok(close(s.dot(fx.vecByte(1)), reference('dot', q, vectorAt(fx.storage.buffer, fx.vecByte(1), f))), `f=${f} dot correct`);
@@ -193,11 +229,11 @@ t.test('addresses above 2^31 (WASM) and 2^32 (JS) are handled as unsigned', asyn
     let bad = 0;
     for (const op of OPS) {
       // Absolute node base above the limit, and a low base with ids reaching above it.
-      s.batch(op, ids, ids.length, nodeBase, nodeBytes, 12, out);
+      s.batch(op, ids, 0, ids.length, nodeBase, nodeBytes, 12, out, Infinity);
       ids.forEach((id, i) => { if (!close(out[i], reference(op, q, vectorAt(storage.buffer, nodeBase + id * nodeBytes + 12, f)))) bad++; });
       const lowBase = nodeBase - 1000 * nodeBytes;
       const shifted = ids.map((id) => id + 1000);
-      s.batch(op, shifted, shifted.length, lowBase, nodeBytes, 12, out);
+      s.batch(op, shifted, 0, shifted.length, lowBase, nodeBytes, 12, out, Infinity);
       ids.forEach((id, i) => { if (!close(out[i], reference(op, q, vectorAt(storage.buffer, nodeBase + id * nodeBytes + 12, f)))) bad++; });
     }
     const a = nodeBase + 12;

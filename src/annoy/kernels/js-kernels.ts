@@ -126,7 +126,8 @@ class JsSession implements KernelSession {
     return queryDot(this.q, this.v, vByte / 4, this.f);
   }
 
-  batch(op: BatchOp, ids: Int32Array, count: number, nodeBase: number, nodeBytes: number, vOffset: number, out: Float64Array): void {
+  /** Always exact: plain JS gains nothing from stopping early, so `bound` is not used. */
+  batch(op: BatchOp, ids: Int32Array, from: number, to: number, nodeBase: number, nodeBytes: number, vOffset: number, out: Float64Array, _bound: number): void {
     const { q, v, f } = this;
     // Element arithmetic in doubles stays exact far beyond 2^32 bytes.
     const base = (nodeBase + vOffset) / 4;
@@ -134,13 +135,13 @@ class JsSession implements KernelSession {
     // One loop per op keeps each call site monomorphic, so V8 can inline the kernel.
     switch (op) {
       case 'dot':
-        for (let k = 0; k < count; k++) out[k] = queryDot(q, v, base + ids[k] * stride, f);
+        for (let k = from; k < to; k++) out[k] = queryDot(q, v, base + ids[k] * stride, f);
         return;
       case 'l2':
-        for (let k = 0; k < count; k++) out[k] = queryL2(q, v, base + ids[k] * stride, f);
+        for (let k = from; k < to; k++) out[k] = queryL2(q, v, base + ids[k] * stride, f);
         return;
       case 'l1':
-        for (let k = 0; k < count; k++) out[k] = queryL1(q, v, base + ids[k] * stride, f);
+        for (let k = from; k < to; k++) out[k] = queryL1(q, v, base + ids[k] * stride, f);
         return;
     }
   }

@@ -23,10 +23,13 @@ export interface KernelSession {
   /** dot(query, the `f` float32 values at byte offset `vByte`). */
   dot(vByte: number): number;
   /**
-   * For i in [0, count): out[i] = op(query, vector of node ids[i]), where that vector starts at byte
+   * For i in [from, to): out[i] = op(query, vector of node ids[i]), where that vector starts at byte
    * `nodeBase + ids[i] * nodeBytes + vOffset`. op: 'dot' = Σ q·v, 'l2' = Σ (q−v)², 'l1' = Σ |q−v|.
+   * For 'l2' and 'l1', a result above `bound` may come back as +Infinity instead: the kernel may stop
+   * reading a vector once its partial sum of non-negative terms has passed the bound. Results at or
+   * below the bound are always exact; pass Infinity for exact results everywhere.
    */
-  batch(op: BatchOp, ids: Int32Array, count: number, nodeBase: number, nodeBytes: number, vOffset: number, out: Float64Array): void;
+  batch(op: BatchOp, ids: Int32Array, from: number, to: number, nodeBase: number, nodeBytes: number, vOffset: number, out: Float64Array, bound: number): void;
   /** Returns scratch space; the session must not be used afterwards. */
   release(): void;
 }

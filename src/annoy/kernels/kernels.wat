@@ -60,31 +60,25 @@
         (br $next1)))
     (local.get $s))
 
-  ;; Σ (a[i] − b[i])²
+  ;; Σ (a[i] − b[i])², summed in $multi_l2's order so a distance does not depend on the kernel that computed it.
   (func $l2 (export "l2") (param $a i32) (param $b i32) (param $f i32) (result f32)
-    (local $i i32) (local $end i32) (local $end4 i32) (local $end16 i32)
-    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
+    (local $acc0 v128) (local $acc1 v128)
     (local $d v128) (local $s f32) (local $x f32)
     (local.set $end (i32.shl (local.get $f) (i32.const 2)))
-    (local.set $end16 (i32.and (local.get $end) (i32.const -64)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
     (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
-    (block $done16
-      (loop $next16
-        (br_if $done16 (i32.ge_u (local.get $i) (local.get $end16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
         (local.set $d (f32x4.sub (v128.load (i32.add (local.get $a) (local.get $i)))
                                  (v128.load (i32.add (local.get $b) (local.get $i)))))
         (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (local.get $d) (local.get $d))))
         (local.set $d (f32x4.sub (v128.load offset=16 (i32.add (local.get $a) (local.get $i)))
                                  (v128.load offset=16 (i32.add (local.get $b) (local.get $i)))))
         (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (v128.load offset=32 (i32.add (local.get $a) (local.get $i)))
-                                 (v128.load offset=32 (i32.add (local.get $b) (local.get $i)))))
-        (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (v128.load offset=48 (i32.add (local.get $a) (local.get $i)))
-                                 (v128.load offset=48 (i32.add (local.get $b) (local.get $i)))))
-        (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $i (i32.add (local.get $i) (i32.const 64)))
-        (br $next16)))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
     (block $done4
       (loop $next4
         (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
@@ -93,8 +87,7 @@
         (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (local.get $d) (local.get $d))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $next4)))
-    (local.set $acc0 (f32x4.add (f32x4.add (local.get $acc0) (local.get $acc1))
-                                (f32x4.add (local.get $acc2) (local.get $acc3))))
+    (local.set $acc0 (f32x4.add (local.get $acc0) (local.get $acc1)))
     (local.set $s (f32.add
       (f32.add (f32x4.extract_lane 0 (local.get $acc0)) (f32x4.extract_lane 1 (local.get $acc0)))
       (f32.add (f32x4.extract_lane 2 (local.get $acc0)) (f32x4.extract_lane 3 (local.get $acc0)))))
@@ -108,31 +101,25 @@
         (br $next1)))
     (local.get $s))
 
-  ;; Σ |a[i] − b[i]|
+  ;; Σ |a[i] − b[i]|, summed in $multi_l1's order so a distance does not depend on the kernel that computed it.
   (func $l1 (export "l1") (param $a i32) (param $b i32) (param $f i32) (result f32)
-    (local $i i32) (local $end i32) (local $end4 i32) (local $end16 i32)
-    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
+    (local $acc0 v128) (local $acc1 v128)
     (local $s f32)
     (local.set $end (i32.shl (local.get $f) (i32.const 2)))
-    (local.set $end16 (i32.and (local.get $end) (i32.const -64)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
     (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
-    (block $done16
-      (loop $next16
-        (br_if $done16 (i32.ge_u (local.get $i) (local.get $end16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
         (local.set $acc0 (f32x4.add (local.get $acc0)
           (f32x4.abs (f32x4.sub (v128.load (i32.add (local.get $a) (local.get $i)))
                                 (v128.load (i32.add (local.get $b) (local.get $i)))))))
         (local.set $acc1 (f32x4.add (local.get $acc1)
           (f32x4.abs (f32x4.sub (v128.load offset=16 (i32.add (local.get $a) (local.get $i)))
                                 (v128.load offset=16 (i32.add (local.get $b) (local.get $i)))))))
-        (local.set $acc2 (f32x4.add (local.get $acc2)
-          (f32x4.abs (f32x4.sub (v128.load offset=32 (i32.add (local.get $a) (local.get $i)))
-                                (v128.load offset=32 (i32.add (local.get $b) (local.get $i)))))))
-        (local.set $acc3 (f32x4.add (local.get $acc3)
-          (f32x4.abs (f32x4.sub (v128.load offset=48 (i32.add (local.get $a) (local.get $i)))
-                                (v128.load offset=48 (i32.add (local.get $b) (local.get $i)))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 64)))
-        (br $next16)))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
     (block $done4
       (loop $next4
         (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
@@ -141,8 +128,7 @@
                                 (v128.load (i32.add (local.get $b) (local.get $i)))))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $next4)))
-    (local.set $acc0 (f32x4.add (f32x4.add (local.get $acc0) (local.get $acc1))
-                                (f32x4.add (local.get $acc2) (local.get $acc3))))
+    (local.set $acc0 (f32x4.add (local.get $acc0) (local.get $acc1)))
     (local.set $s (f32.add
       (f32.add (f32x4.extract_lane 0 (local.get $acc0)) (f32x4.extract_lane 1 (local.get $acc0)))
       (f32.add (f32x4.extract_lane 2 (local.get $acc0)) (f32x4.extract_lane 3 (local.get $acc0)))))
@@ -227,12 +213,14 @@
   ;; l2 of q against 4 vectors in one pass, results as f64 at out, out+8, …: 4 independent load
   ;; streams keep 4x as many cache misses in flight as scoring one vector after the other, and
   ;; candidates come from all over a large index, so scoring is memory-bound.
-  (func $multi_l2 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32)
+  (func $multi_l2 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32) (param $bounds v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
     (local $v00 v128) (local $v01 v128) (local $sv0 f32) (local $v10 v128) (local $v11 v128) (local $sv1 f32) (local $v20 v128) (local $v21 v128) (local $sv2 f32) (local $v30 v128) (local $v31 v128) (local $sv3 f32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
     (local.set $end (i32.shl (local.get $f) (i32.const 2)))
     (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
     (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $pruned
     (block $done8
       (loop $next8
         (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
@@ -247,6 +235,17 @@
         (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v2) (local.get $i))))) (local.set $v21 (f32x4.add (local.get $v21) (f32x4.mul (local.get $d) (local.get $d))))
         (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v3) (local.get $i))))) (local.set $v31 (f32x4.add (local.get $v31) (f32x4.mul (local.get $d) (local.get $d))))
         (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br_if $next8 (i32.and (local.get $i) (i32.const 255)))
+        (local.set $s0 (f32x4.add (local.get $v00) (local.get $v01))) (local.set $s1 (f32x4.add (local.get $v10) (local.get $v11)))
+        (local.set $s2 (f32x4.add (local.get $v20) (local.get $v21))) (local.set $s3 (f32x4.add (local.get $v30) (local.get $v31)))
+        (local.set $s0 (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s1))
+                                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s1))))
+        (local.set $s2 (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s2) (local.get $s3))
+                                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s2) (local.get $s3))))
+        (br_if $pruned (i32x4.all_true (f32x4.gt
+          (f32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $s0) (local.get $s2))
+                     (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $s0) (local.get $s2)))
+          (local.get $bounds))))
         (br $next8)))
     (block $done4
       (loop $next4
@@ -287,17 +286,24 @@
     (f64.store offset=0 (local.get $out) (f64.promote_f32 (local.get $sv0)))
     (f64.store offset=8 (local.get $out) (f64.promote_f32 (local.get $sv1)))
     (f64.store offset=16 (local.get $out) (f64.promote_f32 (local.get $sv2)))
-    (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3))))
+    (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3)))
+    (return))
+    (f64.store offset=0 (local.get $out) (f64.const inf))
+    (f64.store offset=8 (local.get $out) (f64.const inf))
+    (f64.store offset=16 (local.get $out) (f64.const inf))
+    (f64.store offset=24 (local.get $out) (f64.const inf)))
 
   ;; l1 of q against 4 vectors in one pass, results as f64 at out, out+8, …: 4 independent load
   ;; streams keep 4x as many cache misses in flight as scoring one vector after the other, and
   ;; candidates come from all over a large index, so scoring is memory-bound.
-  (func $multi_l1 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32)
+  (func $multi_l1 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32) (param $bounds v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
     (local $v00 v128) (local $v01 v128) (local $sv0 f32) (local $v10 v128) (local $v11 v128) (local $sv1 f32) (local $v20 v128) (local $v21 v128) (local $sv2 f32) (local $v30 v128) (local $v31 v128) (local $sv3 f32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
     (local.set $end (i32.shl (local.get $f) (i32.const 2)))
     (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
     (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $pruned
     (block $done8
       (loop $next8
         (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
@@ -312,6 +318,17 @@
         (local.set $v21 (f32x4.add (local.get $v21) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v2) (local.get $i)))))))
         (local.set $v31 (f32x4.add (local.get $v31) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v3) (local.get $i)))))))
         (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br_if $next8 (i32.and (local.get $i) (i32.const 255)))
+        (local.set $s0 (f32x4.add (local.get $v00) (local.get $v01))) (local.set $s1 (f32x4.add (local.get $v10) (local.get $v11)))
+        (local.set $s2 (f32x4.add (local.get $v20) (local.get $v21))) (local.set $s3 (f32x4.add (local.get $v30) (local.get $v31)))
+        (local.set $s0 (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s1))
+                                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s1))))
+        (local.set $s2 (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s2) (local.get $s3))
+                                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s2) (local.get $s3))))
+        (br_if $pruned (i32x4.all_true (f32x4.gt
+          (f32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $s0) (local.get $s2))
+                     (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $s0) (local.get $s2)))
+          (local.get $bounds))))
         (br $next8)))
     (block $done4
       (loop $next4
@@ -352,7 +369,12 @@
     (f64.store offset=0 (local.get $out) (f64.promote_f32 (local.get $sv0)))
     (f64.store offset=8 (local.get $out) (f64.promote_f32 (local.get $sv1)))
     (f64.store offset=16 (local.get $out) (f64.promote_f32 (local.get $sv2)))
-    (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3))))
+    (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3)))
+    (return))
+    (f64.store offset=0 (local.get $out) (f64.const inf))
+    (f64.store offset=8 (local.get $out) (f64.const inf))
+    (f64.store offset=16 (local.get $out) (f64.const inf))
+    (f64.store offset=24 (local.get $out) (f64.const inf)))
 
   (func (export "batch_dot")
     (param $q i32) (param $ids i32) (param $count i32) (param $base i32) (param $nodeBytes i32)
@@ -384,8 +406,9 @@
         (br $one))))
   (func (export "batch_l2")
     (param $q i32) (param $ids i32) (param $count i32) (param $base i32) (param $nodeBytes i32)
-    (param $vOffset i32) (param $f i32) (param $out i32)
-    (local $end i32) (local $endN i32)
+    (param $vOffset i32) (param $f i32) (param $out i32) (param $bound f32)
+    (local $end i32) (local $endN i32) (local $bounds v128)
+    (local.set $bounds (f32x4.splat (f32.mul (local.get $bound) (f32.const 0x1.0001p+0))))
     (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $count) (i32.const 2))))
     (local.set $endN (i32.add (local.get $ids) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
     (local.set $base (i32.add (local.get $base) (local.get $vOffset)))
@@ -397,7 +420,7 @@
           (i32.add (local.get $base) (i32.mul (i32.load offset=4 (local.get $ids)) (local.get $nodeBytes)))
           (i32.add (local.get $base) (i32.mul (i32.load offset=8 (local.get $ids)) (local.get $nodeBytes)))
           (i32.add (local.get $base) (i32.mul (i32.load offset=12 (local.get $ids)) (local.get $nodeBytes)))
-          (local.get $f) (local.get $out))
+          (local.get $f) (local.get $out) (local.get $bounds))
         (local.set $ids (i32.add (local.get $ids) (i32.const 16)))
         (local.set $out (i32.add (local.get $out) (i32.const 32)))
         (br $next)))
@@ -412,8 +435,9 @@
         (br $one))))
   (func (export "batch_l1")
     (param $q i32) (param $ids i32) (param $count i32) (param $base i32) (param $nodeBytes i32)
-    (param $vOffset i32) (param $f i32) (param $out i32)
-    (local $end i32) (local $endN i32)
+    (param $vOffset i32) (param $f i32) (param $out i32) (param $bound f32)
+    (local $end i32) (local $endN i32) (local $bounds v128)
+    (local.set $bounds (f32x4.splat (f32.mul (local.get $bound) (f32.const 0x1.0001p+0))))
     (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $count) (i32.const 2))))
     (local.set $endN (i32.add (local.get $ids) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
     (local.set $base (i32.add (local.get $base) (local.get $vOffset)))
@@ -425,7 +449,7 @@
           (i32.add (local.get $base) (i32.mul (i32.load offset=4 (local.get $ids)) (local.get $nodeBytes)))
           (i32.add (local.get $base) (i32.mul (i32.load offset=8 (local.get $ids)) (local.get $nodeBytes)))
           (i32.add (local.get $base) (i32.mul (i32.load offset=12 (local.get $ids)) (local.get $nodeBytes)))
-          (local.get $f) (local.get $out))
+          (local.get $f) (local.get $out) (local.get $bounds))
         (local.set $ids (i32.add (local.get $ids) (i32.const 16)))
         (local.set $out (i32.add (local.get $out) (i32.const 32)))
         (br $next)))

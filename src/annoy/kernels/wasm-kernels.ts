@@ -16,7 +16,7 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
  */
 
 type Kernel3 = (a: number, b: number, f: number) => number;
-type BatchKernel = (q: number, ids: number, count: number, base: number, nodeBytes: number, vOffset: number, f: number, out: number) => void;
+type BatchKernel = (q: number, ids: number, count: number, base: number, nodeBytes: number, vOffset: number, f: number, out: number, bound: number) => void;
 
 interface KernelExports {
   dot: Kernel3;
@@ -134,7 +134,7 @@ class WasmSession implements KernelSession {
     return this.b.exports.dot(this.qPtr, vByte, this.f);
   }
 
-  batch(op: BatchOp, ids: Int32Array, count: number, nodeBase: number, nodeBytes: number, vOffset: number, out: Float64Array): void {
+  batch(op: BatchOp, ids: Int32Array, from: number, to: number, nodeBase: number, nodeBytes: number, vOffset: number, out: Float64Array, bound: number): void {
     if (this.released) throw new Error('kernel session used after release()');
     const { i32, f64, exports } = this.b;
     const kernel = op === 'dot' ? exports.batch_dot : op === 'l2' ? exports.batch_l2 : exports.batch_l1;
@@ -142,10 +142,10 @@ class WasmSession implements KernelSession {
     const ids32 = idsPtr / 4;
     const out64 = outPtr / 8;
     // Element-wise copies instead of set(subarray()): no view objects allocated per chunk.
-    for (let start = 0; start < count; start += chunk) {
-      const n = Math.min(chunk, count - start);
+    for (let start = from; start < to; start += chunk) {
+      const n = Math.min(chunk, to - start);
       for (let k = 0; k < n; k++) i32[ids32 + k] = ids[start + k];
-      kernel(qPtr, idsPtr, n, nodeBase, nodeBytes, vOffset, f, outPtr);
+      kernel(qPtr, idsPtr, n, nodeBase, nodeBytes, vOffset, f, outPtr, bound);
       for (let k = 0; k < n; k++) out[start + k] = f64[out64 + k];
     }
   }

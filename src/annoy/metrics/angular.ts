@@ -75,10 +75,11 @@ export const angular: Metric = Object.freeze({
   pqDistance(priority: number, margin: number, child: 0 | 1) {
     return Math.min(priority, child === 1 ? margin : -margin);
   },
-  distances(ctx: QueryContext, ids: Int32Array, count: number, out: Float64Array) {
+  prunable: false,
+  distances(ctx: QueryContext, ids: Int32Array, from: number, to: number, out: Float64Array) {
     const { nodes, baseWord, layout: l, dimensions, queryNorm } = ctx;
-    ctx.session!.batch('dot', ids, count, baseWord * 4, l.nodeBytes, 12, out);
-    for (let i = 0; i < count; i++) {
+    ctx.session!.batch('dot', ids, from, to, baseWord * 4, l.nodeBytes, 12, out, Infinity);
+    for (let i = from; i < to; i++) {
       const node = baseWord + ids[i] * l.nodeWords;
       const d = cosineDistance(Math.fround(out[i]), storedNorm(nodes, node, dimensions), queryNorm);
       out[i] = d < NEAR_ZERO ? exactCosineDistance(ctx.query as Float32Array, nodes.f32, node + 3, dimensions) : d;

@@ -44,7 +44,7 @@ export function planeDots(ctx: BuildContext, plane: SplitPlane, ids: Int32Array,
   if (marginScratch.length < count) marginScratch = new Float64Array(Math.max(count, marginScratch.length * 2));
   const session = ctx.kernels.open(plane.vector as Float32Array);
   try {
-    session.batch('dot', ids, count, ctx.baseWord * 4, ctx.layout.nodeBytes, ctx.layout.vectorWord * 4, marginScratch);
+    session.batch('dot', ids, 0, count, ctx.baseWord * 4, ctx.layout.nodeBytes, ctx.layout.vectorWord * 4, marginScratch, Infinity);
   } finally {
     session.release();
   }

@@ -69,11 +69,13 @@ export const hamming: Metric = Object.freeze({
   pqDistance(priority: number, margin: number, child: 0 | 1) {
     return margin === child ? priority : priority - 1;
   },
-  distances(ctx: QueryContext, ids: Int32Array, count: number, out: Float64Array) {
+  // Popcounts are non-negative too, but a few words per item leave nothing worth skipping.
+  prunable: false,
+  distances(ctx: QueryContext, ids: Int32Array, from: number, to: number, out: Float64Array) {
     const { nodes, baseWord, layout: l } = ctx;
     const q = ctx.query as Uint32Array;
     const u32 = nodes.u32;
-    for (let i = 0; i < count; i++) {
+    for (let i = from; i < to; i++) {
       const v = baseWord + ids[i] * l.nodeWords + VECTOR_WORD;
       let d = 0;
       for (let w = 0; w < l.vectorWords; w++) d += popcount(q[w] ^ u32[v + w]);

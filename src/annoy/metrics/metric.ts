@@ -75,8 +75,16 @@ export interface Metric {
   margin(ctx: QueryContext, nodeWord: number): number;
   /** Priority of child `child` given the parent's priority and the margin. */
   pqDistance(priority: number, margin: number, child: 0 | 1): number;
-  /** Internal distances from the query to each item in `ids[0..count)`. */
-  distances(ctx: QueryContext, ids: Int32Array, count: number, out: Float64Array): void;
+  /**
+   * Internal distances from the query to each item in `ids[from..to)`, into `out[from..to)`.
+   * A distance above `bound` may be reported as +Infinity instead (see `prunable`).
+   */
+  distances(ctx: QueryContext, ids: Int32Array, from: number, to: number, out: Float64Array, bound: number): void;
+  /**
+   * True when distances are sums of non-negative terms, so scoring can stop once a partial sum
+   * passes the current n-th best: the search then scores candidates in chunks and tightens the bound.
+   */
+  readonly prunable: boolean;
   /** What users see: Annoy's normalized_distance. */
   normalizedDistance(distance: number): number;
   /** Internal distance between two stored items. */

@@ -40,9 +40,10 @@ export function minkowskiMetric(d: MinkowskiDistance): Metric {
     pqDistance(priority: number, margin: number, child: 0 | 1) {
       return Math.min(priority, child === 1 ? margin : -margin);
     },
-    distances(ctx: QueryContext, ids: Int32Array, count: number, out: Float64Array) {
-      ctx.session!.batch(d.batchOp, ids, count, ctx.baseWord * 4, ctx.layout.nodeBytes, VECTOR_WORD * 4, out);
-      for (let i = 0; i < count; i++) out[i] = Math.fround(out[i]);
+    prunable: true,
+    distances(ctx: QueryContext, ids: Int32Array, from: number, to: number, out: Float64Array, bound: number) {
+      ctx.session!.batch(d.batchOp, ids, from, to, ctx.baseWord * 4, ctx.layout.nodeBytes, VECTOR_WORD * 4, out, bound);
+      for (let i = from; i < to; i++) out[i] = Math.fround(out[i]);
     },
     normalizedDistance: d.normalized,
     itemDistance(ctx: StoreContext, i: number, j: number) {
