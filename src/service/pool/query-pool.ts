@@ -1,11 +1,15 @@
 import { Piscina } from 'piscina';
 import { errors, ServiceError } from '../errors.js';
 import { workerExecArgv } from './exec-argv.js';
+import { TaskCoalescer } from './task-coalescer.js';
 import type { QueryAnswer, QueryReply, QueryTask, SweepTask, WorkerData } from './task.js';
 
 const WORKER_URL = new URL('../../../workers/query-worker.js', import.meta.url).href;
 /** Piscina's messages when it refuses a task (maxQueue reached; maxQueue 0 with every worker busy). */
 const QUEUE_FULL_MESSAGES = new Set(['Task queue is at limit', 'No task queue available and all Workers are busy']);
+const CONCURRENT_TASKS_PER_WORKER = 2;
+/** Cap on queries merged into one task (see TaskCoalescer): a few heavy queries' worth of latency. */
+const MAX_MERGED_QUERIES = 8;
 
 export interface QueryPoolOptions {
   workers: number;
@@ -35,17 +39,19 @@ export class QueryPool {
       maxQueue: options.queueSize,
       // Two tasks in each worker's port: when one finishes the next is already there, instead of the
       // worker idling through a round trip to the main thread (~25 % of a 0.75 ms query measured).
-      concurrentTasksPerWorker: 2,
+      concurrentTasksPerWorker: CONCURRENT_TASKS_PER_WORKER,
       workerData,
       execArgv: workerExecArgv(),
     });
     this.onTaskLost = options.onTaskLost ?? (() => undefined);
+    this.coalescer = new TaskCoalescer((task) => this.attempt(task, true), options.workers * CONCURRENT_TASKS_PER_WORKER, MAX_MERGED_QUERIES);
     // The second task a worker holds counts as waiting: `queueSize` keeps meaning "beyond one running per worker".
     this.capacity = options.workers + options.queueSize;
     this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
   }
 
   private readonly onTaskLost: (err: Error, retried: boolean) => void;
+  private readonly coalescer: TaskCoalescer;
   /** Tasks allowed in the pool at once: one running per worker plus the queue. */
   private readonly capacity: number;
 
@@ -53,9 +59,9 @@ export class QueryPool {
     return this.piscina.threads.length;
   }
 
-  /** Tasks waiting for a worker. */
+  /** Tasks waiting for a worker (merged or not yet). */
   get queueDepth(): number {
-    return this.piscina.queueSize;
+    return this.piscina.queueSize + this.coalescer.queued;
   }
 
   /** Tasks being run by a worker right now. */
@@ -83,7 +89,7 @@ export class QueryPool {
     // separate list, which measured as 1 s p99 waits with one worker, and it kills the thread to
     // abort. A late caller gets its 504 here instead; the task finishes (queries are bounded) or,
     // still queued, is skipped by the worker past `deadlineAt`. The queue slot is held until then.
-    const work = this.attempt(task, true).finally(() => this.submitted--);
+    const work = this.coalescer.submit(task).finally(() => this.submitted--);
     const reply = await untilAborted(work, signal, () => errors.deadline(deadlineMs));
     if ('error' in reply) {
       if (reply.error.code === 'input') throw errors.badInput(reply.error.message);

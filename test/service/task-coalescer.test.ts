@@ -1,0 +1,105 @@
+import t from 'tap';
+import { TaskCoalescer } from '../../src/service/pool/task-coalescer.js';
+import type { QueryReply, QueryTask } from '../../src/service/pool/task.js';
+
+/** A pool stand-in: records every task sent and answers when told, each query with its own number as id. */
+function fakePool() {
+  const sent: { task: QueryTask; finish(reply?: QueryReply): void }[] = [];
+  const send = (task: QueryTask) =>
+    new Promise<QueryReply>((resolve) => {
+      sent.push({ task, finish: (reply) => resolve(reply ?? { answers: task.queries.map((q) => ({ ids: [q as number], candidates: 1, seconds: 0 })) }) });
+    });
+  return { sent, send };
+}
+
+function task(queries: number[], over: Partial<QueryTask> = {}): QueryTask {
+  return {
+    name: 'a', version: 1, slot: 0, storage: {} as QueryTask['storage'], metric: 'angular', dimensions: 2,
+    queries, n: 10, searchK: -1, includeDistances: false, deadlineAt: 1000, ...over,
+  };
+}
+
+const idsOf = (reply: QueryReply) => ('answers' in reply ? reply.answers.map((a) => a.ids[0]) : reply.error.code);
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+t.test('tasks go out at once while the pool has room, and merge while it is full', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 2, 8);
+  const r1 = c.submit(task([1]));
+  const r2 = c.submit(task([2]));
+  t.equal(pool.sent.length, 2, 'two in flight');
+  const r3 = c.submit(task([3]));
+  const r4 = c.submit(task([4, 5]));
+  const r5 = c.submit(task([6], { version: 2 })); // another version: another group
+  t.equal(pool.sent.length, 2, 'the rest wait');
+  t.equal(c.queued, 4);
+
+  pool.sent[0].finish();
+  t.same(idsOf(await r1), [1]);
+  await tick();
+  t.equal(pool.sent.length, 3, 'a finished task lets the oldest group out');
+  t.same(pool.sent[2].task.queries, [3, 4, 5], 'as one task');
+  pool.sent[2].finish();
+  t.same(idsOf(await r3), [3], 'each member gets its own answers');
+  t.same(idsOf(await r4), [4, 5]);
+  await tick();
+  t.equal(pool.sent.length, 4);
+  t.same(pool.sent[3].task.queries, [6]);
+  t.equal(pool.sent[3].task.version, 2);
+  pool.sent[1].finish();
+  pool.sent[3].finish();
+  t.same(idsOf(await r2), [2]);
+  t.same(idsOf(await r5), [6]);
+  t.equal(c.queued, 0);
+});
+
+t.test('a merged task carries at most maxQueries and the latest deadline', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 1, 3);
+  const first = c.submit(task([0]));
+  const waiting = [c.submit(task([1], { deadlineAt: 5 })), c.submit(task([2], { deadlineAt: 9 })), c.submit(task([3], { deadlineAt: 7 })), c.submit(task([4]))];
+  pool.sent[0].finish();
+  await first;
+  await tick();
+  t.same(pool.sent[1].task.queries, [1, 2, 3]);
+  t.equal(pool.sent[1].task.deadlineAt, 9);
+  pool.sent[1].finish();
+  await tick();
+  t.same(pool.sent[2].task.queries, [4], 'the overflow went into a group of its own, in order');
+  pool.sent[2].finish();
+  t.same((await Promise.all(waiting)).map(idsOf), [[1], [2], [3], [4]]);
+});
+
+t.test('a merged task that fails is rerun member by member', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 1, 8);
+  const first = c.submit(task([0]));
+  const a = c.submit(task([1]));
+  const b = c.submit(task([2]));
+  pool.sent[0].finish();
+  await first;
+  await tick();
+  pool.sent[1].finish({ error: { code: 'input', message: 'item 2 is gone' } });
+  await tick();
+  t.same(pool.sent.slice(2).map((s) => s.task.queries), [[1], [2]], 'each member alone');
+  pool.sent[2].finish();
+  pool.sent[3].finish({ error: { code: 'input', message: 'item 2 is gone' } });
+  t.same(idsOf(await a), [1], 'the good query still gets its answer');
+  t.same(idsOf(await b), 'input', 'the bad one gets the error');
+});
+
+t.test('a send that rejects rejects every member', async (t) => {
+  let calls = 0;
+  let release = (): void => undefined;
+  const send = (x: QueryTask) => {
+    calls++;
+    if (calls === 1) return new Promise<QueryReply>((resolve) => { release = () => resolve({ answers: x.queries.map(() => ({ ids: [], candidates: 0, seconds: 0 })) }); });
+    return Promise.reject(new Error('worker lost'));
+  };
+  const c = new TaskCoalescer(send, 1, 8);
+  const first = c.submit(task([0]));
+  const members = [c.submit(task([1])), c.submit(task([2]))];
+  release();
+  await first;
+  for (const m of members) await t.rejects(m, /worker lost/);
+});
