@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
-import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, nSchema, ref, searchKSchema } from './schemas.js';
+import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, nativeJson, nSchema, ref, searchKSchema } from './schemas.js';
 
 interface ItemParams {
   name: string;
@@ -14,13 +14,18 @@ interface NeighborsQuery {
   exclude_self: boolean;
 }
 
-/** Item reads: stored vector, neighbours of an item, distance between two items. */
+/**
+ * Item reads: stored vector, neighbours of an item, distance between two items. Handlers are plain
+ * functions, not async ones: an answer computed on the event loop is returned as a value and sent at
+ * once; a query that goes to the worker pool returns a promise.
+ */
 const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { config }) => {
   const itemParams = { type: 'object', required: ['name', 'id'], properties: { name: nameParam, id: idParam }, additionalProperties: false } as const;
 
   app.get<{ Params: ItemParams }>(
     '/v1/indexes/:name/items/:id',
     {
+      serializerCompiler: nativeJson,
       schema: {
         tags: ['items'],
         summary: 'Stored vector of an item',
@@ -40,12 +45,13 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
         },
       },
     },
-    async (request) => app.nn.queries.itemVector(request.params.name, request.params.id),
+    (request) => app.nn.queries.itemVector(request.params.name, request.params.id),
   );
 
   app.get<{ Params: ItemParams; Querystring: NeighborsQuery }>(
     '/v1/indexes/:name/items/:id/neighbors',
     {
+      serializerCompiler: nativeJson,
       schema: {
         tags: ['search'],
         summary: 'Nearest neighbours of a stored item',
@@ -64,7 +70,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
         response: { 200: ref.neighbors, ...errors(400, 401, 404, 503, 504) },
       },
     },
-    async (request) => {
+    (request) => {
       const q = request.query;
       return app.nn.queries.neighborsByItem(request.params.name, request.params.id, {
         n: q.n,
@@ -98,7 +104,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
         },
       },
     },
-    async (request) => app.nn.queries.distance(request.params.name, request.query.a, request.query.b),
+    (request) => app.nn.queries.distance(request.params.name, request.query.a, request.query.b),
   );
 };
 

@@ -1,8 +1,9 @@
 /**
  * JSON schemas shared by the routes. They validate requests (Ajv), serialise responses
- * (fast-json-stringify) and generate openapi.yaml, so each shape is written once. Limits come from
- * the service configuration, hence the factory.
+ * (fast-json-stringify, except on the float-array routes: see nativeJson) and generate openapi.yaml,
+ * so each shape is written once. Limits come from the service configuration, hence the factory.
  */
+import type { FastifySerializerCompiler } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 
 export type Limits = Pick<ServiceConfig, 'maxN' | 'maxSearchK' | 'maxBatch'>;
@@ -56,6 +57,16 @@ export const idParam = {
   maxLength: 1024,
   description: 'External item id, URL-encoded.',
 } as const;
+
+/**
+ * Serialiser compiler for the routes answering with float arrays (distances, item vectors):
+ * JSON.stringify for every status. V8 formats doubles natively about twice as fast as
+ * fast-json-stringify's per-number path (a 40-float item vector: 4.3 vs 7.9 µs; 10 distances: 1.6 vs
+ * 2.9 µs), the largest single cost of a small query after the socket write. Nothing is filtered on
+ * the way out, so these handlers build exactly the documented objects, and errors are always
+ * errorBody() objects; the response schemas still document them.
+ */
+export const nativeJson: FastifySerializerCompiler<unknown> = () => JSON.stringify;
 
 export function nSchema(limits: Limits) {
   return { type: 'integer', minimum: 1, maximum: limits.maxN, default: 10, description: 'How many neighbours to return.' } as const;

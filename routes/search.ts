@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 import type { BatchQuery, ExternalId } from '../src/service/queries.js';
-import { errors, externalIdSchema, includeDistancesSchema, nameParam, neighborsResponse, nSchema, ref, searchKSchema, vectorSchema } from './schemas.js';
+import { errors, externalIdSchema, includeDistancesSchema, nameParam, nativeJson, neighborsResponse, nSchema, ref, searchKSchema, vectorSchema } from './schemas.js';
 
 interface SearchBody {
   vector: number[];
@@ -18,13 +18,14 @@ interface BatchBody {
   include_distances: boolean;
 }
 
-/** Vector search and batch search. */
+/** Vector search and batch search (plain handlers like the item routes: a value when answered inline, a promise from the pool). */
 const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { config }) => {
   const params = { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false } as const;
 
   app.post<{ Params: { name: string }; Body: SearchBody }>(
     '/v1/indexes/:name/search',
     {
+      serializerCompiler: nativeJson,
       schema: {
         tags: ['search'],
         summary: 'Nearest neighbours of a query vector',
@@ -49,7 +50,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
         response: { 200: ref.neighbors, ...errors(400, 401, 404, 413, 503, 504) },
       },
     },
-    async (request) => {
+    (request) => {
       const b = request.body;
       return app.nn.queries.search(request.params.name, b.vector, { n: b.n, searchK: b.search_k, includeDistances: b.include_distances, exclude: b.exclude });
     },
@@ -58,6 +59,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
   app.post<{ Params: { name: string }; Body: BatchBody }>(
     '/v1/indexes/:name/search/batch',
     {
+      serializerCompiler: nativeJson,
       schema: {
         tags: ['search'],
         summary: 'Several queries in one request',
@@ -105,7 +107,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
         },
       },
     },
-    async (request) => {
+    (request) => {
       const b = request.body;
       return app.nn.queries.batch(request.params.name, b.queries, { n: b.n, searchK: b.search_k, includeDistances: b.include_distances });
     },

@@ -17,6 +17,7 @@ import core from './plugins/core.js';
 import observability from './plugins/observability.js';
 import openapi from './plugins/openapi.js';
 import rateLimit from './plugins/rate-limit.js';
+import { lazyRequestLogger } from './request-logger.js';
 import securityHeaders from './plugins/security-headers.js';
 import type { LoadedIndex } from './registry/loader.js';
 
@@ -78,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
     // The access log is ours (observability plugin): one line, no headers or bodies.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
     return503OnClosing: true,
     // External ids travel in the path; the router's default cap is 100 characters.
     routerOptions: { maxParamLength: 1024 },

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 import type { QueryPool } from './pool/query-pool.js';
 import type { QueryAnswer } from './pool/task.js';
 import type { IndexEntry, IndexRegistry } from './registry/registry.js';
@@ -15,14 +16,18 @@ const LOAD_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
  * The service's Prometheus metrics, on a registry of its own (several apps in one process, as in
  * tests, do not collide). Worker-side counts come back with each task result and are observed here,
  * on the main thread, so none are lost when a worker is replaced.
+ *
+ * The per-request metrics (HTTP duration, query duration, candidates, search_k) are FastHistograms:
+ * a request costs one map lookup and a few additions per observe instead of prom-client's label
+ * validation and hashing. `nnserve_queries_total` is read at scrape time from the query-duration
+ * counts (one observation per query, the same number).
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
-  private readonly queryDuration: Histogram<'index' | 'kind'>;
-  private readonly queries: Counter<'index' | 'kind'>;
-  private readonly candidates: Histogram;
-  private readonly searchK: Histogram;
+  private readonly httpDuration: FastHistogram<'route' | 'method' | 'status'>;
+  private readonly queryDuration: FastHistogram<'index' | 'kind'>;
+  private readonly candidates: HistogramSeries;
+  private readonly searchK: HistogramSeries;
   private readonly swaps: Counter<'index' | 'result'>;
   private readonly tasksLost: Counter<'retried'>;
   private readonly loadDuration: Histogram<'index'>;
@@ -36,11 +41,21 @@ export class ServiceMetrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.httpDuration = new Histogram({ name: 'nnserve_http_request_duration_seconds', help: 'HTTP request duration (route is the route pattern).', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers });
-    this.queryDuration = new Histogram({ name: 'nnserve_query_duration_seconds', help: 'Engine time per nearest-neighbour query, measured in the worker.', labelNames: ['index', 'kind'], buckets: LATENCY_BUCKETS, registers });
-    this.queries = new Counter({ name: 'nnserve_queries_total', help: 'Nearest-neighbour queries answered (each query of a batch counts once).', labelNames: ['index', 'kind'], registers });
-    this.candidates = new Histogram({ name: 'nnserve_query_candidates', help: 'Unique items scored per query.', buckets: COUNT_BUCKETS, registers });
-    this.searchK = new Histogram({ name: 'nnserve_query_search_k', help: 'Effective search_k per query (n × trees when -1).', buckets: COUNT_BUCKETS, registers });
+    this.httpDuration = new FastHistogram({ name: 'nnserve_http_request_duration_seconds', help: 'HTTP request duration (route is the route pattern).', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers });
+    const queryDuration = new FastHistogram({ name: 'nnserve_query_duration_seconds', help: 'Engine time per nearest-neighbour query, measured in the worker.', labelNames: ['index', 'kind'], buckets: LATENCY_BUCKETS, registers });
+    this.queryDuration = queryDuration;
+    new Counter({
+      name: 'nnserve_queries_total',
+      help: 'Nearest-neighbour queries answered (each query of a batch counts once).',
+      labelNames: ['index', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of queryDuration.all()) this.inc(s.labels, s.count);
+      },
+    });
+    this.candidates = new FastHistogram({ name: 'nnserve_query_candidates', help: 'Unique items scored per query.', buckets: COUNT_BUCKETS, registers }).series();
+    this.searchK = new FastHistogram({ name: 'nnserve_query_search_k', help: 'Effective search_k per query (n × trees when -1).', buckets: COUNT_BUCKETS, registers }).series();
     this.swaps = new Counter({ name: 'nnserve_index_swaps_total', help: 'Index load attempts by result (loaded, rejected, removed).', labelNames: ['index', 'result'], registers });
     this.tasksLost = new Counter({ name: 'nnserve_pool_tasks_lost_total', help: 'Query tasks whose worker thread died under them (the pool replaces the thread); retried="true" when run again.', labelNames: ['retried'], registers });
     this.loadDuration = new Histogram({ name: 'nnserve_index_load_duration_seconds', help: 'Time to read and validate an index file.', labelNames: ['index'], buckets: LOAD_BUCKETS, registers });
@@ -87,6 +102,11 @@ export class ServiceMetrics {
     });
   }
 
+  /** One finished HTTP request; `route` is the route pattern (ids in paths would explode the label count). */
+  observeHttp(route: string, method: string, status: number, seconds: number): void {
+    this.httpDuration.series(route, method, String(status)).observe(seconds);
+  }
+
   onTaskLost(retried: boolean): void {
     this.tasksLost.inc({ retried: String(retried) });
   }
@@ -98,14 +118,13 @@ export class ServiceMetrics {
   }
 
   observeQueries(index: string, kind: QueryKind, answers: readonly QueryAnswer[], effectiveSearchK: number): void {
-    const labels = { index, kind };
+    const series = this.queryDuration.series(index, kind);
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i];
-      this.queryDuration.observe(labels, a.seconds);
+      series.observe(a.seconds);
       this.candidates.observe(a.candidates);
       this.searchK.observe(effectiveSearchK);
     }
-    this.queries.inc(labels, answers.length);
   }
 
   private setIndexGauges(e: IndexEntry): void {

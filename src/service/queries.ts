@@ -34,6 +34,11 @@ export interface BatchResult {
 
 export type BatchQuery = { vector: number[] } | { item: ExternalId };
 
+/** Applies `f` at once to answers already computed (inline queries), or when the pool delivers them. */
+function whenAnswered<T>(answers: QueryAnswer[] | Promise<QueryAnswer[]>, f: (answers: QueryAnswer[]) => T): T | Promise<T> {
+  return answers instanceof Promise ? answers.then(f) : f(answers);
+}
+
 /** Fewest queries worth a task of their own: below this the round trip costs more than it saves. */
 const MIN_BATCH_CHUNK = 8;
 
@@ -56,16 +61,20 @@ export class QueryService {
     return entry;
   }
 
-  async neighborsByItem(name: string, rawId: string, options: QueryOptions & { excludeSelf: boolean }): Promise<SearchResult> {
+  /**
+   * Query methods answer synchronously when the query runs inline (no promise, no microtask turn for
+   * the route to wait on) and with a promise when it goes to the pool.
+   */
+  neighborsByItem(name: string, rawId: string, options: QueryOptions & { excludeSelf: boolean }): SearchResult | Promise<SearchResult> {
     const entry = this.index(name);
     const item = this.itemOf(entry, rawId);
     this.checkSearchK(options.searchK);
     const ask = options.excludeSelf ? options.n + 1 : options.n;
-    const [answer] = await this.execute(entry, 'item', [item], ask, options);
-    return this.shape(entry, answer, options, options.excludeSelf ? item : -1, null);
+    const skip = options.excludeSelf ? item : -1;
+    return whenAnswered(this.execute(entry, 'item', [item], ask, options), (answers) => this.shape(entry, answers[0], options, skip, null, true));
   }
 
-  async search(name: string, vector: readonly number[], options: QueryOptions & { exclude?: readonly ExternalId[] }): Promise<SearchResult> {
+  search(name: string, vector: readonly number[], options: QueryOptions & { exclude?: readonly ExternalId[] }): SearchResult | Promise<SearchResult> {
     const entry = this.index(name);
     const query = this.vectorOf(entry, vector, 'vector');
     this.checkSearchK(options.searchK);
@@ -77,11 +86,10 @@ export class QueryService {
         if (item >= 0) excluded.add(item);
       }
     }
-    const [answer] = await this.execute(entry, 'vector', [query], options.n + (excluded?.size ?? 0), options);
-    return this.shape(entry, answer, options, -1, excluded);
+    return whenAnswered(this.execute(entry, 'vector', [query], options.n + (excluded?.size ?? 0), options), (answers) => this.shape(entry, answers[0], options, -1, excluded, true));
   }
 
-  async batch(name: string, queries: readonly BatchQuery[], options: QueryOptions): Promise<BatchResult> {
+  batch(name: string, queries: readonly BatchQuery[], options: QueryOptions): BatchResult | Promise<BatchResult> {
     const entry = this.index(name);
     this.checkSearchK(options.searchK);
     if (queries.length > this.config.maxBatch) throw errors.badInput(`batch has ${queries.length} queries, at most ${this.config.maxBatch} allowed`);
@@ -90,10 +98,11 @@ export class QueryService {
       const q = queries[i];
       specs[i] = 'vector' in q ? this.vectorOf(entry, q.vector, `queries[${i}].vector`) : this.itemOf(entry, q.item);
     }
-    const answers = await this.execute(entry, 'batch', specs, options.n, options);
-    const results: Neighbors[] = new Array(answers.length);
-    for (let i = 0; i < answers.length; i++) results[i] = this.shape(entry, answers[i], options, -1, null);
-    return { index: entry.name, version: entry.version, results };
+    return whenAnswered(this.execute(entry, 'batch', specs, options.n, options), (answers) => {
+      const results: Neighbors[] = new Array(answers.length);
+      for (let i = 0; i < answers.length; i++) results[i] = this.shape(entry, answers[i], options, -1, null, false);
+      return { index: entry.name, version: entry.version, results };
+    });
   }
 
   itemVector(name: string, rawId: string): { index: string; version: number; id: ExternalId; vector: number[] } {
@@ -145,13 +154,18 @@ export class QueryService {
     if (searchK === 0 || searchK < -1) throw errors.badInput('search_k must be -1 (default: n × trees) or a positive integer');
   }
 
-  private async execute(entry: IndexEntry, kind: QueryKind, queries: QuerySpec[], n: number, options: QueryOptions): Promise<QueryAnswer[]> {
+  /** Inline queries are answered before this returns; pooled ones through the promise. */
+  private execute(entry: IndexEntry, kind: QueryKind, queries: QuerySpec[], n: number, options: QueryOptions): QueryAnswer[] | Promise<QueryAnswer[]> {
     const effectiveK = options.searchK === -1 ? n * entry.trees : options.searchK;
     if (effectiveK * entry.dimensions * queries.length <= this.config.inlineMaxWork) {
       const answers = this.runInline(entry, queries, n, options);
       this.metrics.observeQueries(entry.name, kind, answers, effectiveK);
       return answers;
     }
+    return this.runPooled(entry, kind, queries, n, options, effectiveK);
+  }
+
+  private async runPooled(entry: IndexEntry, kind: QueryKind, queries: QuerySpec[], n: number, options: QueryOptions, effectiveK: number): Promise<QueryAnswer[]> {
     const { deadlineMs } = this.config;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), deadlineMs);
@@ -212,8 +226,14 @@ export class QueryService {
     };
   }
 
-  /** Drops `skip` and `excluded` items, keeps at most n, and maps items to external ids. */
-  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, skip: number, excluded: Set<number> | null): SearchResult {
+  /**
+   * Drops `skip` and `excluded` items, keeps at most n, and maps items to external ids. With `entry`
+   * the answer names the index and version (a single query), without it not (one result of a batch).
+   * Each object has exactly the documented fields: these routes serialise with JSON.stringify.
+   */
+  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, skip: number, excluded: Set<number> | null, named: true): SearchResult;
+  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, skip: number, excluded: Set<number> | null, named: false): Neighbors;
+  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, skip: number, excluded: Set<number> | null, named: boolean): SearchResult | Neighbors {
     const { n, includeDistances } = options;
     const ids: ExternalId[] = [];
     const distances: number[] | undefined = includeDistances ? [] : undefined;
@@ -224,6 +244,7 @@ export class QueryService {
       ids.push(names ? names[item] : item);
       if (distances) distances.push(answer.distances![i]);
     }
+    if (!named) return distances ? { ids, distances } : { ids };
     return distances ? { index: entry.name, version: entry.version, ids, distances } : { index: entry.name, version: entry.version, ids };
   }
 }

@@ -131,6 +131,22 @@ t.test('batch search', async (t) => {
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [] }), 400);
 });
 
+t.test('answers serialised with JSON.stringify carry exactly the documented fields', async (t) => {
+  // The float-array routes skip fast-json-stringify (see nativeJson in routes/schemas.ts), which would
+  // have dropped undocumented fields: the handlers must not produce any.
+  const keys = (o: object) => Object.keys(o).sort();
+  const single = ['distances', 'ids', 'index', 'version'];
+  t.same(keys((await http(base, 'GET', '/v1/indexes/words/items/w3/neighbors?n=2')).body), single);
+  t.same(keys((await http(base, 'GET', '/v1/indexes/words/items/w3/neighbors?n=2&include_distances=false')).body), ['ids', 'index', 'version']);
+  t.same(keys((await http(base, 'POST', '/v1/indexes/words/search', { vector: vector(8), n: 2 })).body), single);
+  for (const includeDistances of [true, false]) {
+    const batch = (await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ item: 'w1' }, { vector: vector(8) }], n: 2, include_distances: includeDistances })).body;
+    t.same(keys(batch), ['index', 'results', 'version']);
+    for (const r of batch.results) t.same(keys(r), includeDistances ? ['distances', 'ids'] : ['ids']);
+  }
+  t.same(keys((await http(base, 'GET', '/v1/indexes/words/items/w3')).body), ['id', 'index', 'vector', 'version']);
+});
+
 t.test('item vectors and distances', async (t) => {
   const r = await http(base, 'GET', '/v1/indexes/words/items/w3');
   t.same(r.body, { index: 'words', version: 1, id: 'w3', vector: engineWords.getItemVector(3) });

@@ -25,12 +25,13 @@ export function appendHook(existing: onRequestHookHandler | onRequestHookHandler
  */
 async function auth(app: FastifyInstance, options: { apiKeys: readonly string[] }): Promise<void> {
   const keys = options.apiKeys.map((k) => Buffer.from(k));
-  const check: onRequestHookHandler = async (request) => {
+  // A callback hook, not an async one: it runs on every data request.
+  const check: onRequestHookHandler = (request, _reply, done) => {
     const header = request.headers.authorization;
     const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
     const apiKey = request.headers['x-api-key'];
-    if (matchesAny(bearer, keys) || matchesAny(typeof apiKey === 'string' ? apiKey : undefined, keys)) return;
-    throw errors.unauthorized();
+    if (matchesAny(bearer, keys) || matchesAny(typeof apiKey === 'string' ? apiKey : undefined, keys)) done();
+    else done(errors.unauthorized());
   };
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/v1/indexes')) route.onRequest = appendHook(route.onRequest as onRequestHookHandler | onRequestHookHandler[] | undefined, check);
