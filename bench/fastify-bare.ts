@@ -1,5 +1,5 @@
-// The baseline for the HTTP benchmark: Fastify with nothing behind it, answering the same URL shape as
-// nnserve's by-item neighbours route with a fixed body of the same form. Run: node dist/bench/fastify-bare.js --port P
+// The baseline for the HTTP benchmark: Fastify with nothing behind it, answering the same URL shapes as
+// nnserve's by-item neighbours and search routes with a fixed body of the same form. Run: node dist/bench/fastify-bare.js --port P
 import Fastify from 'fastify';
 
 const portFlag = process.argv.indexOf('--port');
@@ -15,6 +15,8 @@ const body = {
 const app = Fastify({ logger: false });
 app.get('/readyz', async () => ({ status: 'ready' }));
 app.get<{ Params: { name: string; id: string } }>('/v1/indexes/:name/items/:id/neighbors', async () => body);
+// The floor for the search rows: the same POST bodies parsed by Fastify's JSON parser, a fixed answer.
+app.post<{ Params: { name: string } }>('/v1/indexes/:name/search', async () => body);
 
 await app.listen({ port, host: '127.0.0.1' });
 const stop = () => void app.close().then(() => process.exit(0));

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureAnnoyRef } from './lib/annoy-ref.js';
+import { processCpu, reapedChildrenCpu } from './lib/cpu.js';
 import { fashionMnist, row, rows } from './lib/datasets.js';
 import { ensureAnnoyIndex, openTimed, searchAll, warmUp } from './lib/engine-run.js';
 import { publishIndex, tempIndexDir } from './lib/index-dir.js';
@@ -20,8 +21,16 @@ const N = 10;
 const TREES = 50;
 const INDEX = 'fashion-mnist';
 
+/** CPU time per request during a measured run, in µs: the server (all threads, main thread alone) and wrk. */
+export interface CpuPerRequest {
+  server: number;
+  serverMain: number;
+  wrk: number;
+}
+
 export interface HttpRow extends WrkResult {
-  scenario: 'bare-fastify' | 'by-item' | 'item-vector' | 'search';
+  scenario: 'bare-fastify' | 'bare-fastify-post' | 'by-item' | 'item-vector' | 'search';
+  cpuUs: CpuPerRequest;
   /** For bare Fastify: the nnserve worker count it was measured next to. */
   workers: number;
   label: string;
@@ -51,12 +60,16 @@ const getConnections = args.number('connections', 16);
 const searchConnections = args.number('search-connections', 8);
 const log = (line: string) => process.stderr.write(`[http] ${line}\n`);
 
-async function measure(label: string, url: string, script: string, connections: number): Promise<WrkResult> {
+async function measure(label: string, server: RunningProcess, script: string, connections: number): Promise<WrkResult & { cpuUs: CpuPerRequest }> {
   const scriptFile = join(tmpdir(), `nnserve-bench-wrk-${process.pid}-${label.replace(/[^a-z0-9]+/gi, '-')}.lua`);
-  await runWrk({ url, script, scriptFile, connections, seconds: warmSeconds });
-  const r = await runWrk({ url, script, scriptFile, connections, seconds });
-  log(`${label}: ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, errors ${r.errors}`);
-  return r;
+  await runWrk({ url: server.base, script, scriptFile, connections, seconds: warmSeconds });
+  const before = { server: processCpu(server.pid), wrk: reapedChildrenCpu() };
+  const r = await runWrk({ url: server.base, script, scriptFile, connections, seconds });
+  const after = { server: processCpu(server.pid), wrk: reapedChildrenCpu() };
+  const perRequest = (s: number) => round((s * 1e6) / Math.max(1, r.requests), 1);
+  const cpuUs = { server: perRequest(after.server.total - before.server.total), serverMain: perRequest(after.server.main - before.server.main), wrk: perRequest(after.wrk - before.wrk) };
+  log(`${label}: ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, errors ${r.errors}, CPU/request µs: server ${cpuUs.server} (main ${cpuUs.serverMain}), wrk ${cpuUs.wrk}`);
+  return { ...r, cpuUs };
 }
 
 export function httpMarkdown(r: HttpResults): string {
@@ -66,8 +79,21 @@ export function httpMarkdown(r: HttpResults): string {
     `In-process engine, same file and queries, one thread, measured right before each HTTP search run: ${r.inProcessRuns.map((x) => `**${x.qps.toLocaleString('en-US')} q/s** (before the ${x.workers}-worker run)`).join(', ')}. Bare Fastify is measured right before each nnserve worker count, and each ratio below uses the adjacent pair.`, '');
   out.push(markdownTable(
     ['scenario', 'workers', 'connections', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors'],
-    r.rows.map((x) => [x.label, x.scenario === 'bare-fastify' ? `— (next to ${x.workers})` : x.workers, x.connections, x.requestsPerSecond, x.latencyMs.p50, x.latencyMs.p90, x.latencyMs.p99, x.errors]),
+    r.rows.map((x) => [x.label, x.scenario.startsWith('bare') ? `— (next to ${x.workers})` : x.workers, x.connections, x.requestsPerSecond, x.latencyMs.p50, x.latencyMs.p90, x.latencyMs.p99, x.errors]),
   ), '');
+  out.push('CPU time per request during each run (from /proc; the server\'s threads together and its main thread alone, and the load generator):', '');
+  out.push(markdownTable(
+    ['scenario', 'workers', 'server µs', 'server main thread µs', 'wrk µs'],
+    r.rows.map((x) => [x.label, x.scenario.startsWith('bare') ? '—' : x.workers, x.cpuUs.server, x.cpuUs.serverMain, x.cpuUs.wrk]),
+  ), '');
+  const engineUs = 1e6 / r.inProcessQps;
+  const post = r.rows.find((x) => x.scenario === 'bare-fastify-post');
+  if (post) {
+    const floor = post.cpuUs.server + post.cpuUs.wrk;
+    out.push(`What 2 vCPUs allow: a search costs ${engineUs.toFixed(0)} µs of engine time (in-process); bare Fastify answering the same POSTs costs ${post.cpuUs.server} µs per request and wrk ${post.cpuUs.wrk} µs. ` +
+      `Even with nothing else, 2 cores give at most 2 / (${engineUs.toFixed(0)} + ${floor.toFixed(0)}) µs = ${Math.round(2e6 / (engineUs + floor)).toLocaleString('en-US')} req/s, ` +
+      `${(2 / (1 + floor / engineUs)).toFixed(2)}× the single-thread engine; the rest is the pool round trip and nnserve's own request handling.`, '');
+  }
   out.push('Targets:', '');
   out.push(markdownTable(['target', 'measured', 'goal', 'met'], r.targets.map((t) => [t.name, `${t.ratio.toFixed(2)}×`, t.goal === null ? '—' : `≥ ${t.goal}×`, t.met === null ? '—' : t.met ? 'yes' : 'no'])), '');
   return out.join('\n');
@@ -115,16 +141,21 @@ async function main(): Promise<void> {
       await probe.arrayBuffer();
       await getJson(`${proc.base}/v1/indexes/demo/items/item-1/neighbors?n=10`);
 
-      const bare = await measure(`bare Fastify (next to ${workers} worker(s))`, bareApp.base, getItem, getConnections);
+      const bare = await measure(`bare Fastify (next to ${workers} worker(s))`, bareApp, getItem, getConnections);
       results.push({ ...bare, scenario: 'bare-fastify', workers, label: 'bare Fastify GET, fixed body' });
-      const byItem = await measure(`by-item, ${workers} worker(s)`, proc.base, getItem, getConnections);
+      const byItem = await measure(`by-item, ${workers} worker(s)`, proc, getItem, getConnections);
       results.push({ ...byItem, scenario: 'by-item', workers, label: 'nnserve by-item neighbours GET' });
-      const itemVector = await measure(`item vector, ${workers} worker(s)`, proc.base, randomGetScript('/v1/indexes/demo/items/item-%d', 10_000), getConnections);
+      const itemVector = await measure(`item vector, ${workers} worker(s)`, proc, randomGetScript('/v1/indexes/demo/items/item-%d', 10_000), getConnections);
       results.push({ ...itemVector, scenario: 'item-vector', workers, label: 'nnserve item vector GET' });
       const qps = Math.max(inProcess(), inProcess());
       inProcessRuns.push({ workers, qps: Math.round(qps) });
       log(`in-process engine: ${qps.toFixed(0)} q/s at search_k ${SEARCH_K}`);
-      const search = await measure(`search, ${workers} worker(s)`, proc.base, postBodiesScript(`/v1/indexes/${INDEX}/search`, bodiesFile), searchConnections);
+      const searchScript = postBodiesScript(`/v1/indexes/${INDEX}/search`, bodiesFile);
+      if (workers === 2) {
+        const barePost = await measure('bare Fastify POST (search bodies)', bareApp, searchScript, searchConnections);
+        results.push({ ...barePost, scenario: 'bare-fastify-post', workers, label: 'bare Fastify POST, same bodies, fixed answer' });
+      }
+      const search = await measure(`search, ${workers} worker(s)`, proc, searchScript, searchConnections);
       results.push({ ...search, scenario: 'search', workers, label: `nnserve search (search_k ${SEARCH_K})` });
       await proc.stop();
       proc = null;

@@ -53,7 +53,7 @@ function httpPlots(r: HttpResults, swap: HotswapResults | null): string[] {
   const label = (x: HttpResults['rows'][number]) => (x.scenario === 'bare-fastify' ? `bare Fastify (${x.workers}w pair)` : `${x.scenario} · ${x.workers}w`);
   const groups = r.rows.map((x) => ({ label: label(x), values: [x.latencyMs.p50, x.latencyMs.p99] as (number | null)[] }));
   if (swap) groups.push({ label: 'during hot-swaps', values: [swap.load.latencyMs.p50, swap.load.latencyMs.p99] });
-  const gets = r.rows.filter((x) => x.scenario !== 'search');
+  const gets = r.rows.filter((x) => x.scenario !== 'search' && x.scenario !== 'bare-fastify-post');
   const workerCounts = [...new Set(r.rows.filter((x) => x.scenario === 'search').map((x) => x.workers))];
   return [
     plot('http-get-throughput', barChart({
