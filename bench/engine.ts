@@ -42,7 +42,10 @@ export interface LoadResult {
   readMs: number;
   openMs: number;
   totalMs: number;
+  /** From the median run. */
   gbPerSecond: number;
+  /** From the fastest run. */
+  bestGbPerSecond: number;
   kernels: string;
 }
 
@@ -78,13 +81,19 @@ function searchComparison(ds: Dataset, annoyFile: string, truth: Int32Array): { 
   // Warm load timing: the file was just written, so it is in the page cache; the first run also warms the allocator.
   const loads = [];
   let opened = openTimed(annoyFile, ds);
-  for (let r = 0; r < 3; r++) loads.push((opened = openTimed(annoyFile, ds)));
+  // Five runs: on this VM a run now and then takes several times longer while the host backs fresh
+  // guest memory for the new buffer (first touch), so the table shows the median and the best.
+  for (let r = 0; r < 5; r++) loads.push((opened = openTimed(annoyFile, ds)));
   const index = opened.index;
   const bytes = index.byteLength;
   const readMs = median(loads.map((l) => l.readMs));
   const openMs = median(loads.map((l) => l.openMs));
   const totalMs = median(loads.map((l) => l.readMs + l.openMs));
-  const load: LoadResult = { bytes, runs: loads.length, readMs: round(readMs), openMs: round(openMs), totalMs: round(totalMs), gbPerSecond: round(bytes / 1e9 / (totalMs / 1000)), kernels: index.kernels.kind };
+  const bestMs = Math.min(...loads.map((l) => l.readMs + l.openMs));
+  const load: LoadResult = {
+    bytes, runs: loads.length, readMs: round(readMs), openMs: round(openMs), totalMs: round(totalMs),
+    gbPerSecond: round(bytes / 1e9 / (totalMs / 1000)), bestGbPerSecond: round(bytes / 1e9 / (bestMs / 1000)), kernels: index.kernels.kind,
+  };
   log(`load ${(bytes / 2 ** 20).toFixed(0)} MiB: read ${readMs.toFixed(0)} ms + open ${openMs.toFixed(0)} ms (${load.gbPerSecond} GB/s, ${load.kernels})`);
 
   warmUp(index, ds.queries, 5000);
@@ -171,7 +180,7 @@ export function engineMarkdown(r: EngineResults): string {
     out.push(`"vs Annoy" is Annoy's time ÷ nnserve's (above 1 = nnserve faster). Recall@${r.k} of the two ${b.trees}-tree files, both queried by annoy-ref:`, '');
     out.push(markdownTable(['search_k', 'Annoy-built', 'nnserve-built'], b.recall.map((x) => [x.searchK, x.annoyBuilt, x.nnserveBuilt])), '');
     const l = d.load;
-    out.push(`Load (warm page cache, median of ${l.runs}): readIndexFile ${l.readMs} ms + AnnoyIndex.open ${l.openMs} ms for ${(l.bytes / 2 ** 20).toFixed(1)} MiB = ${l.gbPerSecond} GB/s (kernels: ${l.kernels}).`, '');
+    out.push(`Load (warm page cache, median of ${l.runs}): readIndexFile ${l.readMs} ms + AnnoyIndex.open ${l.openMs} ms for ${(l.bytes / 2 ** 20).toFixed(1)} MiB = ${l.gbPerSecond} GB/s; fastest run ${l.bestGbPerSecond} GB/s (kernels: ${l.kernels}).`, '');
   }
   return out.join('\n');
 }

@@ -38,30 +38,42 @@ export class NodePriorityQueue {
     return this.priorities[0];
   }
 
+  /** Node of the top entry, left in place. */
+  topNode(): number {
+    return this.nodes[0];
+  }
+
   /** Removes the top entry and returns its node. */
   pop(): number {
+    const top = this.nodes[0];
+    const size = --this.size;
+    if (size > 0) this.siftDown(this.priorities[size], this.nodes[size]);
+    return top;
+  }
+
+  /** Replaces the top entry by (priority, node): a pop and a push in one pass down the heap. */
+  replaceTop(priority: number, node: number): void {
+    this.siftDown(priority, node);
+  }
+
+  /** Fills the hole at the root with (priority, node), moving the larger child up level by level. */
+  private siftDown(priority: number, node: number): void {
     const p = this.priorities;
     const n = this.nodes;
-    const top = n[0];
-    const size = --this.size;
-    if (size > 0) {
-      const priority = p[size];
-      const node = n[size];
-      let i = 0;
-      for (;;) {
-        let child = 2 * i + 1;
-        if (child >= size) break;
-        const right = child + 1;
-        if (right < size && (p[right] > p[child] || (p[right] === p[child] && n[right] > n[child]))) child = right;
-        if (p[child] < priority || (p[child] === priority && n[child] < node)) break;
-        p[i] = p[child];
-        n[i] = n[child];
-        i = child;
-      }
-      p[i] = priority;
-      n[i] = node;
+    const size = this.size;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      const right = child + 1;
+      if (right < size && (p[right] > p[child] || (p[right] === p[child] && n[right] > n[child]))) child = right;
+      if (p[child] < priority || (p[child] === priority && n[child] < node)) break;
+      p[i] = p[child];
+      n[i] = n[child];
+      i = child;
     }
-    return top;
+    p[i] = priority;
+    n[i] = node;
   }
 
   private grow(): void {

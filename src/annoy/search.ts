@@ -59,20 +59,24 @@ export function searchNns(metric: Metric, ctx: QueryContext, s: IndexStructure, 
 
   let count = 0;
   while (count < limit && pq.size > 0) {
-    const priority = pq.topPriority();
-    const i = pq.pop();
+    const i = pq.topNode();
     const w = base + i * nw;
     const nd = i32[w];
+    if (nd > K) {
+      const priority = pq.topPriority();
+      const margin = metric.margin(ctx, w);
+      // Pop the split node and push both children in two passes over the heap instead of three.
+      pq.replaceTop(metric.pqDistance(priority, margin, 1), i32[w + cw + 1]);
+      pq.push(metric.pqDistance(priority, margin, 0), i32[w + cw]);
+      continue;
+    }
+    pq.pop();
     if (nd === 1 && i < nItems) {
       ensureCandidates(count + 1);
       candidates[count++] = i;
-    } else if (nd <= K) {
+    } else {
       ensureCandidates(count + nd);
       for (let k = w + cw, end = w + cw + nd; k < end; k++) candidates[count++] = i32[k];
-    } else {
-      const margin = metric.margin(ctx, w);
-      pq.push(metric.pqDistance(priority, margin, 1), i32[w + cw + 1]);
-      pq.push(metric.pqDistance(priority, margin, 0), i32[w + cw]);
     }
   }
 

@@ -20,6 +20,30 @@ t.test('pops in std::priority_queue<pair<float, int>> order: priority, then larg
   t.same(popped, pairs);
 });
 
+t.test('replaceTop is a pop followed by a push', async (t) => {
+  const random = new Kiss32Random(5);
+  const fast = new NodePriorityQueue(2);
+  const slow = new NodePriorityQueue(2);
+  const popped: Array<[number[], number[]]> = [];
+  for (let step = 0; step < 5000; step++) {
+    const priority = random.index(40) - 20;
+    const node = random.index(300);
+    if (fast.size > 0 && random.flip() === 1) {
+      const a = [fast.topPriority(), fast.topNode()];
+      fast.replaceTop(priority, node);
+      const b = [slow.topPriority(), slow.pop()];
+      slow.push(priority, node);
+      popped.push([a, b]);
+    } else {
+      fast.push(priority, node);
+      slow.push(priority, node);
+    }
+  }
+  while (slow.size > 0) popped.push([[fast.topPriority(), fast.pop()], [slow.topPriority(), slow.pop()]]);
+  t.equal(fast.size, 0);
+  t.ok(popped.every(([a, b]) => a[0] === b[0] && a[1] === b[1]), `${popped.length} tops agree`);
+});
+
 t.test('KISS stream: seeded, repeatable, uniform enough', async (t) => {
   const a = new Kiss32Random(42);
   const b = new Kiss32Random(42);
