@@ -137,9 +137,15 @@ for (const metric of METRIC_NAMES) {
     const vectors = randomVectors(n, f, 21, metric === 'hamming');
     const single = open(await buildIndex({ metric, dimensions: f, vectors, nTrees: 8, seed: 4, threads: 1 }), metric, f);
     let progress = 0;
-    const parallel = open(await buildIndex({ metric, dimensions: f, vectors, nTrees: 8, seed: 4, threads: 2, onProgress: () => progress++ }), metric, f);
+    let addedAfterTrees = -1;
+    const parallel = open(
+      await buildIndex({ metric, dimensions: f, vectors, nTrees: 8, seed: 4, threads: 2, onProgress: () => progress++, onItemsAdded: () => (addedAfterTrees = progress) }),
+      metric,
+      f,
+    );
     t.equal(parallel.getNTrees(), 8);
     t.equal(progress, 8, 'one progress tick per tree');
+    t.equal(addedAfterTrees, 0, 'items are all added before the first tree');
     t.equal(parallel.getNItems(), n);
     const r1 = recallAt10(single, metric, 60, 400);
     const r2 = recallAt10(parallel, metric, 60, 400);
@@ -147,3 +153,9 @@ for (const metric of METRIC_NAMES) {
     t.ok(r2 > 0.3, `recall@10 ${r2.toFixed(3)} is far above chance`);
   });
 }
+
+t.test('a bad item fails a parallel build cleanly: the started workers are stopped', async (t) => {
+  const vectors = new Float32Array(40 * 8).fill(1);
+  vectors[17] = NaN;
+  await t.rejects(buildIndex({ metric: 'euclidean', dimensions: 8, vectors, nTrees: 4, seed: 1, threads: 2 }));
+});
