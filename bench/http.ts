@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureAnnoyRef } from './lib/annoy-ref.js';
 import { processCpu, reapedChildrenCpu } from './lib/cpu.js';
+import { engineThreadsQps } from './lib/engine-threads.js';
+import { readIndexFile } from '../src/index-files/read-storage.js';
 import { fashionMnist, row, rows } from './lib/datasets.js';
 import { ensureAnnoyIndex, openTimed, searchAll, warmUp } from './lib/engine-run.js';
 import { publishIndex, tempIndexDir } from './lib/index-dir.js';
@@ -48,6 +50,8 @@ export interface HttpResults {
   inProcessQps: number;
   /** In-process q/s measured right before each worker count's HTTP search run. */
   inProcessRuns: { workers: number; qps: number }[];
+  /** The engine on 2 threads at once (shared index, no HTTP), measured right after the 2-worker search run: each thread's q/s. */
+  twoEngineThreadsQps: number[];
   rows: HttpRow[];
   targets: { name: string; ratio: number; goal: number | null; met: boolean | null }[];
 }
@@ -94,6 +98,12 @@ export function httpMarkdown(r: HttpResults): string {
       `Even with nothing else, 2 cores give at most 2 / (${engineUs.toFixed(0)} + ${floor.toFixed(0)}) µs = ${Math.round(2e6 / (engineUs + floor)).toLocaleString('en-US')} req/s, ` +
       `${(2 / (1 + floor / engineUs)).toFixed(2)}× the single-thread engine; the rest is the pool round trip and nnserve's own request handling.`, '');
   }
+  if (r.twoEngineThreadsQps.length > 0) {
+    const total = r.twoEngineThreadsQps.reduce((a, b) => a + b, 0);
+    const single = r.inProcessRuns[r.inProcessRuns.length - 1].qps;
+    out.push(`The engine alone on 2 threads at once (one shared copy of the index, no HTTP, nothing else running): ${r.twoEngineThreadsQps.map((x) => x.toLocaleString('en-US')).join(' + ')} = ` +
+      `**${total.toLocaleString('en-US')} q/s, ${(total / single).toFixed(2)}×** the single thread (${single.toLocaleString('en-US')} q/s): the two vCPUs do not give twice one, before any HTTP work is added.`, '');
+  }
   out.push('Targets:', '');
   out.push(markdownTable(['target', 'measured', 'goal', 'met'], r.targets.map((t) => [t.name, `${t.ratio.toFixed(2)}×`, t.goal === null ? '—' : `≥ ${t.goal}×`, t.met === null ? '—' : t.met ? 'yes' : 'no'])), '');
   return out.join('\n');
@@ -119,6 +129,7 @@ async function main(): Promise<void> {
   writeFileSync(bodiesFile, `${lines.join('\n')}\n`);
 
   const results: HttpRow[] = [];
+  let twoEngineThreadsQps: number[] = [];
   const inProcessRuns: { workers: number; qps: number }[] = [];
   const targets: HttpResults['targets'] = [];
   const target = (name: string, value: number, reference: number, goal: number | null) => {
@@ -162,7 +173,14 @@ async function main(): Promise<void> {
 
       target(`by-item neighbours GET ÷ bare Fastify, ${workers} worker(s)`, byItem.requestsPerSecond, bare.requestsPerSecond, 0.7);
       target(`item vector GET ÷ bare Fastify, ${workers} worker(s) (no worker hop)`, itemVector.requestsPerSecond, bare.requestsPerSecond, 0.7);
-      if (workers === 2) target('search over HTTP, 2 workers ÷ in-process single thread', search.requestsPerSecond, qps, 1.5);
+      if (workers === 2) {
+        target('search over HTTP, 2 workers ÷ in-process single thread', search.requestsPerSecond, qps, 1.5);
+        // What two cores give the query work alone, with nothing else running: the ceiling for the line above.
+        twoEngineThreadsQps = await engineThreadsQps({ storage: readIndexFile(annFile, { shared: true }), metric: ds.metric, dimensions: ds.dimensions, queries: ds.queries, n: N, searchK: SEARCH_K, seconds }, 2);
+        const total = twoEngineThreadsQps.reduce((a, b) => a + b, 0);
+        log(`2 engine threads at once: ${twoEngineThreadsQps.map((x) => x.toFixed(0)).join(' + ')} = ${total.toFixed(0)} q/s`);
+        target('2 engine threads at once (no HTTP) ÷ in-process single thread (no goal; this machine\'s ceiling)', total, qps, null);
+      }
       else target('search over HTTP, 1 worker ÷ in-process single thread (no goal; for scale)', search.requestsPerSecond, qps, null);
     }
   } finally {
@@ -173,7 +191,7 @@ async function main(): Promise<void> {
 
   const out: HttpResults = {
     benchmark: 'http', machine: startedOn, quick, note: NOISE_NOTE, seconds, dataset: ds.title, searchK: SEARCH_K,
-    inProcessQps: Math.max(...inProcessRuns.map((r) => r.qps)), inProcessRuns, rows: results, targets,
+    inProcessQps: Math.max(...inProcessRuns.map((r) => r.qps)), inProcessRuns, twoEngineThreadsQps: twoEngineThreadsQps.map(Math.round), rows: results, targets,
   };
   const md = httpMarkdown(out);
   const paths = writeResults(quick ? 'http-quick' : 'http', out, md);
