@@ -5,7 +5,7 @@ import type { BuildContext, Metric, NodeLayout } from './metrics/metric.js';
 import { isMetricName, type MetricName } from './metrics/names.js';
 import { nodeArrays, type NodeArrays } from './node-arrays.js';
 import { Kiss32Random } from './random.js';
-import { allocateStorage, storageBytes, type IndexStorage } from './storage.js';
+import { allocateStorage, growStorage, type IndexStorage } from './storage.js';
 import { assembleIndex, buildForest, type ForestPart, type ForestPlan } from './tree-builder.js';
 
 export const DEFAULT_SEED = 1234567890;
@@ -120,7 +120,7 @@ export class AnnoyBuilder {
 
   /** Assembles trees built elsewhere (e.g. on worker threads) into the file. */
   finish(prepared: PreparedBuild, parts: ForestPart[]): void {
-    this.file = assembleIndex(storageBytes(prepared.storage), parts, prepared.nItems, this.layout);
+    this.file = assembleIndex(prepared.storage, parts, prepared.nItems, this.layout);
   }
 
   /** The complete Annoy file. */
@@ -129,9 +129,10 @@ export class AnnoyBuilder {
     return this.file;
   }
 
+  /** Growable, so more items and finally the trees are appended in place rather than copied. */
   private allocate(capacity: number, previous?: IndexStorage): IndexStorage {
-    const storage = allocateStorage(capacity * this.layout.nodeBytes);
-    if (previous) storageBytes(storage).set(storageBytes(previous, 0, this.capacity * this.layout.nodeBytes));
+    const bytes = capacity * this.layout.nodeBytes;
+    const storage = previous ? growStorage(previous, bytes) : allocateStorage(bytes, { growable: true });
     this.capacity = capacity;
     return storage;
   }

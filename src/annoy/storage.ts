@@ -36,11 +36,12 @@ const WASM_MAX_PAGES = 65536;
  * (and `wasm` is not false), else a SharedArrayBuffer. `shared: false` gives a plain ArrayBuffer
  * (single-threaded tools and tests).
  */
-export function allocateStorage(byteLength: number, options: { shared?: boolean; wasm?: boolean } = {}): IndexStorage {
+export function allocateStorage(byteLength: number, options: { shared?: boolean; wasm?: boolean; growable?: boolean } = {}): IndexStorage {
   const shared = options.shared ?? true;
   const pages = Math.ceil((WASM_DATA_OFFSET + byteLength) / WASM_PAGE);
   if (shared && options.wasm !== false && pages <= WASM_MAX_PAGES) {
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    // A growable memory reserves address space up to 4 GiB but commits only what is used.
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: options.growable ? WASM_MAX_PAGES : pages, shared: true });
     return { buffer: memory.buffer as unknown as SharedArrayBuffer, byteOffset: WASM_DATA_OFFSET, byteLength, memory };
   }
   const buffer = shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength);
@@ -54,6 +55,30 @@ export function allocateStorage(byteLength: number, options: { shared?: boolean;
 export function reviveStorage(storage: IndexStorage): IndexStorage {
   if (!storage.memory) return storage;
   return { buffer: storage.memory.buffer as unknown as SharedArrayBuffer, byteOffset: storage.byteOffset, byteLength: storage.byteLength, memory: storage.memory };
+}
+
+/**
+ * `storage` made `byteLength` long, keeping its bytes: in place when its WebAssembly memory can
+ * grow (allocateStorage({ growable: true })) or is already large enough, else copied into a new
+ * storage. Use the returned storage afterwards.
+ */
+export function growStorage(storage: IndexStorage, byteLength: number): IndexStorage {
+  const { memory } = storage;
+  if (memory) {
+    const pages = Math.ceil((storage.byteOffset + byteLength) / WASM_PAGE);
+    const have = memory.buffer.byteLength / WASM_PAGE;
+    try {
+      if (pages > have) memory.grow(pages - have);
+      return { buffer: memory.buffer as unknown as SharedArrayBuffer, byteOffset: storage.byteOffset, byteLength, memory };
+    } catch {
+      // At its maximum: copy below.
+    }
+  } else if (byteLength <= storage.buffer.byteLength - storage.byteOffset) {
+    return { ...storage, byteLength };
+  }
+  const next = allocateStorage(byteLength, { shared: storage.buffer instanceof SharedArrayBuffer, growable: true });
+  storageBytes(next, 0, Math.min(storage.byteLength, byteLength)).set(storageBytes(storage, 0, Math.min(storage.byteLength, byteLength)));
+  return next;
 }
 
 /** Wraps existing bytes (e.g. a file read into a Uint8Array) without copying; JS kernels only. */

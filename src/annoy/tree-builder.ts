@@ -1,5 +1,6 @@
 import type { BuildContext, Metric, SplitPlane } from './metrics/metric.js';
 import { nodeArrays, type NodeArrays } from './node-arrays.js';
+import { growStorage, storageBytes, type IndexStorage } from './storage.js';
 
 /** Trees built by one thread: node records whose indices start at n_items, plus their roots. */
 export interface ForestPart {
@@ -122,17 +123,19 @@ export function buildForest(
 }
 
 /**
- * Concatenates items and forest parts into Annoy's file layout: items, each part's nodes
+ * Completes Annoy's file layout after the items in `items` (n_items nodes): each part's nodes
  * (relocated), then a copy of every root. Split children above n_items are local to their part.
+ * Works in place, growing the storage (Annoy's own build appends to its buffer the same way), so
+ * the item vectors are not copied; returns the whole file as a view of the storage.
  */
-export function assembleIndex(itemBytes: Uint8Array, parts: ForestPart[], nItems: number, layout: { nodeBytes: number; nodeWords: number; childrenWord: number; maxBucket: number }): Uint8Array {
+export function assembleIndex(items: IndexStorage, parts: ForestPart[], nItems: number, layout: { nodeBytes: number; nodeWords: number; childrenWord: number; maxBucket: number }): Uint8Array {
   const { nodeBytes, nodeWords: nw, childrenWord: cw, maxBucket: K } = layout;
   const treeNodes = parts.reduce((sum, p) => sum + p.count, 0);
   const rootCount = parts.reduce((sum, p) => sum + p.roots.length, 0);
   const total = nItems + treeNodes + rootCount;
-  const file = new Uint8Array(total * nodeBytes);
-  file.set(itemBytes.subarray(0, nItems * nodeBytes), 0);
-  const words = new Int32Array(file.buffer, 0, file.byteLength / 4);
+  const storage = growStorage(items, total * nodeBytes);
+  const file = storageBytes(storage);
+  const words = new Int32Array(storage.buffer, storage.byteOffset, file.byteLength / 4);
   const roots: number[] = [];
   let offset = 0;
   for (const part of parts) {
