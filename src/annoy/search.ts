@@ -81,7 +81,7 @@ export function searchNns(metric: Metric, ctx: QueryContext, s: IndexStructure, 
   }
 
   // Each item is scored once. Marking beats sorting the candidates (TypedArray#sort was the
-  // largest cost of a query); ties are broken by id in selectBest instead of by sorted order.
+  // largest cost of a query); ties are broken by id in TopK instead of by sorted order.
   const mark = nextEpoch(nItems);
   const found = candidates;
   let unique = 0;

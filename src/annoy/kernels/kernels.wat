@@ -3,9 +3,10 @@
 ;; Pointers are byte offsets treated as unsigned 32-bit addresses: the memory is at most 4 GiB, and
 ;; i32 add/mul wrap modulo 2^32, so `nodeBase + id * nodeBytes` is right whenever the true address
 ;; fits in 32 bits even though it may exceed 2^31 (JS passes such numbers through ToInt32 unchanged
-;; bit-wise). Loads need no alignment. Sums accumulate in float32 like Annoy's own kernels; four
-;; independent v128 accumulators hide the add latency, then a 4-wide step and a scalar tail handle
-;; `f` that is not a multiple of 16 or 4.
+;; bit-wise). Loads need no alignment. Sums accumulate in float32 like Annoy's own kernels, in
+;; independent v128 accumulators that hide the add latency (four in `dot`; two per vector in the
+;; l2/l1 kernels, single and batched alike, so an item's distance does not depend on the kernel),
+;; then a 4-wide step and a scalar tail handle `f` that is not a multiple of the step.
 ;;
 ;; Batch kernels write one f64 per id (the JS side reads them through a Float64Array; `outPtr` must
 ;; be 8-byte aligned).

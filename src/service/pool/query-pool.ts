@@ -59,7 +59,7 @@ export class QueryPool {
     return this.piscina.threads.length;
   }
 
-  /** Tasks waiting for a worker (merged or not yet). */
+  /** Work waiting for a worker: tasks in Piscina's queue plus queries held back to be merged. */
   get queueDepth(): number {
     return this.piscina.queueSize + this.coalescer.queued;
   }
