@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { ensureAnnoyRef } from './lib/annoy-ref.js';
 import { processCpu, reapedChildrenCpu } from './lib/cpu.js';
 import { engineThreadsQps } from './lib/engine-threads.js';
-import { readIndexFile } from '../src/index-files/read-storage.js';
 import { fashionMnist, row, rows } from './lib/datasets.js';
 import { ensureAnnoyIndex, openTimed, searchAll, warmUp } from './lib/engine-run.js';
 import { publishIndex, tempIndexDir } from './lib/index-dir.js';
@@ -118,7 +117,7 @@ async function main(): Promise<void> {
 
   // The in-process reference: same file, same queries, one thread, no HTTP. Measured again right
   // before each HTTP search run, so each ratio compares figures taken under the same background load.
-  const { index } = openTimed(annFile, ds);
+  const { index, storage } = openTimed(annFile, ds);
   warmUp(index, ds.queries, SEARCH_K);
   const inProcess = () => searchAll(index, ds.queries, N, SEARCH_K).qps;
 
@@ -176,7 +175,7 @@ async function main(): Promise<void> {
       if (workers === 2) {
         target('search over HTTP, 2 workers ÷ in-process single thread', search.requestsPerSecond, qps, 1.5);
         // What two cores give the query work alone, with nothing else running: the ceiling for the line above.
-        twoEngineThreadsQps = await engineThreadsQps({ storage: readIndexFile(annFile, { shared: true }), metric: ds.metric, dimensions: ds.dimensions, queries: ds.queries, n: N, searchK: SEARCH_K, seconds }, 2);
+        twoEngineThreadsQps = await engineThreadsQps({ storage, metric: ds.metric, dimensions: ds.dimensions, queries: ds.queries, n: N, searchK: SEARCH_K, seconds }, 2);
         const total = twoEngineThreadsQps.reduce((a, b) => a + b, 0);
         log(`2 engine threads at once: ${twoEngineThreadsQps.map((x) => x.toFixed(0)).join(' + ')} = ${total.toFixed(0)} q/s`);
         target('2 engine threads at once (no HTTP) ÷ in-process single thread (no goal; this machine\'s ceiling)', total, qps, null);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnnoyIndex } from '../../src/annoy/index.js';
 import { readIndexFile } from '../../src/index-files/read-storage.js';
+import type { IndexStorage } from '../../src/annoy/storage.js';
 import { annoyBuild } from './annoy-ref.js';
 import { row, rows, type Dataset } from './datasets.js';
 import { DATA_DIR } from './results.js';
@@ -41,6 +42,8 @@ export function warmUp(index: AnnoyIndex, queries: Float32Array, searchK: number
 
 export interface OpenTiming {
   index: AnnoyIndex;
+  /** The shared memory the index reads; other threads can open it again without another read. */
+  storage: IndexStorage;
   readMs: number;
   openMs: number;
 }
@@ -52,7 +55,7 @@ export function openTimed(path: string, ds: Pick<Dataset, 'metric' | 'dimensions
   const t1 = performance.now();
   const index = AnnoyIndex.open(storage, ds.metric, ds.dimensions);
   const t2 = performance.now();
-  return { index, readMs: t1 - t0, openMs: t2 - t1 };
+  return { index, storage, readMs: t1 - t0, openMs: t2 - t1 };
 }
 
 export function annoyIndexPath(ds: Dataset, trees: number, builder: 'annoy' | 'nnserve' = 'annoy'): string {
