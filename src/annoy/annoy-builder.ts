@@ -1,5 +1,6 @@
 import { createKernels } from './kernels/select-kernels.js';
 import { AnnoyInputError } from './errors.js';
+import { checkVector } from './metrics/float-vectors.js';
 import { metricByName } from './metrics/index.js';
 import type { BuildContext, Metric, NodeLayout } from './metrics/metric.js';
 import { isMetricName, type MetricName } from './metrics/names.js';
@@ -138,11 +139,3 @@ export class AnnoyBuilder {
   }
 }
 
-/** Annoy's add_item checks, without copying the vector. */
-function checkVector(vector: ArrayLike<number>, dimensions: number): void {
-  if (vector.length !== dimensions) throw new AnnoyInputError(`vector has ${vector.length} values, index expects ${dimensions}`);
-  for (let i = 0; i < dimensions; i++) {
-    const x = vector[i];
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw new AnnoyInputError(`vector[${i}] is ${String(x)}; every value must be a finite number`);
-  }
-}

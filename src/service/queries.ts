@@ -1,5 +1,6 @@
 import { AnnoyInputError } from '../annoy/index.js';
 import type { ServiceConfig } from './config.js';
+import { prepareFloatQuery } from '../annoy/metrics/float-vectors.js';
 import { answerQueries } from './pool/answer.js';
 import { errors } from './errors.js';
 import type { QueryKind, ServiceMetrics } from './metrics.js';
@@ -140,14 +141,12 @@ export class QueryService {
 
   private vectorOf(entry: IndexEntry, vector: readonly number[], what: string): Float32Array {
     if (vector.length !== entry.dimensions) throw errors.dimensionMismatch(entry.dimensions, vector.length);
-    const out = new Float32Array(vector.length);
-    for (let i = 0; i < vector.length; i++) {
-      const v = vector[i];
-      out[i] = v;
-      // JSON has no NaN/Infinity literals, but 1e400 parses to Infinity and 1e39 overflows float32.
-      if (typeof v !== 'number' || !Number.isFinite(out[i])) throw errors.badInput(`${what}[${i}] is not a finite 32-bit float`);
+    // JSON has no NaN/Infinity literals, but 1e400 parses to Infinity and 1e39 overflows float32.
+    try {
+      return prepareFloatQuery(vector, entry.dimensions, what);
+    } catch (err) {
+      throw err instanceof AnnoyInputError ? errors.badInput(err.message) : err;
     }
-    return out;
   }
 
   private checkSearchK(searchK: number): void {

@@ -159,3 +159,13 @@ t.test('a bad item fails a parallel build cleanly: the started workers are stopp
   vectors[17] = NaN;
   await t.rejects(buildIndex({ metric: 'euclidean', dimensions: 8, vectors, nTrees: 4, seed: 1, threads: 2 }));
 });
+
+t.test('values that overflow float32 are refused when adding items and when querying', async (t) => {
+  const b = new AnnoyBuilder('euclidean', 3);
+  t.throws(() => b.addItem(0, [1, 1e39, 2]), /vector\[1\] is 1e\+39; every value must be a finite 32-bit float/);
+  b.addItem(0, [1, 2, 3]);
+  b.addItem(1, [3, 2, 1]);
+  b.build(2);
+  const index = open(b.save(), 'euclidean', 3);
+  t.throws(() => index.getNnsByVector([0, -1e39, 0], 1), /vector\[1\] is -1e\+39/);
+});

@@ -2,20 +2,24 @@ import { AnnoyInputError } from '../errors.js';
 import type { NodeArrays } from '../node-arrays.js';
 import type { BuildContext, SplitPlane } from './metric.js';
 
-/** Checks a user vector and copies it into float32, the precision Annoy stores. */
-export function prepareFloatQuery(vector: ArrayLike<number>, dimensions: number): Float32Array {
-  if (vector.length !== dimensions) {
-    throw new AnnoyInputError(`vector has ${vector.length} values, index expects ${dimensions}`);
-  }
-  const query = new Float32Array(dimensions);
+/**
+ * Throws unless `vector` holds `dimensions` numbers that stay finite in float32, the precision
+ * Annoy stores (1e39 is a finite double but overflows float32). `what` names the vector in errors.
+ */
+export function checkVector(vector: ArrayLike<number>, dimensions: number, what = 'vector'): void {
+  if (vector.length !== dimensions) throw new AnnoyInputError(`${what} has ${vector.length} values, index expects ${dimensions}`);
   for (let i = 0; i < dimensions; i++) {
     const x = vector[i];
-    if (typeof x !== 'number' || !Number.isFinite(x)) {
-      throw new AnnoyInputError(`vector[${i}] is ${String(x)}; every value must be a finite number`);
+    if (typeof x !== 'number' || !Number.isFinite(Math.fround(x))) {
+      throw new AnnoyInputError(`${what}[${i}] is ${String(x)}; every value must be a finite 32-bit float`);
     }
-    query[i] = x;
   }
-  return query;
+}
+
+/** Checks a user vector and copies it into float32. */
+export function prepareFloatQuery(vector: ArrayLike<number>, dimensions: number, what = 'vector'): Float32Array {
+  checkVector(vector, dimensions, what);
+  return Float32Array.from(vector);
 }
 
 export function readFloatVector(nodes: NodeArrays, vectorWord: number, dimensions: number): number[] {
