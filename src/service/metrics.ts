@@ -70,8 +70,8 @@ export class ServiceMetrics {
   /** Pool gauges are read at scrape time, so they cost nothing per request. */
   bindPool(pool: QueryPool): void {
     const registers = [this.registry];
-    new Gauge({ name: 'nnserve_pool_queue_depth', help: 'Query tasks waiting for a worker.', registers, collect() { this.set(pool.queueDepth); } });
-    new Gauge({ name: 'nnserve_pool_active_tasks', help: 'Query tasks running on a worker.', registers, collect() { this.set(pool.activeTasks); } });
+    new Gauge({ name: 'nnserve_pool_queue_depth', help: 'Queries waiting for a worker.', registers, collect() { this.set(pool.queueDepth); } });
+    new Gauge({ name: 'nnserve_pool_active_tasks', help: 'Query tasks handed to workers (running, or next in a worker queue).', registers, collect() { this.set(pool.activeTasks); } });
     new Gauge({ name: 'nnserve_pool_utilization', help: 'Share of pool capacity spent running tasks (Piscina estimate, 0..1).', registers, collect() { this.set(pool.utilization); } });
     new Gauge({ name: 'nnserve_pool_threads', help: 'Query worker threads.', registers, collect() { this.set(pool.threads); } });
   }

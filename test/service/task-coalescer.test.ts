@@ -103,3 +103,20 @@ t.test('a send that rejects rejects every member', async (t) => {
   await first;
   for (const m of members) await t.rejects(m, /worker lost/);
 });
+
+t.test('sent counts tasks handed out until answered; queued counts waiting queries', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 1, 8);
+  const first = c.submit(task([0]));
+  const rest = c.submit(task([1, 2]));
+  t.equal(c.sent, 1);
+  t.equal(c.queued, 2);
+  pool.sent[0].finish();
+  await first;
+  await tick();
+  t.equal(c.sent, 1, 'the waiting group went out');
+  t.equal(c.queued, 0);
+  pool.sent[1].finish();
+  await rest;
+  t.equal(c.sent, 0);
+});

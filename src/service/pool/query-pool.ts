@@ -59,14 +59,17 @@ export class QueryPool {
     return this.piscina.threads.length;
   }
 
-  /** Work waiting for a worker: tasks in Piscina's queue plus queries held back to be merged. */
+  /**
+   * Queries waiting for a worker. They wait in the coalescer, which never hands Piscina more
+   * tasks than its workers hold, so Piscina's own queue stays empty.
+   */
   get queueDepth(): number {
-    return this.piscina.queueSize + this.coalescer.queued;
+    return this.coalescer.queued;
   }
 
-  /** Tasks being run by a worker right now. */
+  /** Tasks handed to the workers: running, or next in a worker's port. */
   get activeTasks(): number {
-    return Math.max(0, this.submitted - this.piscina.queueSize);
+    return this.coalescer.sent;
   }
 
   /** Piscina's utilisation estimate (0..1): share of the pool's capacity spent running tasks. */

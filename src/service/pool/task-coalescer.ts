@@ -40,6 +40,11 @@ export class TaskCoalescer {
     return this.waitingQueries;
   }
 
+  /** Tasks sent and not answered yet. */
+  get sent(): number {
+    return this.inFlight;
+  }
+
   submit(task: QueryTask): Promise<QueryReply> {
     if (this.inFlight < this.maxInFlight && this.waiting.size === 0) return this.launch(task);
     return new Promise<QueryReply>((resolve, reject) => {
