@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { IndexEntry } from '../src/service/registry/registry.js';
-import { errors, nameParam, ref } from './schemas.js';
+import { errors, nameParams, ref } from './schemas.js';
 
 function info(e: IndexEntry) {
   return {
@@ -39,7 +39,7 @@ const indexes: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['indexes'],
         summary: 'Describe one index',
-        params: { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false },
+        params: nameParams,
         response: { 200: ref.indexInfo, ...errors(400, 401, 404) },
       },
     },

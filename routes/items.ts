@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
-import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, nativeJson, nSchema, ref, searchKSchema } from './schemas.js';
+import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, nameParams, nativeJson, nSchema, ref, searchKSchema } from './schemas.js';
 
 interface ItemParams {
   name: string;
@@ -87,7 +87,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
       schema: {
         tags: ['items'],
         summary: 'Distance between two stored items',
-        params: { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false },
+        params: nameParams,
         querystring: {
           type: 'object',
           required: ['a', 'b'],

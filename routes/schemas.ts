@@ -51,6 +51,9 @@ export const nameParam = {
   description: `Index name: the file name \`<name>.ann\` without extension (${INDEX_NAME_PATTERN}).`,
 } as const;
 
+/** Path parameters of routes under /v1/indexes/{name}. */
+export const nameParams = { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false } as const;
+
 export const idParam = {
   type: 'string',
   minLength: 1,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 import type { BatchQuery, ExternalId } from '../src/service/queries.js';
-import { errors, externalIdSchema, includeDistancesSchema, nameParam, nativeJson, neighborsResponse, nSchema, ref, searchKSchema, vectorSchema } from './schemas.js';
+import { errors, externalIdSchema, includeDistancesSchema, nameParams, nativeJson, neighborsResponse, nSchema, ref, searchKSchema, vectorSchema } from './schemas.js';
 
 interface SearchBody {
   vector: number[];
@@ -20,7 +20,7 @@ interface BatchBody {
 
 /** Vector search and batch search (plain handlers like the item routes: a value when answered inline, a promise from the pool). */
 const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { config }) => {
-  const params = { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false } as const;
+  const params = nameParams;
 
   app.post<{ Params: { name: string }; Body: SearchBody }>(
     '/v1/indexes/:name/search',

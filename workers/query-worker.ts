@@ -7,6 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import { AnnoyIndex, AnnoyInputError } from '../src/annoy/index.js';
 import { reviveStorage } from '../src/annoy/storage.js';
+import { collectGarbage } from '../src/service/gc.js';
 import { answerQueries } from '../src/service/pool/answer.js';
 import type { QueryReply, QueryTask, SweepTask, WorkerData } from '../src/service/pool/task.js';
 
@@ -35,12 +36,17 @@ function sweep(): boolean {
   return dropped;
 }
 
+/** Drops stale versions and, when one went, collects so its memory is freed (see src/service/gc.ts). */
+function sweepAndCollect(): void {
+  if (sweep()) collectGarbage();
+}
+
 // A worker that gets no task after a swap would otherwise pin the replaced version's memory until
 // its next task; the main thread's sweep tasks cannot be aimed at a particular worker.
-setInterval(sweep, 1000).unref();
+setInterval(sweepAndCollect, 1000).unref();
 
 function indexFor(task: QueryTask): AnnoyIndex {
-  if (sweep()) globalThis.gc?.();
+  sweepAndCollect();
   const cached = cache.get(task.name);
   if (cached && cached.version === task.version) return cached.index;
   const index = open(task);
@@ -53,7 +59,7 @@ export default function run(task: QueryTask | SweepTask): QueryReply {
     // Collect even when this thread cached nothing: task messages alone leave wrappers of the
     // retired memory behind (see src/service/gc.ts).
     sweep();
-    globalThis.gc?.();
+    collectGarbage();
     return { answers: [] };
   }
   // The caller already answered 504: don't spend a worker on a result nobody will read.
