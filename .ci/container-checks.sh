@@ -515,7 +515,7 @@ compose_up() {
   local names; names=$(curl -fsS "http://127.0.0.1:$port/v1/indexes" | json indexes | grep -o '"name":"[^"]*"')
   [[ $names == '"name":"demo"' ]] || die "compose service serves $names"
   # The README's hot swap: build a new version in a staging dir inside the volume (same
-  # filesystem), then rename the files in, manifest last.
+  # filesystem), then rename the files in: ids and manifest first, the index file last.
   mkdir -p "$dir/indexes/.staging"
   node -e 'const l=[];for(let i=0;i<2000;i++)l.push(JSON.stringify({id:`item-${i}`,vector:Array.from({length:40},(_,j)=>Math.sin(i*40+j))}));console.log(l.join("\n"))' \
     >"$dir/indexes/.staging/vectors.jsonl"
@@ -523,8 +523,8 @@ compose_up() {
   (cd "$dir" && docker-compose -p nnserveci run --rm --no-deps nnserve \
     node dist/src/cli/main.js build /indexes/.staging/vectors.jsonl /indexes/.staging/demo.ann --metric angular --seed 1) 2>&1 | sed 's/^/  /'
   mv "$dir/indexes/.staging/demo.ids" "$dir/indexes/demo.ids"
-  mv "$dir/indexes/.staging/demo.ann" "$dir/indexes/demo.ann"
   mv "$dir/indexes/.staging/demo.json" "$dir/indexes/demo.json"
+  mv "$dir/indexes/.staging/demo.ann" "$dir/indexes/demo.ann"
   wait_for 30 "compose service to serve version 2" serves_version "http://127.0.0.1:$port" 2
   (cd "$dir" && docker-compose -p nnserveci down -v) 2>&1 | sed 's/^/  /'
   log "docker-compose up: nnserve service (read-only, ./indexes mounted) served the demo; copy-then-rename swap -> version 2; down"

@@ -157,11 +157,12 @@ async function main(): Promise<void> {
       while (swapping) {
         await sleep(swapEveryMs);
         if (!swapping) break;
-        // Copy, then rename: readers of the path always see a whole file.
+        // Copy, then rename (manifest first, index file last, as the README says): readers of the
+        // path always see a whole file.
         copyFileSync(staged[next].ann, join(dir.dir, `.${NAME}.incoming.ann`));
         copyFileSync(staged[next].json, join(dir.dir, `.${NAME}.incoming.json`));
-        renameSync(join(dir.dir, `.${NAME}.incoming.ann`), join(dir.dir, `${NAME}.ann`));
         renameSync(join(dir.dir, `.${NAME}.incoming.json`), join(dir.dir, `${NAME}.json`));
+        renameSync(join(dir.dir, `.${NAME}.incoming.ann`), join(dir.dir, `${NAME}.ann`));
         published.push({ tag: next, at: Date.now() });
         swaps++;
         next = next === 'A' ? 'B' : 'A';

@@ -28,15 +28,16 @@ function manifestText(annFile: string, fields: ManifestFields): string {
 }
 
 /**
- * Puts `<name>.ann` + `<name>.json` into `dir` the way a deployment should: copy under a temporary
- * name, then rename over the live path (atomic on one filesystem), index file first, manifest second.
+ * Puts `<name>.ann` + `<name>.json` into `dir` the way the README's hot swap does: copy under a
+ * temporary name, then rename over the live path (atomic on one filesystem), manifest first, index
+ * file last.
  */
 export function publishIndex(dir: string, name: string, annFile: string, fields: ManifestFields): void {
   const stage = join(dir, `.${name}.staging`);
   copyFileSync(annFile, `${stage}.ann`);
   writeFileSync(`${stage}.json`, manifestText(annFile, fields));
-  renameSync(`${stage}.ann`, join(dir, `${name}.ann`));
   renameSync(`${stage}.json`, join(dir, `${name}.json`));
+  renameSync(`${stage}.ann`, join(dir, `${name}.ann`));
 }
 
 /** Prepared copies for fast repeated swaps: both files already staged, publishing is two renames. */
