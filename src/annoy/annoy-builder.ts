@@ -6,7 +6,7 @@ import type { BuildContext, Metric, NodeLayout } from './metrics/metric.js';
 import { isMetricName, type MetricName } from './metrics/names.js';
 import { nodeArrays, type NodeArrays } from './node-arrays.js';
 import { Kiss32Random } from './random.js';
-import { allocateStorage, growStorage, type IndexStorage } from './storage.js';
+import { allocateStorage, growStorage, WASM_MAX_DATA_BYTES, type IndexStorage } from './storage.js';
 import { assembleIndex, buildForest, type ForestPart, type ForestPlan } from './tree-builder.js';
 
 export const DEFAULT_SEED = 1234567890;
@@ -88,7 +88,11 @@ export class AnnoyBuilder {
     if (!Number.isInteger(id) || id < 0 || id > MAX_ID) throw new AnnoyInputError(`item id must be an integer in 0..${MAX_ID} (got ${id})`);
     checkVector(vector, this.dimensions);
     if (id >= this.capacity) {
-      this.storage = this.allocate(Math.max(id + 1, this.capacity * 2), this.storage);
+      // Double for amortised growth, but not past one WebAssembly memory while the items still fit
+      // in one: beyond it the build would lose its SIMD kernels for room it does not need.
+      const fit = Math.floor(WASM_MAX_DATA_BYTES / this.layout.nodeBytes);
+      const doubled = Math.max(id + 1, this.capacity * 2);
+      this.storage = this.allocate(id < fit ? Math.min(doubled, fit) : doubled, this.storage);
       this.items = nodeArrays(this.storage);
     }
     const w = this.storage.byteOffset / 4 + id * this.layout.nodeWords;

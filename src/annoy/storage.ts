@@ -30,6 +30,8 @@ export const WASM_DATA_OFFSET = CONTROL_BYTES + SCRATCH_SLOTS * SCRATCH_SLOT_BYT
 
 const WASM_PAGE = 64 * 1024;
 const WASM_MAX_PAGES = 65536;
+/** Most node bytes one WebAssembly-backed storage can hold (4 GiB less the control and scratch area). */
+export const WASM_MAX_DATA_BYTES = WASM_MAX_PAGES * WASM_PAGE - WASM_DATA_OFFSET;
 
 /**
  * Allocates storage for `byteLength` bytes of node data: a shared WebAssembly memory when it fits

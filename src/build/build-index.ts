@@ -40,7 +40,8 @@ const WORKER_URL = new URL('../../workers/build-trees.js', import.meta.url);
 export async function buildIndex(options: BuildIndexOptions): Promise<Uint8Array> {
   const { metric, dimensions, vectors, nTrees } = options;
   if (vectors.length % dimensions !== 0) throw new RangeError(`vectors length ${vectors.length} is not a multiple of dimensions ${dimensions}`);
-  const threads = Math.max(1, Math.floor(options.threads ?? 1));
+  // A thread beyond the n-th tree would get no tree to build (n_trees = -1 gives every thread work).
+  const threads = Math.max(1, Math.min(Math.floor(options.threads ?? 1), nTrees === -1 ? Infinity : nTrees));
   // Workers start first: loading their modules and compiling the kernels (~0.2 s each) overlaps
   // adding the items on this thread.
   const workers = threads === 1 ? [] : Array.from({ length: threads }, () => new BuildWorker());

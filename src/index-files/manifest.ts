@@ -1,4 +1,4 @@
-import { METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
+import { isMetricName, METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
 
 /**
  * The manifest `<name>.json` that sits beside `<name>.ann`. Annoy files carry no header, so the
@@ -30,7 +30,7 @@ export function parseManifest(value: unknown, source = 'manifest'): IndexManifes
     throw new ManifestError(`${source}: expected a JSON object`);
   }
   const m = value as Record<string, unknown>;
-  if (typeof m.metric !== 'string' || !(METRIC_NAMES as readonly string[]).includes(m.metric)) {
+  if (!isMetricName(m.metric)) {
     throw new ManifestError(`${source}: "metric" must be one of ${METRIC_NAMES.join(', ')} (got ${JSON.stringify(m.metric)})`);
   }
   if (!Number.isInteger(m.dimensions) || (m.dimensions as number) < 1 || (m.dimensions as number) > 1_000_000) {

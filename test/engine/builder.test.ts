@@ -169,3 +169,10 @@ t.test('values that overflow float32 are refused when adding items and when quer
   const index = open(b.save(), 'euclidean', 3);
   t.throws(() => index.getNnsByVector([0, -1e39, 0], 1), /vector\[1\] is -1e\+39/);
 });
+
+t.test('more threads than trees: the build still gives every tree once', async (t) => {
+  const vectors = randomVectors(300, 8, 9, false);
+  const index = open(await buildIndex({ metric: 'euclidean', dimensions: 8, vectors, nTrees: 2, seed: 1, threads: 4 }), 'euclidean', 8);
+  t.equal(index.getNTrees(), 2);
+  t.equal(index.getNItems(), 300);
+});

@@ -82,7 +82,8 @@ function bind(memory: WebAssembly.Memory): Bound {
     const module = kernelModule();
     if (module === null) throw new Error('WebAssembly SIMD kernels are not supported by this runtime');
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    // The memory never grows (allocateStorage fixes maximum = initial), so whole-memory views stay valid.
+    // A builder's memory may grow later (growStorage): these views cover only the pages of now, which
+    // is enough because they touch nothing but the control block and scratch slots at the start.
     const buffer = memory.buffer;
     b = {
       exports: instance.exports as unknown as KernelExports,

@@ -1,5 +1,6 @@
 import { AnnoyInputError } from '../errors.js';
 import type { NodeArrays } from '../node-arrays.js';
+import { checkVector } from './float-vectors.js';
 import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
 
 // Node: n_descendants i32 @0 | children i32[2] @4 | pad @12 | v u64[w] @16, w = ceil(bits / 64).
@@ -50,13 +51,7 @@ export const hamming: Metric = Object.freeze({
   // identically and stays exact in a double.
   pqInitial: 0,
   prepareQuery(vector: ArrayLike<number>, bits: number) {
-    if (vector.length !== bits) throw new AnnoyInputError(`vector has ${vector.length} values, index expects ${bits}`);
-    for (let i = 0; i < bits; i++) {
-      const x = vector[i];
-      if (typeof x !== 'number' || !Number.isFinite(x)) {
-        throw new AnnoyInputError(`vector[${i}] is ${String(x)}; every value must be a finite number (0 or 1)`);
-      }
-    }
+    checkVector(vector, bits);
     const words = 2 * Math.ceil(bits / 64);
     const packed = new Uint32Array(words);
     packBits(vector, bits, packed, 0, words);
