@@ -107,24 +107,33 @@ t.test('a bounded l2/l1 batch gives the exact result, or +Infinity where that re
         const from = 5;
         const exact = new Float64Array(ids.length);
         session.batch(op, ids, 0, ids.length, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, exact, Infinity);
-        // Half the 10th smallest result: almost every item lies above, most by enough to stop early.
-        const bound = Math.fround([...exact].sort((x, y) => x - y)[10] / 2);
-        const out = new Float64Array(ids.length).fill(-1);
-        session.batch(op, ids, from, ids.length, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, out, bound);
         session.release();
-        const wrong: string[] = [];
-        let pruned = 0;
-        for (let i = 0; i < ids.length; i++) {
-          if (i < from) {
-            if (out[i] !== -1) wrong.push(`[${i}] before from was written`);
-          } else if (out[i] === Infinity && exact[i] > bound) {
-            pruned++;
-          } else if (out[i] !== exact[i]) wrong.push(`[${i}] = ${out[i]}, exact ${exact[i]}, bound ${bound}`);
+        const sorted = [...exact].sort((x, y) => x - y);
+        // Half the 10th smallest result: almost every item lies above, most by enough to stop early.
+        // The median and the 90th percentile leave groups of four with one to three survivors, which
+        // the WASM kernel finishes one by one from where the group stopped.
+        const bounds = { tight: sorted[10] / 2, median: sorted[ids.length >> 1], loose: sorted[Math.floor(ids.length * 0.9)] };
+        for (const [name, raw] of Object.entries(bounds)) {
+          const bound = Math.fround(raw);
+          const out = new Float64Array(ids.length).fill(-1);
+          const again = k.open(q);
+          again.batch(op, ids, from, ids.length, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, out, bound);
+          again.release();
+          const wrong: string[] = [];
+          let pruned = 0;
+          for (let i = 0; i < ids.length; i++) {
+            if (i < from) {
+              if (out[i] !== -1) wrong.push(`[${i}] before from was written`);
+            } else if (out[i] === Infinity && exact[i] > bound) {
+              pruned++;
+            } else if (out[i] !== exact[i]) wrong.push(`[${i}] = ${out[i]}, exact ${exact[i]}, bound ${bound}`);
+          }
+          t.same(wrong.slice(0, 5), [], `${k.kind} ${op} f=${f} ${name} bound`);
+          if (name !== 'tight') continue;
+          // Only the WASM kernel stops early, and only where a 256-byte check fits (f >= 64).
+          if (k.kind === 'wasm-simd' && f >= 64) t.ok(pruned > ids.length / 4, `${k.kind} ${op} f=${f} skipped ${pruned} of ${ids.length - from}`);
+          else t.equal(pruned, 0, `${k.kind} ${op} f=${f} computes everything`);
         }
-        t.same(wrong.slice(0, 5), [], `${k.kind} ${op} f=${f}`);
-        // Only the WASM kernel stops early, and only where a 256-byte check fits (f >= 64).
-        if (k.kind === 'wasm-simd' && f >= 64) t.ok(pruned > ids.length / 4, `${k.kind} ${op} f=${f} skipped ${pruned} of ${ids.length - from}`);
-        else t.equal(pruned, 0, `${k.kind} ${op} f=${f} computes everything`);
       }
     }
   }
