@@ -19,7 +19,8 @@ export function checkVector(vector: ArrayLike<number>, dimensions: number, what 
 /** Checks a user vector and copies it into float32. */
 export function prepareFloatQuery(vector: ArrayLike<number>, dimensions: number, what = 'vector'): Float32Array {
   checkVector(vector, dimensions, what);
-  return Float32Array.from(vector);
+  // Copies on V8's fast paths (Float32Array.from walks the iterator protocol).
+  return vector instanceof Float32Array ? vector.slice() : new Float32Array(vector);
 }
 
 export function readFloatVector(nodes: NodeArrays, vectorWord: number, dimensions: number): number[] {
