@@ -97,6 +97,8 @@ if (engine) {
   for (const d of engine.datasets) {
     const mid = d.search.find((s) => s.searchK === 5000) ?? d.search[0];
     summary.push(`- ${d.title}: at search_k ${mid.searchK}, nnserve ${mid.nnserve.qps.toLocaleString('en-US')} q/s vs Annoy ${mid.annoy.qps.toLocaleString('en-US')} q/s (${mid.qpsRatio.toFixed(2)}×), recall@${engine.k} ${mid.nnserve.recall} vs ${mid.annoy.recall}, identical ids ${(mid.identicalIds * 100).toFixed(1)} %.`);
+    const l = d.load;
+    summary.push(`- ${d.title}: load ${l.warm.gbPerSecond} GB/s into warm memory (goal ≥ 1, ${l.warm.gbPerSecond >= 1 ? 'met' : 'not met'}), ${l.gbPerSecond} GB/s into fresh memory.`);
   }
 }
 if (http) for (const t of http.targets.filter((x) => x.goal !== null)) summary.push(`- ${t.name}: ${t.ratio.toFixed(2)}× (goal ≥ ${t.goal}×, ${t.met ? 'met' : 'not met'}).`);
