@@ -2,17 +2,14 @@
  * Loader thread: reads one index (manifest, ids, `.ann`) into shared memory, validates it with the
  * engine and posts the storage back. Runs once per load, then exits.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AnnoyIndex } from '../src/annoy/index.js';
-import { storageBytes } from '../src/annoy/storage.js';
 import { parseIdsFile, parseManifest } from '../src/index-files/manifest.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
+import { storageSha256 } from '../src/index-files/storage-sha256.js';
 import type { LoadReply, LoadRequest } from '../src/service/registry/loader.js';
-
-const HASH_CHUNK = 64 * 1024 * 1024;
 
 function load({ dir, name }: LoadRequest): LoadReply {
   const manifestFile = `${name}.json`;
@@ -36,12 +33,8 @@ function load({ dir, name }: LoadRequest): LoadReply {
   if (manifest.bytes !== undefined && manifest.bytes !== storage.byteLength) {
     throw new Error(`${name}.ann has ${storage.byteLength} bytes, manifest says ${manifest.bytes}`);
   }
-  if (manifest.sha256 !== undefined) {
-    const hash = createHash('sha256');
-    for (let off = 0; off < storage.byteLength; off += HASH_CHUNK) {
-      hash.update(storageBytes(storage, off, Math.min(HASH_CHUNK, storage.byteLength - off)));
-    }
-    if (hash.digest('hex') !== manifest.sha256) throw new Error(`${name}.ann does not match the manifest sha256`);
+  if (manifest.sha256 !== undefined && storageSha256(storage) !== manifest.sha256) {
+    throw new Error(`${name}.ann does not match the manifest sha256`);
   }
   let index: AnnoyIndex;
   try {

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { AnnoyIndex } from '../../annoy/index.js';
-import { storageBytes, type IndexStorage } from '../../annoy/storage.js';
+import type { IndexStorage } from '../../annoy/storage.js';
 import { parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
+import { storageSha256 } from '../../index-files/storage-sha256.js';
 import { CliError, INDEX_OPTIONS, parseCommand, reportError, resolveIndexTarget, type IndexTarget } from '../args.js';
 
 export const usage = `Usage: nnserve inspect <file.ann> [--metric <m> --dimensions <f>]
@@ -78,12 +78,7 @@ function compareWithManifest(target: IndexTarget, storage: IndexStorage, items: 
   if (m.bytes !== undefined && m.bytes !== storage.byteLength) problems.push(`manifest says ${m.bytes} bytes, the file has ${storage.byteLength}`);
   if (valid && m.items !== undefined && m.items !== items) problems.push(`manifest says ${m.items} items, the file has ${items}`);
   if (valid && m.trees !== undefined && m.trees !== trees) problems.push(`manifest says ${m.trees} trees, the file has ${trees}`);
-  if (m.sha256 !== undefined) {
-    const hash = createHash('sha256');
-    const chunk = 64 * 1024 * 1024;
-    for (let off = 0; off < storage.byteLength; off += chunk) hash.update(storageBytes(storage, off, Math.min(chunk, storage.byteLength - off)));
-    if (hash.digest('hex') !== m.sha256) problems.push('sha256 of the file differs from the manifest');
-  }
+  if (m.sha256 !== undefined && storageSha256(storage) !== m.sha256) problems.push('sha256 of the file differs from the manifest');
   if (target.idsPath !== null) {
     try {
       const ids = parseIdsFile(readFileSync(target.idsPath, 'utf8'));
