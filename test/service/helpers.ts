@@ -1,6 +1,5 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
-import { renameSync, writeFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -12,8 +11,9 @@ import { startServer, type RunningServer } from '../../src/service/server.js';
 
 import { tempDir, type Teardown } from '../helpers/temp-dir.js';
 import { mulberry32 as rng } from '../../src/annoy/random.js';
+import { writeFileAtomic } from '../../src/index-files/write-atomic.js';
 
-export { rng, tempDir, type Teardown };
+export { rng, tempDir, writeFileAtomic, type Teardown };
 
 
 export interface IndexSpec {
@@ -54,18 +54,11 @@ export function buildIndex(name: string, spec: IndexSpec = {}): BuiltIndex {
   return { ann, manifest, ids, vectors };
 }
 
-/** Writes one file atomically (temp file + rename). */
-export function writeAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 /** Writes an index's files into `dir` atomically, `.ann` last. */
 export function writeIndex(dir: string, name: string, built: BuiltIndex): void {
-  if (built.ids) writeAtomic(join(dir, `${name}.ids`), built.ids.join('\n') + '\n');
-  writeAtomic(join(dir, `${name}.json`), JSON.stringify(built.manifest));
-  writeAtomic(join(dir, `${name}.ann`), built.ann);
+  if (built.ids) writeFileAtomic(join(dir, `${name}.ids`), built.ids.join('\n') + '\n');
+  writeFileAtomic(join(dir, `${name}.json`), JSON.stringify(built.manifest));
+  writeFileAtomic(join(dir, `${name}.ann`), built.ann);
 }
 
 export function testConfig(dir: string, overrides: Partial<ServiceConfig> = {}): ServiceConfig {

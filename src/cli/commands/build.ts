@@ -1,5 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { AnnoyIndex } from '../../annoy/index.js';
@@ -7,6 +6,7 @@ import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
 import { buildIndex } from '../../build/build-index.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
+import { writeFileAtomic } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
 import { intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
 import { createProgress } from '../progress.js';
@@ -116,10 +116,10 @@ async function buildCommand(req: BuildRequest): Promise<void> {
   // The .ann rename goes last: a server watching the directory sees the new ids and manifest
   // already in place when the new index appears.
   if (idsPath !== null && names !== null) {
-    await writeFileAtomic(idsPath, Buffer.from(names.join('\n') + '\n', 'utf8'));
+    writeFileAtomic(idsPath, names.join('\n') + '\n');
   }
-  await writeFileAtomic(manifestPathFor(req.output), Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8'));
-  await writeFileAtomic(req.output, bytes);
+  writeFileAtomic(manifestPathFor(req.output), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileAtomic(req.output, bytes);
 
   const seconds = (performance.now() - started) / 1000;
   const rows = set.vectors.length / set.dimensions;
@@ -137,29 +137,6 @@ function checkBits(vectors: Float32Array, dimensions: number, source: string): v
     if (v !== 0 && v !== 1) {
       throw new InputError(`${source}: row ${Math.floor(k / dimensions) + 1}: value ${(k % dimensions) + 1} is ${v}; hamming vectors hold 0 or 1 per bit`);
     }
-  }
-}
-
-/** Writes beside the target under a hidden temporary name, syncs, then renames over the target. */
-async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx');
-  try {
-    try {
-      let done = 0;
-      // One write call is limited to 2 GiB.
-      while (done < data.byteLength) {
-        const { bytesWritten } = await handle.write(data, done, Math.min(data.byteLength - done, 1 << 30));
-        done += bytesWritten;
-      }
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => {});
-    throw err;
   }
 }
 

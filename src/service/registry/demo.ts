@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnnoyBuilder } from '../../annoy/index.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 import { scanIndexDir } from './scan.js';
 import { mulberry32 } from '../../annoy/random.js';
+import { writeFileAtomic } from '../../index-files/write-atomic.js';
 
 export const DEMO = {
   name: 'demo',
@@ -29,12 +30,6 @@ export function demoVectors(): Float32Array {
     for (let d = 0; d < f; d++) out[i * f + d] = centres[c * f + d] + (rand() - 0.5) * 0.6;
   }
   return out;
-}
-
-function writeAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = join(path, '..', `.${path.split('/').pop()}.tmp-${process.pid}`);
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }
 
 /**
@@ -63,8 +58,8 @@ export function ensureDemoIndex(dir: string): boolean {
     bytes: bytes.byteLength,
     sha256: createHash('sha256').update(bytes).digest('hex'),
   };
-  writeAtomic(join(dir, `${DEMO.name}.ids`), ids);
-  writeAtomic(join(dir, `${DEMO.name}.json`), JSON.stringify(manifest, null, 2) + '\n');
-  writeAtomic(join(dir, `${DEMO.name}.ann`), bytes);
+  writeFileAtomic(join(dir, `${DEMO.name}.ids`), ids);
+  writeFileAtomic(join(dir, `${DEMO.name}.json`), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileAtomic(join(dir, `${DEMO.name}.ann`), bytes);
   return true;
 }
