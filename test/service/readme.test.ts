@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -9,16 +9,8 @@ import { serve, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
 
-/** The merged README once it documents the API; until then the service helper's draft. */
-function readmeText(): { path: string; text: string } | null {
-  const merged = join(repoRoot, 'README.md');
-  if (existsSync(merged)) {
-    const text = readFileSync(merged, 'utf8');
-    if (text.includes('/v1/indexes/demo')) return { path: merged, text };
-  }
-  const draft = '/tmp/service-readme.md';
-  return existsSync(draft) ? { path: draft, text: readFileSync(draft, 'utf8') } : null;
-}
+const README = join(repoRoot, 'README.md');
+const readme = { path: README, text: readFileSync(README, 'utf8') };
 
 interface Example {
   command: string;
@@ -69,33 +61,28 @@ function close(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-const readme = readmeText();
-if (!readme) {
-  t.pass('no README with API examples yet: nothing to check');
-} else {
-  t.test(`settings table in ${readme.path} matches the configuration`, async (t) => {
-    t.ok(readme.text.includes(settingsTable()), 'README table is the one settingsTable() prints');
-  });
+t.test(`settings table in ${readme.path} matches the configuration`, async (t) => {
+  t.ok(readme.text.includes(settingsTable()), 'README table is the one settingsTable() prints');
+});
 
-  t.test(`curl examples in ${readme.path} run as written against the demo index`, async (t) => {
-    const list = examples(readme.text);
-    t.ok(list.length >= 10, `${list.length} curl examples found`);
-    const server = await serve(t, tempDir(t), { demo: true, adminToken: 'readme-token', workers: 1 });
-    let text = readme.text;
-    for (const { command, expected, block } of list) {
-      const cmd = command.replaceAll('http://localhost:8080', server.url);
-      const { stdout } = await run('sh', ['-c', cmd], { env: { ...process.env, NNSERVE_ADMIN_TOKEN: 'readme-token' } });
-      t.ok(stdout.length > 0, `output: ${command.slice(0, 90)}`);
-      if (stdout.startsWith('{')) {
-        const body = JSON.parse(stdout) as Record<string, unknown>;
-        if (expected !== undefined && UPDATE && block !== undefined && !close(body, expected)) text = text.replace(block, `${stdout.trim()}\n`);
-        else if (expected !== undefined) t.ok(close(body, expected), `documented output matches: ${command.slice(0, 90)}\n${stdout}`);
-        else t.notOk('statusCode' in body, `no error: ${command.slice(0, 90)}\n${stdout}`);
-      }
+t.test(`curl examples in ${readme.path} run as written against the demo index`, async (t) => {
+  const list = examples(readme.text);
+  t.ok(list.length >= 10, `${list.length} curl examples found`);
+  const server = await serve(t, tempDir(t), { demo: true, adminToken: 'readme-token', workers: 1 });
+  let text = readme.text;
+  for (const { command, expected, block } of list) {
+    const cmd = command.replaceAll('http://localhost:8080', server.url);
+    const { stdout } = await run('sh', ['-c', cmd], { env: { ...process.env, NNSERVE_ADMIN_TOKEN: 'readme-token' } });
+    t.ok(stdout.length > 0, `output: ${command.slice(0, 90)}`);
+    if (stdout.startsWith('{')) {
+      const body = JSON.parse(stdout) as Record<string, unknown>;
+      if (expected !== undefined && UPDATE && block !== undefined && !close(body, expected)) text = text.replace(block, `${stdout.trim()}\n`);
+      else if (expected !== undefined) t.ok(close(body, expected), `documented output matches: ${command.slice(0, 90)}\n${stdout}`);
+      else t.notOk('statusCode' in body, `no error: ${command.slice(0, 90)}\n${stdout}`);
     }
-    if (UPDATE && text !== readme.text) {
-      writeFileSync(readme.path, text);
-      t.comment(`updated the documented outputs in ${readme.path}`);
-    }
-  });
-}
+  }
+  if (UPDATE && text !== readme.text) {
+    writeFileSync(readme.path, text);
+    t.comment(`updated the documented outputs in ${readme.path}`);
+  }
+});
