@@ -237,8 +237,9 @@ function datasetList(): [() => Dataset, number][] {
 
 /**
  * Each dataset runs in a process of its own, as a service with one index would: the engine's hot
- * call sites specialise on the metric they see, and one process that has already served another
- * metric answers small queries ~13 % slower (measured on Gaussian at search_k 1000 after Fashion-MNIST).
+ * call sites specialise on the metric they see, and a process that has already served another
+ * metric answers small queries a little slower (~5 % on Gaussian at search_k 1000 after
+ * Fashion-MNIST; 13 % before the float metrics shared one pq_distance function).
  */
 function runInChild(position: number): DatasetResult {
   const out = `${DATA_DIR}/engine-dataset-${position}.${process.pid}.json`;

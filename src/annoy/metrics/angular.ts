@@ -1,5 +1,5 @@
 import type { NodeArrays } from '../node-arrays.js';
-import { dotArray, normalizeInPlace, planeDots, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
+import { dotArray, normalizeInPlace, planeDots, planePqDistance, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
 import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
 import { twoMeansNormal, type TwoMeansPolicy } from './two-means.js';
 
@@ -72,9 +72,7 @@ export const angular: Metric = Object.freeze({
   margin(ctx: QueryContext, nodeWord: number) {
     return Math.fround(ctx.session!.dot((nodeWord + 3) * 4));
   },
-  pqDistance(priority: number, margin: number, child: 0 | 1) {
-    return Math.min(priority, child === 1 ? margin : -margin);
-  },
+  pqDistance: planePqDistance,
   prunable: false,
   distances(ctx: QueryContext, ids: Int32Array, from: number, to: number, out: Float64Array) {
     const { nodes, baseWord, layout: l, dimensions, queryNorm } = ctx;

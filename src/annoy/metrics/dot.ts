@@ -1,5 +1,5 @@
 import type { NodeArrays } from '../node-arrays.js';
-import { dotArray, normalizeInPlace, planeDots, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
+import { dotArray, normalizeInPlace, planeDots, planePqDistance, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
 import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
 import { twoMeansNormal, type TwoMeansPolicy } from './two-means.js';
 
@@ -37,9 +37,7 @@ export const dot: Metric = Object.freeze({
     // dot_factor² rather than dot_factor × the query's (zero) factor: what released 1.17 files were built with.
     return Math.fround(Math.fround(ctx.session!.dot((nodeWord + VECTOR_WORD) * 4)) + Math.fround(factor * factor));
   },
-  pqDistance(priority: number, margin: number, child: 0 | 1) {
-    return Math.min(priority, child === 1 ? margin : -margin);
-  },
+  pqDistance: planePqDistance,
   prunable: false,
   distances(ctx: QueryContext, ids: Int32Array, from: number, to: number, out: Float64Array) {
     ctx.session!.batch('dot', ids, from, to, ctx.baseWord * 4, ctx.layout.nodeBytes, VECTOR_WORD * 4, out, Infinity);

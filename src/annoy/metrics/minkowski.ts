@@ -1,6 +1,6 @@
 import type { BatchOp } from '../kernels/kernels.js';
 import type { NodeArrays } from '../node-arrays.js';
-import { normalizeInPlace, planeDots, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
+import { normalizeInPlace, planeDots, planePqDistance, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
 import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
 import type { MetricName } from './names.js';
 import { twoMeansNormal, type TwoMeansPolicy } from './two-means.js';
@@ -37,9 +37,7 @@ export function minkowskiMetric(d: MinkowskiDistance): Metric {
       const dot = Math.fround(ctx.session!.dot((nodeWord + VECTOR_WORD) * 4));
       return Math.fround(ctx.nodes.f32[nodeWord + OFFSET_WORD] + dot);
     },
-    pqDistance(priority: number, margin: number, child: 0 | 1) {
-      return Math.min(priority, child === 1 ? margin : -margin);
-    },
+    pqDistance: planePqDistance,
     prunable: true,
     distances(ctx: QueryContext, ids: Int32Array, from: number, to: number, out: Float64Array, bound: number) {
       ctx.session!.batch(d.batchOp, ids, from, to, ctx.baseWord * 4, ctx.layout.nodeBytes, VECTOR_WORD * 4, out, bound);
