@@ -1,4 +1,3 @@
-import { AnnoyInputError } from '../errors.js';
 import type { NodeArrays } from '../node-arrays.js';
 import { checkVector } from './float-vectors.js';
 import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import { AnnoyIndex } from '../../annoy/index.js';
 import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
