@@ -1,0 +1,111 @@
+// An index over 4 GiB, end to end: Annoy builds a 4.2 GiB euclidean index (2.2 M items × 500 dims,
+// 2 trees) from random vectors; nnserve reads it in chunks into a SharedArrayBuffer (too large for
+// one WebAssembly memory, so the JS kernels answer), validates it, and must return Annoy's exact ids
+// and the stored vector of the last item, which lies past the 4 GiB mark.
+// Not part of `npm run bench`: it writes ~9 GB to bench/data and needs ~5 GB of RAM.
+// Run: npm run build && node dist/bench/large-index.js
+import { closeSync, existsSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { AnnoyIndex } from '../src/annoy/index.js';
+import { readIndexFile } from '../src/index-files/read-storage.js';
+import { annoyBatch, annoyBuild, ensureAnnoyRef } from './lib/annoy-ref.js';
+import { gaussianSource } from './lib/datasets.js';
+import { DATA_DIR, machine, machineLine, writeResults } from './lib/results.js';
+
+const F = 500;
+const ITEMS = 2_200_000;
+const TREES = 2;
+const QUERIES = 50;
+const CHUNK_ROWS = 10_000;
+const vectorsFile = join(DATA_DIR, `large-${ITEMS}x${F}.f32`);
+const indexFile = join(DATA_DIR, `large-${ITEMS}x${F}.annoy-${TREES}.ann`);
+const queriesFile = join(DATA_DIR, `large-${F}.queries.f32`);
+const log = (line: string) => process.stderr.write(`[large] ${line}\n`);
+
+function writeVectors(path: string, rows: number, next: () => number): void {
+  const fd = openSync(path, 'w');
+  try {
+    const chunk = new Float32Array(F * CHUNK_ROWS);
+    for (let done = 0; done < rows; done += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, rows - done) * F;
+      for (let k = 0; k < n; k++) chunk[k] = next();
+      writeSync(fd, chunk.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function inputRow(item: number): Float32Array {
+  const bytes = Buffer.alloc(F * 4);
+  const fd = openSync(vectorsFile, 'r');
+  try {
+    readSync(fd, bytes, 0, bytes.length, item * F * 4);
+  } finally {
+    closeSync(fd);
+  }
+  return new Float32Array(bytes.buffer, bytes.byteOffset, F);
+}
+
+function inputQueries(): Float32Array {
+  const bytes = Buffer.alloc(QUERIES * F * 4);
+  const fd = openSync(queriesFile, 'r');
+  try {
+    readSync(fd, bytes, 0, bytes.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return new Float32Array(bytes.buffer, bytes.byteOffset, QUERIES * F);
+}
+
+ensureAnnoyRef();
+const random = gaussianSource(7);
+if (!existsSync(indexFile)) {
+  log(`writing ${ITEMS} × ${F} vectors`);
+  writeVectors(vectorsFile, ITEMS, random);
+  log(`Annoy builds ${TREES} trees: ${annoyBuild('euclidean', F, TREES, 1, vectorsFile, indexFile).seconds.toFixed(1)} s`);
+}
+writeVectors(queriesFile, QUERIES, random);
+
+const t0 = performance.now();
+const storage = readIndexFile(indexFile, { shared: true });
+const t1 = performance.now();
+const index = AnnoyIndex.open(storage, 'euclidean', F);
+const t2 = performance.now();
+const loaded = {
+  bytes: index.byteLength, buffer: storage.buffer.constructor.name, kernels: index.kernels.kind,
+  readSeconds: (t1 - t0) / 1000, openSeconds: (t2 - t1) / 1000, items: index.getNItems(), trees: index.getNTrees(),
+};
+log(`loaded ${(loaded.bytes / 2 ** 30).toFixed(2)} GiB into a ${loaded.buffer} (${loaded.kernels} kernels): read ${loaded.readSeconds.toFixed(1)} s, open + validate ${loaded.openSeconds.toFixed(1)} s`);
+
+const queries = inputQueries();
+const searches = [-1, 5000].map((searchK) => {
+  const annoy = annoyBatch('euclidean', F, indexFile, queriesFile, 10, searchK, join(DATA_DIR, 'large-ids.tmp'));
+  let same = 0;
+  for (let q = 0; q < QUERIES; q++) {
+    const ids = index.getNnsByVector(queries.subarray(q * F, (q + 1) * F), 10, searchK).ids;
+    if (ids.every((id, j) => id === annoy.ids[q * 10 + j])) same++;
+  }
+  log(`search_k ${searchK}: ${same} of ${QUERIES} answers have Annoy's exact ids`);
+  return { searchK, queries: QUERIES, identical: same };
+});
+
+const last = ITEMS - 1;
+const lastByte = last * index.nodeBytes;
+const want = inputRow(last);
+const lastItemMatches = index.getItemVector(last).every((x, i) => x === want[i]);
+log(`item ${last} at byte ${lastByte} (${(lastByte / 2 ** 30).toFixed(2)} GiB): stored vector ${lastItemMatches ? 'matches' : 'DIFFERS FROM'} the input`);
+
+const ok = searches.every((s) => s.identical === s.queries) && lastItemMatches;
+const results = { benchmark: 'large-index', machine: machine(), loaded, searches, lastItem: { item: last, byte: lastByte, matches: lastItemMatches }, ok };
+const md = [
+  '# An index over 4 GiB', '', machineLine(results.machine), '',
+  `${ITEMS.toLocaleString('en-US')} items × ${F} dimensions, euclidean, ${TREES} trees, built by Annoy: ${(loaded.bytes / 2 ** 30).toFixed(2)} GiB.`,
+  `Loaded into a ${loaded.buffer} with the ${loaded.kernels} kernels: read ${loaded.readSeconds.toFixed(1)} s, open + validate ${loaded.openSeconds.toFixed(1)} s.`,
+  ...searches.map((s) => `- search_k ${s.searchK}: ${s.identical} of ${s.queries} answers with Annoy's exact ids.`),
+  `- item ${last} (byte ${(lastByte / 2 ** 30).toFixed(2)} GiB): stored vector ${lastItemMatches ? 'matches' : 'differs from'} the input.`,
+].join('\n');
+const paths = writeResults('large-index', results, md);
+log(`${ok ? 'OK' : 'FAILED'} → ${paths.json}`);
+writeFileSync(process.stdout.fd, `${md}\n`);
+process.exitCode = ok ? 0 : 1;
