@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { buildIndex } from '../src/build/build-index.js';
 import { annoyBatch, annoyBuild, annoyRecall, ensureAnnoyRef } from './lib/annoy-ref.js';
 import { fashionMnist, gaussian, rows, type Dataset } from './lib/datasets.js';
-import { annoyIndexPath, openTimed, reopenTimed, searchAll, warmUp } from './lib/engine-run.js';
+import { annoyIndexPath, openTimed, searchAll, warmUp } from './lib/engine-run.js';
 import { groundTruth, identical, recall, truthFile } from './lib/ground-truth.js';
 import { markdownTable, ratio } from './lib/markdown.js';
 import { benchArgs, DATA_DIR, machine, machineLine, NOISE_NOTE, writeResults } from './lib/results.js';
@@ -119,7 +119,7 @@ function searchComparison(ds: Dataset, annoyFile: string, truth: Int32Array): { 
   }
   const warm: Timing[] = [];
   for (let r = 0; r < 5; r++) {
-    opened = reopenTimed(annoyFile, opened.storage, ds);
+    opened = openTimed(annoyFile, ds, opened.storage);
     warm.push({ readMs: opened.readMs, openMs: opened.openMs });
   }
   const index = opened.index;

@@ -4,7 +4,7 @@
 // and the stored vector of the last item, which lies past the 4 GiB mark.
 // Not part of `npm run bench`: it writes ~9 GB to bench/data and needs ~5 GB of RAM.
 // Run: npm run build && node dist/bench/large-index.js
-import { closeSync, existsSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnnoyIndex } from '../src/annoy/index.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
@@ -36,26 +36,16 @@ function writeVectors(path: string, rows: number, next: () => number): void {
   }
 }
 
-function inputRow(item: number): Float32Array {
-  const bytes = Buffer.alloc(F * 4);
-  const fd = openSync(vectorsFile, 'r');
+/** `count` floats of a raw float32 file, starting at float `first`. */
+function readFloats(path: string, first: number, count: number): Float32Array {
+  const bytes = Buffer.alloc(count * 4);
+  const fd = openSync(path, 'r');
   try {
-    readSync(fd, bytes, 0, bytes.length, item * F * 4);
+    readSync(fd, bytes, 0, bytes.length, first * 4);
   } finally {
     closeSync(fd);
   }
-  return new Float32Array(bytes.buffer, bytes.byteOffset, F);
-}
-
-function inputQueries(): Float32Array {
-  const bytes = Buffer.alloc(QUERIES * F * 4);
-  const fd = openSync(queriesFile, 'r');
-  try {
-    readSync(fd, bytes, 0, bytes.length, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return new Float32Array(bytes.buffer, bytes.byteOffset, QUERIES * F);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, count);
 }
 
 ensureAnnoyRef();
@@ -78,7 +68,7 @@ const loaded = {
 };
 log(`loaded ${(loaded.bytes / 2 ** 30).toFixed(2)} GiB into a ${loaded.buffer} (${loaded.kernels} kernels): read ${loaded.readSeconds.toFixed(1)} s, open + validate ${loaded.openSeconds.toFixed(1)} s`);
 
-const queries = inputQueries();
+const queries = readFloats(queriesFile, 0, QUERIES * F);
 const searches = [-1, 5000].map((searchK) => {
   const annoy = annoyBatch('euclidean', F, indexFile, queriesFile, 10, searchK, join(DATA_DIR, 'large-ids.tmp'));
   let same = 0;
@@ -92,7 +82,7 @@ const searches = [-1, 5000].map((searchK) => {
 
 const last = ITEMS - 1;
 const lastByte = last * index.nodeBytes;
-const want = inputRow(last);
+const want = readFloats(vectorsFile, last * F, F);
 const lastItemMatches = index.getItemVector(last).every((x, i) => x === want[i]);
 log(`item ${last} at byte ${lastByte} (${(lastByte / 2 ** 30).toFixed(2)} GiB): stored vector ${lastItemMatches ? 'matches' : 'DIFFERS FROM'} the input`);
 
@@ -107,5 +97,5 @@ const md = [
 ].join('\n');
 const paths = writeResults('large-index', results, md);
 log(`${ok ? 'OK' : 'FAILED'} → ${paths.json}`);
-writeFileSync(process.stdout.fd, `${md}\n`);
+process.stdout.write(`${md}\n`);
 process.exitCode = ok ? 0 : 1;

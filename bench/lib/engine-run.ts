@@ -48,20 +48,15 @@ export interface OpenTiming {
   openMs: number;
 }
 
-/** readIndexFile into shared WebAssembly memory, then AnnoyIndex.open with full validation (what the service does per load). */
-export function openTimed(path: string, ds: Pick<Dataset, 'metric' | 'dimensions'>): OpenTiming {
+/**
+ * readIndexFile into shared WebAssembly memory, then AnnoyIndex.open with full validation (what the
+ * service does per load). With `into`, the file is read into that storage instead: memory this
+ * process already touched, so no first-touch page faults are timed.
+ */
+export function openTimed(path: string, ds: Pick<Dataset, 'metric' | 'dimensions'>, into?: IndexStorage): OpenTiming {
   const t0 = performance.now();
-  const storage = readIndexFile(path, { shared: true });
-  const t1 = performance.now();
-  const index = AnnoyIndex.open(storage, ds.metric, ds.dimensions);
-  const t2 = performance.now();
-  return { index, storage, readMs: t1 - t0, openMs: t2 - t1 };
-}
-
-/** The same read + open into `storage`, memory this process has already touched (no first-touch page faults). */
-export function reopenTimed(path: string, storage: IndexStorage, ds: Pick<Dataset, 'metric' | 'dimensions'>): OpenTiming {
-  const t0 = performance.now();
-  readIndexFileInto(path, storage);
+  if (into) readIndexFileInto(path, into);
+  const storage = into ?? readIndexFile(path, { shared: true });
   const t1 = performance.now();
   const index = AnnoyIndex.open(storage, ds.metric, ds.dimensions);
   const t2 = performance.now();
