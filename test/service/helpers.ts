@@ -13,7 +13,7 @@ import { tempDir, type Teardown } from '../helpers/temp-dir.js';
 import { mulberry32 as rng } from '../../src/annoy/random.js';
 import { writeFileAtomic } from '../../src/index-files/write-atomic.js';
 
-export { rng, tempDir, writeFileAtomic, type Teardown };
+export { rng, tempDir, type Teardown };
 
 
 export interface IndexSpec {
@@ -54,11 +54,19 @@ export function buildIndex(name: string, spec: IndexSpec = {}): BuiltIndex {
   return { ann, manifest, ids, vectors };
 }
 
+/**
+ * Writes one file the way a deliverer would (temp file + rename), without fsync: durability does
+ * not matter here, and the soak tests expect one swap's files to land within the watcher's debounce.
+ */
+export function writeTestFile(path: string, data: Uint8Array | string): void {
+  writeFileAtomic(path, data, { fsync: false });
+}
+
 /** Writes an index's files into `dir` atomically, `.ann` last. */
 export function writeIndex(dir: string, name: string, built: BuiltIndex): void {
-  if (built.ids) writeFileAtomic(join(dir, `${name}.ids`), built.ids.join('\n') + '\n');
-  writeFileAtomic(join(dir, `${name}.json`), JSON.stringify(built.manifest));
-  writeFileAtomic(join(dir, `${name}.ann`), built.ann);
+  if (built.ids) writeTestFile(join(dir, `${name}.ids`), built.ids.join('\n') + '\n');
+  writeTestFile(join(dir, `${name}.json`), JSON.stringify(built.manifest));
+  writeTestFile(join(dir, `${name}.ann`), built.ann);
 }
 
 export function testConfig(dir: string, overrides: Partial<ServiceConfig> = {}): ServiceConfig {

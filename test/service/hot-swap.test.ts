@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildIndex, http, metric, serve, tempDir, waitFor, writeFileAtomic, writeIndex, type BuiltIndex } from './helpers.js';
+import { buildIndex, http, metric, serve, tempDir, waitFor, writeTestFile, writeIndex, type BuiltIndex } from './helpers.js';
 
 const ITEMS = 300;
 
@@ -140,18 +140,18 @@ t.test('invalid replacements are rejected and the old version keeps serving', as
   type Tap = typeof t;
 
   const g2 = generation(2);
-  writeFileAtomic(join(dir, 'swap.ann'), g2.ann.subarray(0, g2.ann.byteLength - 100));
+  writeTestFile(join(dir, 'swap.ann'), g2.ann.subarray(0, g2.ann.byteLength - 100));
   await check(t, 1);
 
-  writeFileAtomic(join(dir, 'swap.ann'), generation(1).ann);
-  writeFileAtomic(join(dir, 'swap.ids'), g2.ids!.slice(0, 10).join('\n'));
+  writeTestFile(join(dir, 'swap.ann'), generation(1).ann);
+  writeTestFile(join(dir, 'swap.ids'), g2.ids!.slice(0, 10).join('\n'));
   await check(t, 2);
 
-  writeFileAtomic(join(dir, 'swap.ids'), generation(1).ids!.join('\n'));
-  writeFileAtomic(join(dir, 'swap.json'), JSON.stringify({ ...g2.manifest, dimensions: 7 }));
+  writeTestFile(join(dir, 'swap.ids'), generation(1).ids!.join('\n'));
+  writeTestFile(join(dir, 'swap.json'), JSON.stringify({ ...g2.manifest, dimensions: 7 }));
   await check(t, 3);
 
-  writeFileAtomic(join(dir, 'swap.json'), '{not json');
+  writeTestFile(join(dir, 'swap.json'), '{not json');
   await check(t, 4);
 
   writeIndex(dir, 'swap', g2);
