@@ -51,6 +51,8 @@ export class AnnoyIndex {
   readonly dimensions: number;
   readonly nodeBytes: number;
   readonly byteLength: number;
+  /** Most items one leaf holds: a search may score up to this many candidates beyond search_k. */
+  readonly maxBucket: number;
   readonly kernels: VectorKernels;
   private readonly impl: Metric;
   private readonly layout: NodeLayout;
@@ -66,6 +68,7 @@ export class AnnoyIndex {
     this.dimensions = dimensions;
     this.layout = metric.layout(dimensions);
     this.nodeBytes = this.layout.nodeBytes;
+    this.maxBucket = this.layout.maxBucket;
     this.byteLength = storage.byteLength;
     const describe = `${metric.name} f=${dimensions} (${this.nodeBytes}-byte nodes)`;
     if (storage.byteLength === 0) throw new IndexFormatError('the index file is empty');

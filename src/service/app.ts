@@ -17,6 +17,7 @@ import core from './plugins/core.js';
 import observability from './plugins/observability.js';
 import openapi from './plugins/openapi.js';
 import rateLimit from './plugins/rate-limit.js';
+import { stdoutLogger } from './log-destination.js';
 import { lazyRequestLogger } from './request-logger.js';
 import securityHeaders from './plugins/security-headers.js';
 import type { LoadedIndex } from './registry/loader.js';
@@ -73,7 +74,7 @@ function frameworkError(err: FastifyError): { status: number; message: string } 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: { level: config.logLevel } }),
+    loggerInstance: options.logger ?? stdoutLogger(config.logLevel),
     bodyLimit: config.bodyLimit,
     genReqId: requestId,
     requestIdHeader: false,

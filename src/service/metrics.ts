@@ -28,6 +28,8 @@ export class ServiceMetrics {
   private readonly queryDuration: FastHistogram<'index' | 'kind'>;
   private readonly candidates: HistogramSeries;
   private readonly searchK: HistogramSeries;
+  /** Queries answered inline, by index: a plain map on the hot path, read into a counter at scrape time. */
+  private readonly inlineCounts = new Map<string, number>();
   private readonly swaps: Counter<'index' | 'result'>;
   private readonly tasksLost: Counter<'retried'>;
   private readonly loadDuration: Histogram<'index'>;
@@ -52,6 +54,17 @@ export class ServiceMetrics {
       collect() {
         this.reset();
         for (const s of queryDuration.all()) this.inc(s.labels, s.count);
+      },
+    });
+    const inlineCounts = this.inlineCounts;
+    new Counter({
+      name: 'nnserve_queries_inline_total',
+      help: 'Queries answered on the event loop instead of a worker (work at most NNSERVE_INLINE_MAX_WORK); the rest of nnserve_queries_total went to the pool.',
+      labelNames: ['index'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [index, count] of inlineCounts) this.inc({ index }, count);
       },
     });
     this.candidates = new FastHistogram({ name: 'nnserve_query_candidates', help: 'Unique items scored per query.', buckets: COUNT_BUCKETS, registers }).series();
@@ -117,8 +130,9 @@ export class ServiceMetrics {
     if (outcome.seconds !== undefined) this.loadDuration.observe({ index: outcome.index }, outcome.seconds);
   }
 
-  observeQueries(index: string, kind: QueryKind, answers: readonly QueryAnswer[], effectiveSearchK: number): void {
+  observeQueries(index: string, kind: QueryKind, answers: readonly QueryAnswer[], effectiveSearchK: number, inline: boolean): void {
     const series = this.queryDuration.series(index, kind);
+    if (inline) this.inlineCounts.set(index, (this.inlineCounts.get(index) ?? 0) + answers.length);
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i];
       series.observe(a.seconds);

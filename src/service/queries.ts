@@ -156,9 +156,12 @@ export class QueryService {
   /** Inline queries are answered before this returns; pooled ones through the promise. */
   private execute(entry: IndexEntry, kind: QueryKind, queries: QuerySpec[], n: number, options: QueryOptions): QueryAnswer[] | Promise<QueryAnswer[]> {
     const effectiveK = options.searchK === -1 ? n * entry.trees : options.searchK;
-    if (effectiveK * entry.dimensions * queries.length <= this.config.inlineMaxWork) {
+    // A search stops after the leaf that takes it to search_k candidates, so it scores up to one
+    // leaf more: hundreds of items on a wide index (Fashion-MNIST: 786), whatever search_k says.
+    const mostScored = effectiveK + this.registry.view(entry).maxBucket;
+    if (mostScored * entry.dimensions * queries.length <= this.config.inlineMaxWork) {
       const answers = this.runInline(entry, queries, n, options);
-      this.metrics.observeQueries(entry.name, kind, answers, effectiveK);
+      this.metrics.observeQueries(entry.name, kind, answers, effectiveK, true);
       return answers;
     }
     return this.runPooled(entry, kind, queries, n, options, effectiveK);
@@ -187,7 +190,7 @@ export class QueryService {
           throw err;
         }
       }
-      this.metrics.observeQueries(entry.name, kind, answers, effectiveK);
+      this.metrics.observeQueries(entry.name, kind, answers, effectiveK, false);
       return answers;
     } finally {
       clearTimeout(timer);
