@@ -6,7 +6,7 @@ import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
 import { buildIndex } from '../../build/build-index.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
-import { writeFileAtomic } from '../../index-files/write-atomic.js';
+import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
 import { intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
 import { createProgress } from '../progress.js';
@@ -113,13 +113,13 @@ async function buildCommand(req: BuildRequest): Promise<void> {
     source: basename(req.input),
   };
 
-  // The .ann rename goes last: a server watching the directory sees the new ids and manifest
-  // already in place when the new index appears.
-  if (idsPath !== null && names !== null) {
-    writeFileAtomic(idsPath, names.join('\n') + '\n');
-  }
-  writeFileAtomic(manifestPathFor(req.output), JSON.stringify(manifest, null, 2) + '\n');
-  writeFileAtomic(req.output, bytes);
+  // Data first, manifest last (as `nnserve fetch` installs): the manifest is the commit point, so
+  // whoever reads it finds the data it describes already in place.
+  const files: FileToWrite[] = [];
+  if (idsPath !== null && names !== null) files.push({ path: idsPath, data: names.join('\n') + '\n' });
+  files.push({ path: req.output, data: bytes });
+  files.push({ path: manifestPathFor(req.output), data: JSON.stringify(manifest, null, 2) + '\n' });
+  writeFilesAtomic(files);
 
   const seconds = (performance.now() - started) / 1000;
   const rows = set.vectors.length / set.dimensions;

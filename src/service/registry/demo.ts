@@ -5,7 +5,7 @@ import { AnnoyBuilder } from '../../annoy/index.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 import { scanIndexDir } from './scan.js';
 import { mulberry32 } from '../../annoy/random.js';
-import { writeFileAtomic } from '../../index-files/write-atomic.js';
+import { writeFilesAtomic } from '../../index-files/write-atomic.js';
 
 export const DEMO = {
   name: 'demo',
@@ -58,8 +58,10 @@ export function ensureDemoIndex(dir: string): boolean {
     bytes: bytes.byteLength,
     sha256: createHash('sha256').update(bytes).digest('hex'),
   };
-  writeFileAtomic(join(dir, `${DEMO.name}.ids`), ids);
-  writeFileAtomic(join(dir, `${DEMO.name}.json`), JSON.stringify(manifest, null, 2) + '\n');
-  writeFileAtomic(join(dir, `${DEMO.name}.ann`), bytes);
+  writeFilesAtomic([
+    { path: join(dir, `${DEMO.name}.ids`), data: ids },
+    { path: join(dir, `${DEMO.name}.ann`), data: bytes },
+    { path: join(dir, `${DEMO.name}.json`), data: JSON.stringify(manifest, null, 2) + '\n' },
+  ]);
   return true;
 }
