@@ -81,17 +81,22 @@ t.test(`${SECONDS} s of queries while the file is replaced every ${SWAP_EVERY_MS
   let swaps = 0;
   let liveMax = 0;
   const started = Date.now();
-  while (Date.now() - started < SECONDS * 1000) {
-    await sleep(SWAP_EVERY_MS);
-    swaps++;
-    writeIndex(dir, 'swap', gens[swaps % GENERATIONS]);
-    liveMax = Math.max(liveMax, metric(await scrape(), 'nnserve_index_versions_live', { index: 'swap' }) ?? 0);
+  const lastVersion = () => swaps + 1;
+  try {
+    while (Date.now() - started < SECONDS * 1000) {
+      await sleep(SWAP_EVERY_MS);
+      swaps++;
+      writeIndex(dir, 'swap', gens[swaps % GENERATIONS]);
+      liveMax = Math.max(liveMax, metric(await scrape(), 'nnserve_index_versions_live', { index: 'swap' }) ?? 0);
+    }
+    await waitFor(async () => ((await http(base, 'GET', '/v1/indexes/swap')).body.version >= lastVersion() ? true : undefined));
+    await sleep(300);
+  } finally {
+    // Also on a failure above: clients that never stop would hold the test open until tap's timeout.
+    stop = true;
+    await Promise.all(clients);
   }
-  const lastVersion = swaps + 1;
-  await waitFor(async () => ((await http(base, 'GET', '/v1/indexes/swap')).body.version === lastVersion ? true : undefined));
-  await sleep(300);
-  stop = true;
-  await Promise.all(clients);
+  t.equal((await http(base, 'GET', '/v1/indexes/swap')).body.version, lastVersion(), 'one version per replacement');
 
   t.comment(`${requests} requests, ${swaps} swaps, ${seen.length} answers checked, versions live at most ${liveMax}`);
   t.same(failures.slice(0, 10), [], `no failed request (${failures.length} failures)`);
@@ -104,7 +109,7 @@ t.test(`${SECONDS} s of queries while the file is replaced every ${SWAP_EVERY_MS
   const mixed = [...genOf].filter(([, g]) => g.size !== 1).map(([v]) => v);
   t.same(mixed, [], 'no version answered with data of two files');
   const versions = [...genOf.keys()].sort((a, b) => a - b);
-  t.ok(versions.length >= Math.floor(swaps * 0.8), `answers came from ${versions.length} of ${lastVersion} versions`);
+  t.ok(versions.length >= Math.floor(swaps * 0.8), `answers came from ${versions.length} of ${lastVersion()} versions`);
   const expectedGen = (v: number) => ((v - 1) % GENERATIONS) + 1;
   t.ok(
     versions.every((v) => [...genOf.get(v)!][0] === expectedGen(v)),
@@ -112,7 +117,7 @@ t.test(`${SECONDS} s of queries while the file is replaced every ${SWAP_EVERY_MS
   );
   t.equal(
     metric(await scrape(), 'nnserve_index_swaps_total', { index: 'swap', result: 'loaded' }),
-    lastVersion,
+    lastVersion(),
     'every replacement was loaded once',
   );
   t.same(
@@ -122,7 +127,7 @@ t.test(`${SECONDS} s of queries while the file is replaced every ${SWAP_EVERY_MS
   );
 
   await waitFor(async () => (metric(await scrape(), 'nnserve_index_versions_live', { index: 'swap' }) === 1 ? true : undefined));
-  t.same(server.app.nn.registry.retained('swap'), [lastVersion], 'only the last version is still held');
+  t.same(server.app.nn.registry.retained('swap'), [lastVersion()], 'only the last version is still held');
   const rssAfter = process.memoryUsage().rss;
   t.comment(`RSS of the test process: ${(rssBefore / 2 ** 20).toFixed(0)} MiB before, ${(rssAfter / 2 ** 20).toFixed(0)} MiB after ${swaps} swaps of ${(gens[0].ann.byteLength / 2 ** 20).toFixed(2)} MiB files`);
 });

@@ -11,7 +11,7 @@ import { startServer, type RunningServer } from '../../src/service/server.js';
 
 import { tempDir, type Teardown } from '../helpers/temp-dir.js';
 import { mulberry32 as rng } from '../../src/annoy/random.js';
-import { writeFileAtomic } from '../../src/index-files/write-atomic.js';
+import { writeFileAtomic, writeFilesAtomic, type FileToWrite } from '../../src/index-files/write-atomic.js';
 
 export { rng, tempDir, type Teardown };
 
@@ -62,11 +62,17 @@ export function writeTestFile(path: string, data: Uint8Array | string): void {
   writeFileAtomic(path, data, { fsync: false });
 }
 
-/** Writes an index's files into `dir` atomically, `.ann` last. */
+/**
+ * Writes an index's files into `dir` as `nnserve build` does: all staged first, then renamed back to
+ * back, manifest last. One file at a time, a busy machine could pause between two renames for longer
+ * than the soak tests' 50 ms debounce, and the server would load a mix of old and new files.
+ */
 export function writeIndex(dir: string, name: string, built: BuiltIndex): void {
-  if (built.ids) writeTestFile(join(dir, `${name}.ids`), built.ids.join('\n') + '\n');
-  writeTestFile(join(dir, `${name}.json`), JSON.stringify(built.manifest));
-  writeTestFile(join(dir, `${name}.ann`), built.ann);
+  const files: FileToWrite[] = [];
+  if (built.ids) files.push({ path: join(dir, `${name}.ids`), data: built.ids.join('\n') + '\n' });
+  files.push({ path: join(dir, `${name}.ann`), data: built.ann });
+  files.push({ path: join(dir, `${name}.json`), data: JSON.stringify(built.manifest) });
+  writeFilesAtomic(files, { fsync: false });
 }
 
 export function testConfig(dir: string, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
