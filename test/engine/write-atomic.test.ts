@@ -4,7 +4,7 @@ import t from 'tap';
 import { writeFilesAtomic } from '../../src/index-files/write-atomic.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-t.test('writeFilesAtomic replaces every file, in order, and leaves no temporary file', async (t) => {
+t.test('writeFilesAtomic replaces every file and leaves no temporary file', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'x.json'), 'old manifest');
   writeFileSync(join(dir, 'x.ann'), 'old index');

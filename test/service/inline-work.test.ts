@@ -2,8 +2,8 @@ import t from 'tap';
 import { buildIndex, http, metric, serve, tempDir, writeIndex } from './helpers.js';
 
 // Angular, 40 dimensions: a leaf holds up to 42 items (Annoy's K for this node size), so a search
-// may score up to search_k + 42 candidates. With a 5,000 budget (× 40 dimensions = 125 candidates)
-// search_k 50 fits and runs on the event loop; search_k 100 (100 × 40 = 4,000 alone, but up to
+// may score up to search_k + 42 candidates. A budget of 5,000 is 125 candidates of 40 dimensions:
+// search_k 50 (up to 92) runs on the event loop; search_k 100 (100 × 40 = 4,000 alone, but up to
 // 142 candidates) must go to a worker.
 const dir = tempDir(t);
 const TREES = 2;

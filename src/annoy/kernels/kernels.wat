@@ -484,8 +484,8 @@
         (br $next1)))
     (f64.promote_f32 (local.get $s)))
 
-;; Touches the first lines of the next group's four vectors (one i32 load per 64-byte line, up
-  ;; to PREFETCH bytes, never past a vector's end) before the current group is scored: WebAssembly
+  ;; Touches the first lines of the next group's four vectors (one i32 load per 64-byte line, up
+  ;; to $bytes, never past a vector's end) before the current group is scored: WebAssembly
   ;; has no prefetch instruction, but a load whose value is unused still starts the cache miss, so
   ;; the next group's memory latency overlaps this group's arithmetic. 1 KiB measured best on
   ;; Fashion-MNIST (+5-6 % at search_k 1000 against none; 2 KiB was worse than 1 KiB: lines a
