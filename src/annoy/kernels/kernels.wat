@@ -61,7 +61,7 @@
         (br $next1)))
     (local.get $s))
 
-  ;; Σ (a[i] − b[i])², summed in $multi_l2's order so a distance does not depend on the kernel that computed it.
+  ;; Σ (a[i] − b[i])², summed in $multi8_l2's per-lane order so a distance does not depend on the kernel that computed it.
   (func $l2 (export "l2") (param $a i32) (param $b i32) (param $f i32) (result f32)
     (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
     (local $acc0 v128) (local $acc1 v128)
@@ -102,7 +102,7 @@
         (br $next1)))
     (local.get $s))
 
-  ;; Σ |a[i] − b[i]|, summed in $multi_l1's order so a distance does not depend on the kernel that computed it.
+  ;; Σ |a[i] − b[i]|, summed in $multi8_l1's per-lane order so a distance does not depend on the kernel that computed it.
   (func $l1 (export "l1") (param $a i32) (param $b i32) (param $f i32) (result f32)
     (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
     (local $acc0 v128) (local $acc1 v128)
@@ -144,11 +144,10 @@
     (local.get $s))
 
   ;; out[k] = op(q, vector of ids[k]) for k < count; the vector of id starts at base + id·nodeBytes + vOffset.
-  ;; Ids are scored 4 at a time (see $multi_*), the last count mod 4 one by one.
+  ;; Ids are scored 8 at a time (see $multi8_*), the last count mod 8 one by one (dot: 4 more at once first).
 
-  ;; dot of q against 4 vectors in one pass, results as f64 at out, out+8, …: 4 independent load
-  ;; streams keep 4x as many cache misses in flight as scoring one vector after the other, and
-  ;; candidates come from all over a large index, so scoring is memory-bound.
+  ;; dot of q against 4 vectors, each lane in $multi8_dot's order: batch_dot's tail of 4-7 ids, so
+  ;; a result does not depend on where its id falls in the batch ($dot, for margins, sums otherwise).
   (func $multi_dot (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32)
     (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32)
     (local $v00 v128) (local $v01 v128) (local $sv0 f32) (local $v10 v128) (local $v11 v128) (local $sv1 f32) (local $v20 v128) (local $v21 v128) (local $sv2 f32) (local $v30 v128) (local $v31 v128) (local $sv3 f32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
@@ -211,105 +210,9 @@
     (f64.store offset=16 (local.get $out) (f64.promote_f32 (local.get $sv2)))
     (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3))))
 
-  ;; l2 of q against 4 vectors in one pass, results as f64 at out, out+8, …: 4 independent load
-  ;; streams keep 4x as many cache misses in flight as scoring one vector after the other, and
-  ;; candidates come from all over a large index, so scoring is memory-bound.
-  (func $multi_l2 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32) (param $bounds v128)
-    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
-    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32) (local $over i32)
-    (local $v00 v128) (local $v01 v128) (local $sv0 f32) (local $v10 v128) (local $v11 v128) (local $sv1 f32) (local $v20 v128) (local $v21 v128) (local $sv2 f32) (local $v30 v128) (local $v31 v128) (local $sv3 f32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
-    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
-    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
-    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
-    (block $pruned
-    (block $done8
-      (loop $next8
-        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
-        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i))))) (local.set $v00 (f32x4.add (local.get $v00) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i))))) (local.set $v10 (f32x4.add (local.get $v10) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i))))) (local.set $v20 (f32x4.add (local.get $v20) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i))))) (local.set $v30 (f32x4.add (local.get $v30) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $qv (v128.load offset=16 (i32.add (local.get $q) (local.get $i))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v0) (local.get $i))))) (local.set $v01 (f32x4.add (local.get $v01) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v1) (local.get $i))))) (local.set $v11 (f32x4.add (local.get $v11) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v2) (local.get $i))))) (local.set $v21 (f32x4.add (local.get $v21) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v3) (local.get $i))))) (local.set $v31 (f32x4.add (local.get $v31) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $i (i32.add (local.get $i) (i32.const 32)))
-        (br_if $next8 (i32.and (local.get $i) (i32.const 255)))
-        (local.set $s0 (f32x4.add (local.get $v00) (local.get $v01))) (local.set $s1 (f32x4.add (local.get $v10) (local.get $v11)))
-        (local.set $s2 (f32x4.add (local.get $v20) (local.get $v21))) (local.set $s3 (f32x4.add (local.get $v30) (local.get $v31)))
-        (local.set $s0 (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s1))
-                                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s1))))
-        (local.set $s2 (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s2) (local.get $s3))
-                                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s2) (local.get $s3))))
-        (local.set $over (i32x4.bitmask (f32x4.gt
-          (f32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $s0) (local.get $s2))
-                     (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $s0) (local.get $s2)))
-          (local.get $bounds))))
-        (br_if $pruned (i32.eq (local.get $over) (i32.const 15)))
-        ;; Once at most two vectors are left under the bound, the other streams would only be read to
-        ;; be dropped: finish the survivors one by one, carrying their accumulators so each sum is
-        ;; bit-for-bit the one the 4-way loop would have made (measured +6-8 % on Fashion-MNIST).
-        (br_if $next8 (i32.lt_u (i32.popcnt (local.get $over)) (i32.const 2)))
-        (f64.store offset=0 (local.get $out) (if (result f64) (i32.and (local.get $over) (i32.const 1)) (then (f64.const inf))
-          (else (call $l2_from (local.get $q) (local.get $v0) (local.get $i) (local.get $f) (local.get $v00) (local.get $v01) (local.get $bounds)))))
-        (f64.store offset=8 (local.get $out) (if (result f64) (i32.and (local.get $over) (i32.const 2)) (then (f64.const inf))
-          (else (call $l2_from (local.get $q) (local.get $v1) (local.get $i) (local.get $f) (local.get $v10) (local.get $v11) (local.get $bounds)))))
-        (f64.store offset=16 (local.get $out) (if (result f64) (i32.and (local.get $over) (i32.const 4)) (then (f64.const inf))
-          (else (call $l2_from (local.get $q) (local.get $v2) (local.get $i) (local.get $f) (local.get $v20) (local.get $v21) (local.get $bounds)))))
-        (f64.store offset=24 (local.get $out) (if (result f64) (i32.and (local.get $over) (i32.const 8)) (then (f64.const inf))
-          (else (call $l2_from (local.get $q) (local.get $v3) (local.get $i) (local.get $f) (local.get $v30) (local.get $v31) (local.get $bounds)))))
-        (return)))
-    (block $done4
-      (loop $next4
-        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
-        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i))))) (local.set $v00 (f32x4.add (local.get $v00) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i))))) (local.set $v10 (f32x4.add (local.get $v10) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i))))) (local.set $v20 (f32x4.add (local.get $v20) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $d (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i))))) (local.set $v30 (f32x4.add (local.get $v30) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $next4)))
-    (local.set $v00 (f32x4.add (local.get $v00) (local.get $v01)))
-    (local.set $sv0 (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v00)) (f32x4.extract_lane 1 (local.get $v00)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v00)) (f32x4.extract_lane 3 (local.get $v00)))))
-    (local.set $v10 (f32x4.add (local.get $v10) (local.get $v11)))
-    (local.set $sv1 (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v10)) (f32x4.extract_lane 1 (local.get $v10)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v10)) (f32x4.extract_lane 3 (local.get $v10)))))
-    (local.set $v20 (f32x4.add (local.get $v20) (local.get $v21)))
-    (local.set $sv2 (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v20)) (f32x4.extract_lane 1 (local.get $v20)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v20)) (f32x4.extract_lane 3 (local.get $v20)))))
-    (local.set $v30 (f32x4.add (local.get $v30) (local.get $v31)))
-    (local.set $sv3 (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v30)) (f32x4.extract_lane 1 (local.get $v30)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v30)) (f32x4.extract_lane 3 (local.get $v30)))))
-    (block $done1
-      (loop $next1
-        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $qs (f32.load (i32.add (local.get $q) (local.get $i))))
-        (local.set $x (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v0) (local.get $i))))) (local.set $sv0 (f32.add (local.get $sv0) (f32.mul (local.get $x) (local.get $x))))
-        (local.set $x (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v1) (local.get $i))))) (local.set $sv1 (f32.add (local.get $sv1) (f32.mul (local.get $x) (local.get $x))))
-        (local.set $x (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v2) (local.get $i))))) (local.set $sv2 (f32.add (local.get $sv2) (f32.mul (local.get $x) (local.get $x))))
-        (local.set $x (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v3) (local.get $i))))) (local.set $sv3 (f32.add (local.get $sv3) (f32.mul (local.get $x) (local.get $x))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $next1)))
-    (f64.store offset=0 (local.get $out) (f64.promote_f32 (local.get $sv0)))
-    (f64.store offset=8 (local.get $out) (f64.promote_f32 (local.get $sv1)))
-    (f64.store offset=16 (local.get $out) (f64.promote_f32 (local.get $sv2)))
-    (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3)))
-    (return))
-    (f64.store offset=0 (local.get $out) (f64.const inf))
-    (f64.store offset=8 (local.get $out) (f64.const inf))
-    (f64.store offset=16 (local.get $out) (f64.const inf))
-    (f64.store offset=24 (local.get $out) (f64.const inf)))
-
-
-  ;; The rest of one vector's l2 from byte $i, continuing $multi_l2's two accumulators in its order
-  ;; (so the sum is the one $multi_l2 and $l2 compute); +inf once the partial sum passes the bound.
+  ;; The rest of one vector's l2 from byte $i, continuing a $multi8_l2 lane's two accumulators in its
+  ;; order (so the sum is the one $multi8_l2 and $l2 compute); +inf once the partial sum passes the
+  ;; bound. From byte 0 with zero accumulators it scores one vector under the bound.
   (func $l2_from (param $q i32) (param $v i32) (param $i i32) (param $f i32) (param $acc0 v128) (param $acc1 v128) (param $bounds v128) (result f64)
     (local $end i32) (local $end4 i32) (local $end8 i32) (local $d v128) (local $t v128) (local $s f32) (local $x f32)
     (local.set $end (i32.shl (local.get $f) (i32.const 2)))
@@ -349,102 +252,8 @@
         (br $next1)))
     (f64.promote_f32 (local.get $s)))
 
-  ;; l1 of q against 4 vectors in one pass, results as f64 at out, out+8, …: 4 independent load
-  ;; streams keep 4x as many cache misses in flight as scoring one vector after the other, and
-  ;; candidates come from all over a large index, so scoring is memory-bound.
-  (func $multi_l1 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $f i32) (param $out i32) (param $bounds v128)
-    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
-    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32) (local $over i32)
-    (local $v00 v128) (local $v01 v128) (local $sv0 f32) (local $v10 v128) (local $v11 v128) (local $sv1 f32) (local $v20 v128) (local $v21 v128) (local $sv2 f32) (local $v30 v128) (local $v31 v128) (local $sv3 f32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
-    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
-    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
-    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
-    (block $pruned
-    (block $done8
-      (loop $next8
-        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
-        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
-        (local.set $v00 (f32x4.add (local.get $v00) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i)))))))
-        (local.set $v10 (f32x4.add (local.get $v10) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i)))))))
-        (local.set $v20 (f32x4.add (local.get $v20) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i)))))))
-        (local.set $v30 (f32x4.add (local.get $v30) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i)))))))
-        (local.set $qv (v128.load offset=16 (i32.add (local.get $q) (local.get $i))))
-        (local.set $v01 (f32x4.add (local.get $v01) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v0) (local.get $i)))))))
-        (local.set $v11 (f32x4.add (local.get $v11) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v1) (local.get $i)))))))
-        (local.set $v21 (f32x4.add (local.get $v21) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v2) (local.get $i)))))))
-        (local.set $v31 (f32x4.add (local.get $v31) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=16 (i32.add (local.get $v3) (local.get $i)))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 32)))
-        (br_if $next8 (i32.and (local.get $i) (i32.const 255)))
-        (local.set $s0 (f32x4.add (local.get $v00) (local.get $v01))) (local.set $s1 (f32x4.add (local.get $v10) (local.get $v11)))
-        (local.set $s2 (f32x4.add (local.get $v20) (local.get $v21))) (local.set $s3 (f32x4.add (local.get $v30) (local.get $v31)))
-        (local.set $s0 (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s1))
-                                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s1))))
-        (local.set $s2 (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s2) (local.get $s3))
-                                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s2) (local.get $s3))))
-        (local.set $over (i32x4.bitmask (f32x4.gt
-          (f32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $s0) (local.get $s2))
-                     (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $s0) (local.get $s2)))
-          (local.get $bounds))))
-        (br_if $pruned (i32.eq (local.get $over) (i32.const 15)))
-        ;; As in $multi_l2: at most two left, finish them alone.
-        (br_if $next8 (i32.lt_u (i32.popcnt (local.get $over)) (i32.const 2)))
-        (f64.store offset=0 (local.get $out) (if (result f64) (i32.and (local.get $over) (i32.const 1)) (then (f64.const inf))
-          (else (call $l1_from (local.get $q) (local.get $v0) (local.get $i) (local.get $f) (local.get $v00) (local.get $v01) (local.get $bounds)))))
-        (f64.store offset=8 (local.get $out) (if (result f64) (i32.and (local.get $over) (i32.const 2)) (then (f64.const inf))
-          (else (call $l1_from (local.get $q) (local.get $v1) (local.get $i) (local.get $f) (local.get $v10) (local.get $v11) (local.get $bounds)))))
-        (f64.store offset=16 (local.get $out) (if (result f64) (i32.and (local.get $over) (i32.const 4)) (then (f64.const inf))
-          (else (call $l1_from (local.get $q) (local.get $v2) (local.get $i) (local.get $f) (local.get $v20) (local.get $v21) (local.get $bounds)))))
-        (f64.store offset=24 (local.get $out) (if (result f64) (i32.and (local.get $over) (i32.const 8)) (then (f64.const inf))
-          (else (call $l1_from (local.get $q) (local.get $v3) (local.get $i) (local.get $f) (local.get $v30) (local.get $v31) (local.get $bounds)))))
-        (return)))
-    (block $done4
-      (loop $next4
-        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
-        (local.set $qv (v128.load offset=0 (i32.add (local.get $q) (local.get $i))))
-        (local.set $v00 (f32x4.add (local.get $v00) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v0) (local.get $i)))))))
-        (local.set $v10 (f32x4.add (local.get $v10) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v1) (local.get $i)))))))
-        (local.set $v20 (f32x4.add (local.get $v20) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v2) (local.get $i)))))))
-        (local.set $v30 (f32x4.add (local.get $v30) (f32x4.abs (f32x4.sub (local.get $qv) (v128.load offset=0 (i32.add (local.get $v3) (local.get $i)))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $next4)))
-    (local.set $v00 (f32x4.add (local.get $v00) (local.get $v01)))
-    (local.set $sv0 (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v00)) (f32x4.extract_lane 1 (local.get $v00)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v00)) (f32x4.extract_lane 3 (local.get $v00)))))
-    (local.set $v10 (f32x4.add (local.get $v10) (local.get $v11)))
-    (local.set $sv1 (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v10)) (f32x4.extract_lane 1 (local.get $v10)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v10)) (f32x4.extract_lane 3 (local.get $v10)))))
-    (local.set $v20 (f32x4.add (local.get $v20) (local.get $v21)))
-    (local.set $sv2 (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v20)) (f32x4.extract_lane 1 (local.get $v20)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v20)) (f32x4.extract_lane 3 (local.get $v20)))))
-    (local.set $v30 (f32x4.add (local.get $v30) (local.get $v31)))
-    (local.set $sv3 (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v30)) (f32x4.extract_lane 1 (local.get $v30)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v30)) (f32x4.extract_lane 3 (local.get $v30)))))
-    (block $done1
-      (loop $next1
-        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $qs (f32.load (i32.add (local.get $q) (local.get $i))))
-        (local.set $sv0 (f32.add (local.get $sv0) (f32.abs (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v0) (local.get $i)))))))
-        (local.set $sv1 (f32.add (local.get $sv1) (f32.abs (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v1) (local.get $i)))))))
-        (local.set $sv2 (f32.add (local.get $sv2) (f32.abs (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v2) (local.get $i)))))))
-        (local.set $sv3 (f32.add (local.get $sv3) (f32.abs (f32.sub (local.get $qs) (f32.load (i32.add (local.get $v3) (local.get $i)))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $next1)))
-    (f64.store offset=0 (local.get $out) (f64.promote_f32 (local.get $sv0)))
-    (f64.store offset=8 (local.get $out) (f64.promote_f32 (local.get $sv1)))
-    (f64.store offset=16 (local.get $out) (f64.promote_f32 (local.get $sv2)))
-    (f64.store offset=24 (local.get $out) (f64.promote_f32 (local.get $sv3)))
-    (return))
-    (f64.store offset=0 (local.get $out) (f64.const inf))
-    (f64.store offset=8 (local.get $out) (f64.const inf))
-    (f64.store offset=16 (local.get $out) (f64.const inf))
-    (f64.store offset=24 (local.get $out) (f64.const inf)))
-
-  ;; The rest of one vector's l1 from byte $i, continuing $multi_l1's two accumulators in its order
-  ;; (so the sum is the one $multi_l1 and $l1 compute); +inf once the partial sum passes the bound.
+  ;; The rest of one vector's l1 from byte $i, continuing a $multi8_l1 lane's two accumulators in its
+  ;; order (so the sum is the one $multi8_l1 and $l1 compute); +inf once the partial sum passes the bound.
   (func $l1_from (param $q i32) (param $v i32) (param $i i32) (param $f i32) (param $acc0 v128) (param $acc1 v128) (param $bounds v128) (result f64)
     (local $end i32) (local $end4 i32) (local $end8 i32) (local $d v128) (local $t v128) (local $s f32) (local $x f32)
     (local.set $end (i32.shl (local.get $f) (i32.const 2)))
@@ -484,7 +293,7 @@
         (br $next1)))
     (f64.promote_f32 (local.get $s)))
 
-  ;; $multi_dot over 8 vectors (8 load streams, as $multi8_l2); each lane sums as $multi_dot does.
+  ;; dot of q against 8 vectors in one pass (8 load streams, as $multi8_l2); each lane sums as $dot does.
   (func $multi8_dot (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $v4 i32) (param $v5 i32) (param $v6 i32) (param $v7 i32) (param $f i32) (param $out i32)
     (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32) (local $qv v128) (local $qs f32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
@@ -585,10 +394,12 @@
     (f64.store offset=48 (local.get $out) (f64.promote_f32 (local.get $s6)))
     (f64.store offset=56 (local.get $out) (f64.promote_f32 (local.get $s7))))
 
-  ;; $multi_l2 over 8 vectors: 8 load streams in flight instead of 4 (scoring waits on memory, not
-  ;; arithmetic: +10-13 % on Fashion-MNIST). Each lane keeps $multi_l2's two accumulators and order, so
-  ;; every sum is bit-for-bit the one $multi_l2, $l2_from and $l2 make. Once at most four lanes are under
-  ;; the bound, the survivors finish alone (measured best of 1-4).
+  ;; l2 of q against 8 vectors in one pass, results as f64 at out, out+8, …: candidates come from all
+  ;; over a large index, so scoring waits on memory, not arithmetic, and 8 independent load streams
+  ;; keep 8 cache misses in flight (+10-13 % on Fashion-MNIST over 4). Each lane keeps two
+  ;; accumulators in $l2's order, so every sum is bit-for-bit the one $l2_from and $l2 make. Every
+  ;; 256 bytes the lanes are checked against the bound; once at most four are under it, the
+  ;; survivors finish alone (measured best of 1-4).
   (func $multi8_l2 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $v4 i32) (param $v5 i32) (param $v6 i32) (param $v7 i32) (param $f i32) (param $out i32) (param $bounds v128)
     (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32) (local $over i32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
@@ -739,7 +550,7 @@
     (f64.store offset=48 (local.get $out) (f64.const inf))
     (f64.store offset=56 (local.get $out) (f64.const inf)))
 
-  ;; $multi_l1 over 8 vectors, as $multi8_l2.
+  ;; l1 of q against 8 vectors in one pass, as $multi8_l2.
   (func $multi8_l1 (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $v4 i32) (param $v5 i32) (param $v6 i32) (param $v7 i32) (param $f i32) (param $out i32) (param $bounds v128)
     (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32) (local $over i32) (local $qv v128) (local $d v128) (local $qs f32) (local $x f32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
@@ -968,11 +779,10 @@
   (func (export "batch_l2")
     (param $q i32) (param $ids i32) (param $count i32) (param $base i32) (param $nodeBytes i32)
     (param $vOffset i32) (param $f i32) (param $out i32) (param $bound f32)
-    (local $end i32) (local $end4 i32) (local $end8 i32) (local $bounds v128) (local $ahead i32)
+    (local $end i32) (local $end8 i32) (local $bounds v128) (local $ahead i32)
     (local.set $ahead (call $prefetch_bytes (local.get $f)))
     (local.set $bounds (f32x4.splat (f32.mul (local.get $bound) (f32.const 0x1.0001p+0))))
     (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $count) (i32.const 2))))
-    (local.set $end4 (i32.add (local.get $ids) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
     (local.set $end8 (i32.add (local.get $ids) (i32.shl (i32.and (local.get $count) (i32.const -8)) (i32.const 2))))
     (local.set $base (i32.add (local.get $base) (local.get $vOffset)))
     (block $done
@@ -995,34 +805,22 @@
         (local.set $ids (i32.add (local.get $ids) (i32.const 32)))
         (local.set $out (i32.add (local.get $out) (i32.const 64)))
         (br $next)))
-    ;; Four to seven left: one group of four, then one at a time.
-    (if (i32.lt_u (local.get $ids) (local.get $end4))
-      (then
-        (call $multi_l2 (local.get $q)
-          (i32.add (local.get $base) (i32.mul (i32.load offset=0 (local.get $ids)) (local.get $nodeBytes)))
-          (i32.add (local.get $base) (i32.mul (i32.load offset=4 (local.get $ids)) (local.get $nodeBytes)))
-          (i32.add (local.get $base) (i32.mul (i32.load offset=8 (local.get $ids)) (local.get $nodeBytes)))
-          (i32.add (local.get $base) (i32.mul (i32.load offset=12 (local.get $ids)) (local.get $nodeBytes)))
-          (local.get $f) (local.get $out) (local.get $bounds))
-        (local.set $ids (i32.add (local.get $ids) (i32.const 16)))
-        (local.set $out (i32.add (local.get $out) (i32.const 32)))))
     (block $rest
       (loop $one
         (br_if $rest (i32.ge_u (local.get $ids) (local.get $end)))
-        (f64.store (local.get $out) (f64.promote_f32 (call $l2 (local.get $q)
+        (f64.store (local.get $out) (call $l2_from (local.get $q)
           (i32.add (local.get $base) (i32.mul (i32.load (local.get $ids)) (local.get $nodeBytes)))
-          (local.get $f))))
+          (i32.const 0) (local.get $f) (v128.const i32x4 0 0 0 0) (v128.const i32x4 0 0 0 0) (local.get $bounds)))
         (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 8)))
         (br $one))))
   (func (export "batch_l1")
     (param $q i32) (param $ids i32) (param $count i32) (param $base i32) (param $nodeBytes i32)
     (param $vOffset i32) (param $f i32) (param $out i32) (param $bound f32)
-    (local $end i32) (local $end4 i32) (local $end8 i32) (local $bounds v128) (local $ahead i32)
+    (local $end i32) (local $end8 i32) (local $bounds v128) (local $ahead i32)
     (local.set $ahead (call $prefetch_bytes (local.get $f)))
     (local.set $bounds (f32x4.splat (f32.mul (local.get $bound) (f32.const 0x1.0001p+0))))
     (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $count) (i32.const 2))))
-    (local.set $end4 (i32.add (local.get $ids) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
     (local.set $end8 (i32.add (local.get $ids) (i32.shl (i32.and (local.get $count) (i32.const -8)) (i32.const 2))))
     (local.set $base (i32.add (local.get $base) (local.get $vOffset)))
     (block $done
@@ -1045,23 +843,12 @@
         (local.set $ids (i32.add (local.get $ids) (i32.const 32)))
         (local.set $out (i32.add (local.get $out) (i32.const 64)))
         (br $next)))
-    ;; Four to seven left: one group of four, then one at a time.
-    (if (i32.lt_u (local.get $ids) (local.get $end4))
-      (then
-        (call $multi_l1 (local.get $q)
-          (i32.add (local.get $base) (i32.mul (i32.load offset=0 (local.get $ids)) (local.get $nodeBytes)))
-          (i32.add (local.get $base) (i32.mul (i32.load offset=4 (local.get $ids)) (local.get $nodeBytes)))
-          (i32.add (local.get $base) (i32.mul (i32.load offset=8 (local.get $ids)) (local.get $nodeBytes)))
-          (i32.add (local.get $base) (i32.mul (i32.load offset=12 (local.get $ids)) (local.get $nodeBytes)))
-          (local.get $f) (local.get $out) (local.get $bounds))
-        (local.set $ids (i32.add (local.get $ids) (i32.const 16)))
-        (local.set $out (i32.add (local.get $out) (i32.const 32)))))
     (block $rest
       (loop $one
         (br_if $rest (i32.ge_u (local.get $ids) (local.get $end)))
-        (f64.store (local.get $out) (f64.promote_f32 (call $l1 (local.get $q)
+        (f64.store (local.get $out) (call $l1_from (local.get $q)
           (i32.add (local.get $base) (i32.mul (i32.load (local.get $ids)) (local.get $nodeBytes)))
-          (local.get $f))))
+          (i32.const 0) (local.get $f) (v128.const i32x4 0 0 0 0) (v128.const i32x4 0 0 0 0) (local.get $bounds)))
         (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 8)))
         (br $one))))
