@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadIndexInWorker } from '../../src/service/registry/loader.js';
-import { buildIndex, http, metric, rng, tempDir, waitFor, writeTestFile, writeIndex, type BuiltIndex } from '../service/helpers.js';
+import { buildIndex, http, metric, rng, tempDir, waitFor, writeTestFiles, writeIndex, type BuiltIndex } from '../service/helpers.js';
 import { serveLogged } from './helpers.js';
 
 const ITEMS = 300;
@@ -76,10 +76,13 @@ t.test('each broken replacement is rejected with its reason; the served version 
   for (const [i, c] of cases.entries()) {
     // Every case writes all three files, so no fault carries over from the case before.
     const ids = c.ids === undefined ? g2.ids!.join('\n') + '\n' : c.ids;
+    // Staged and renamed back to back, as a deliverer would: one case, one reload.
     if (ids === null) rmSync(join(dir, 'swap.ids'), { force: true });
-    else writeTestFile(join(dir, 'swap.ids'), ids);
-    writeTestFile(join(dir, 'swap.json'), typeof c.manifest === 'string' ? c.manifest : JSON.stringify(c.manifest ?? g2.manifest));
-    writeTestFile(join(dir, 'swap.ann'), c.ann ?? g2.ann);
+    writeTestFiles([
+      ...(ids === null ? [] : [{ path: join(dir, 'swap.ids'), data: ids }]),
+      { path: join(dir, 'swap.ann'), data: c.ann ?? g2.ann },
+      { path: join(dir, 'swap.json'), data: typeof c.manifest === 'string' ? c.manifest : JSON.stringify(c.manifest ?? g2.manifest) },
+    ]);
     await waitFor(async () => ((await rejected()) >= i + 1 ? true : undefined));
     const lines = logs.find('index rejected; keeping the version being served', { index: 'swap' });
     const line = lines[i];

@@ -11,7 +11,7 @@ import { startServer, type RunningServer } from '../../src/service/server.js';
 
 import { tempDir, type Teardown } from '../helpers/temp-dir.js';
 import { mulberry32 as rng } from '../../src/annoy/random.js';
-import { writeFileAtomic, writeFilesAtomic, type FileToWrite } from '../../src/index-files/write-atomic.js';
+import { writeFilesAtomic, type FileToWrite } from '../../src/index-files/write-atomic.js';
 
 export { rng, tempDir, type Teardown };
 
@@ -59,7 +59,12 @@ export function buildIndex(name: string, spec: IndexSpec = {}): BuiltIndex {
  * not matter here, and the soak tests expect one swap's files to land within the watcher's debounce.
  */
 export function writeTestFile(path: string, data: Uint8Array | string): void {
-  writeFileAtomic(path, data, { fsync: false });
+  writeTestFiles([{ path, data }]);
+}
+
+/** Files that belong together, staged first and renamed back to back in the order given (see writeFilesAtomic). */
+export function writeTestFiles(files: readonly FileToWrite[]): void {
+  writeFilesAtomic(files, { fsync: false });
 }
 
 /**
@@ -72,7 +77,7 @@ export function writeIndex(dir: string, name: string, built: BuiltIndex): void {
   if (built.ids) files.push({ path: join(dir, `${name}.ids`), data: built.ids.join('\n') + '\n' });
   files.push({ path: join(dir, `${name}.ann`), data: built.ann });
   files.push({ path: join(dir, `${name}.json`), data: JSON.stringify(built.manifest) });
-  writeFilesAtomic(files, { fsync: false });
+  writeTestFiles(files);
 }
 
 export function testConfig(dir: string, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
