@@ -87,6 +87,11 @@ t.test(`${SECONDS} s of queries while the file is replaced every ${SWAP_EVERY_MS
       await sleep(SWAP_EVERY_MS);
       swaps++;
       writeIndex(dir, 'swap', gens[swaps % GENERATIONS]);
+      // The next replacement waits until this one is served. Otherwise, when CI load stretches a
+      // load past the swap interval, the watcher rightly skips to the newest file, and the count
+      // of one version per replacement (asserted below) no longer holds.
+      const expected = swaps + 1;
+      await waitFor(async () => ((await http(base, 'GET', '/v1/indexes/swap')).body.version >= expected ? true : undefined));
       liveMax = Math.max(liveMax, metric(await scrape(), 'nnserve_index_versions_live', { index: 'swap' }) ?? 0);
     }
     await waitFor(async () => ((await http(base, 'GET', '/v1/indexes/swap')).body.version >= lastVersion() ? true : undefined));
