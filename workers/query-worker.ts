@@ -1,15 +1,17 @@
 /**
  * Query worker (Piscina). Keeps one opened AnnoyIndex per index name, for the version the shared
  * version table says is current; tasks planned on an older version are answered from that version's
- * storage (carried in the task) without replacing the cache. Cached versions that are no longer
- * current are dropped at the next task, so retired buffers are not pinned by idle caches.
+ * storage without replacing the cache. A task arrives without the storage: when this thread has not
+ * opened the task's version it answers 'storage' and the task comes back with it. Cached versions
+ * that are no longer current are dropped at the next task, so retired buffers are not pinned by idle caches.
  */
 import { workerData } from 'node:worker_threads';
 import { AnnoyIndex, AnnoyInputError } from '../src/annoy/index.js';
 import { reviveStorage } from '../src/annoy/storage.js';
 import { collectGarbage } from '../src/service/gc.js';
 import { answerQueries } from '../src/service/pool/answer.js';
-import type { QueryReply, QueryTask, SweepTask, WorkerData } from '../src/service/pool/task.js';
+import type { IndexStorage } from '../src/annoy/storage.js';
+import type { QueryMessage, QueryReply, SweepTask, WorkerData } from '../src/service/pool/task.js';
 
 interface Cached {
   version: number;
@@ -20,8 +22,8 @@ interface Cached {
 const { versions } = workerData as WorkerData;
 const cache = new Map<string, Cached>();
 
-function open(task: QueryTask): AnnoyIndex {
-  return AnnoyIndex.open(reviveStorage(task.storage), task.metric, task.dimensions, { validate: false });
+function open(task: QueryMessage, storage: IndexStorage): AnnoyIndex {
+  return AnnoyIndex.open(reviveStorage(storage), task.metric, task.dimensions, { validate: false });
 }
 
 /** Drops cached versions that are no longer current; true when something was dropped. */
@@ -45,16 +47,18 @@ function sweepAndCollect(): void {
 // its next task; the main thread's sweep tasks cannot be aimed at a particular worker.
 setInterval(sweepAndCollect, 1000).unref();
 
-function indexFor(task: QueryTask): AnnoyIndex {
+/** The task's version, opened; null when it is not cached here and the task came without storage. */
+function indexFor(task: QueryMessage): AnnoyIndex | null {
   sweepAndCollect();
   const cached = cache.get(task.name);
   if (cached && cached.version === task.version) return cached.index;
-  const index = open(task);
+  if (!task.storage) return null;
+  const index = open(task, task.storage);
   if (Atomics.load(versions, task.slot) === task.version) cache.set(task.name, { version: task.version, slot: task.slot, index });
   return index;
 }
 
-export default function run(task: QueryTask | SweepTask): QueryReply {
+export default function run(task: QueryMessage | SweepTask): QueryReply {
   if ('sweep' in task) {
     // Collect even when this thread cached nothing: task messages alone leave wrappers of the
     // retired memory behind (see src/service/gc.ts).
@@ -65,7 +69,9 @@ export default function run(task: QueryTask | SweepTask): QueryReply {
   // The caller already answered 504: don't spend a worker on a result nobody will read.
   if (Date.now() > task.deadlineAt) return { error: { code: 'deadline', message: 'deadline passed before the query started' } };
   try {
-    const answers = answerQueries(indexFor(task), task.queries, task.n, task.searchK, task.includeDistances);
+    const index = indexFor(task);
+    if (!index) return { error: { code: 'storage', message: `${task.name} version ${task.version} is not open on this thread` } };
+    const answers = answerQueries(index, task.queries, task.n, task.searchK, task.includeDistances);
     return { answers };
   } catch (err) {
     if (err instanceof AnnoyInputError) return { error: { code: 'input', message: err.message } };

@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import { errors, ServiceError } from '../errors.js';
 import { workerExecArgv } from './exec-argv.js';
 import { TaskCoalescer } from './task-coalescer.js';
-import type { QueryAnswer, QueryReply, QueryTask, SweepTask, WorkerData } from './task.js';
+import type { QueryAnswer, QueryMessage, QueryReply, QueryTask, SweepTask, WorkerData } from './task.js';
 
 const WORKER_URL = new URL('../../../workers/query-worker.js', import.meta.url).href;
 /** Piscina's messages when it refuses a task (maxQueue reached; maxQueue 0 with every worker busy). */
@@ -24,7 +24,7 @@ export interface QueryPoolOptions {
 
 /** The Piscina pool of query workers, with the error mapping and counters the service needs. */
 export class QueryPool {
-  private readonly piscina: Piscina<QueryTask | SweepTask, QueryReply>;
+  private readonly piscina: Piscina<QueryMessage | SweepTask, QueryReply>;
   private submitted = 0;
   private closed = false;
 
@@ -104,7 +104,9 @@ export class QueryPool {
 
   private async attempt(task: QueryTask, mayRetry: boolean): Promise<QueryReply> {
     try {
-      return await this.piscina.run(task);
+      const reply = await this.piscina.run(withoutStorage(task));
+      // The worker has not opened this version yet (its first task for it): once more, with the storage.
+      return 'error' in reply && reply.error.code === 'storage' ? await this.piscina.run(task) : reply;
     } catch (err) {
       if (err instanceof ServiceError) throw err;
       if (err instanceof Error && QUEUE_FULL_MESSAGES.has(err.message)) throw errors.queueFull(1);
@@ -134,6 +136,14 @@ export class QueryPool {
     this.closed = true;
     await this.piscina.close();
   }
+}
+
+/** The task as posted when the worker has its version open: everything but the storage. */
+function withoutStorage(task: QueryTask): QueryMessage {
+  return {
+    name: task.name, version: task.version, slot: task.slot, metric: task.metric, dimensions: task.dimensions,
+    queries: task.queries, n: task.n, searchK: task.searchK, includeDistances: task.includeDistances, deadlineAt: task.deadlineAt,
+  };
 }
 
 /** `work`'s outcome, or `onAbort()` as soon as `signal` aborts (work's later outcome is ignored). */
