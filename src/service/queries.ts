@@ -2,6 +2,7 @@ import { AnnoyInputError } from '../annoy/index.js';
 import type { ServiceConfig } from './config.js';
 import { prepareFloatQuery } from '../annoy/metrics/float-vectors.js';
 import { answerQueries } from './pool/answer.js';
+import { Deadline } from './pool/deadline.js';
 import { errors } from './errors.js';
 import type { QueryKind, ServiceMetrics } from './metrics.js';
 import type { QueryPool } from './pool/query-pool.js';
@@ -168,24 +169,23 @@ export class QueryService {
   }
 
   private async runPooled(entry: IndexEntry, kind: QueryKind, queries: QuerySpec[], n: number, options: QueryOptions, effectiveK: number): Promise<QueryAnswer[]> {
-    const { deadlineMs } = this.config;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), deadlineMs);
+    const deadline = new Deadline(this.config.deadlineMs);
     this.registry.acquire(entry);
     try {
       let answers: QueryAnswer[];
       const chunk = Math.max(MIN_BATCH_CHUNK, Math.ceil(queries.length / this.config.workers));
       if (queries.length <= chunk) {
-        answers = await this.pool.run(this.task(entry, queries, n, options), controller.signal, deadlineMs);
+        answers = await this.pool.run(this.task(entry, queries, n, options), deadline);
       } else {
         const parts: Promise<QueryAnswer[]>[] = [];
         for (let i = 0; i < queries.length; i += chunk) {
-          parts.push(this.pool.run(this.task(entry, queries.slice(i, i + chunk), n, options), controller.signal, deadlineMs));
+          parts.push(this.pool.run(this.task(entry, queries.slice(i, i + chunk), n, options), deadline));
         }
         try {
           answers = (await Promise.all(parts)).flat();
         } catch (err) {
-          controller.abort();
+          // One part failed: stop waiting for the others, and answer with the first error.
+          deadline.giveUp();
           await Promise.allSettled(parts);
           throw err;
         }
@@ -193,7 +193,7 @@ export class QueryService {
       this.metrics.observeQueries(entry.name, kind, answers, effectiveK, false);
       return answers;
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
       this.registry.release(entry);
     }
   }

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { AnnoyIndex } from '../../src/annoy/index.js';
 import { allocateStorage, type IndexStorage } from '../../src/annoy/storage.js';
+import { Deadline } from '../../src/service/pool/deadline.js';
 import { QueryPool } from '../../src/service/pool/query-pool.js';
 import type { QueryTask } from '../../src/service/pool/task.js';
 import { buildIndex } from './helpers.js';
@@ -33,7 +34,9 @@ function task(version: number, storage: IndexStorage, item: number): QueryTask {
 }
 
 async function answer(version: number, storage: IndexStorage, item: number) {
-  const [a] = await pool.run(task(version, storage, item), new AbortController().signal, 10_000);
+  const deadline = new Deadline(10_000);
+  const [a] = await pool.run(task(version, storage, item), deadline);
+  deadline.clear();
   return { ids: a.ids, distances: a.distances };
 }
 

@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina';
 import { errors, ServiceError } from '../errors.js';
+import type { Deadline } from './deadline.js';
 import { workerExecArgv } from './exec-argv.js';
 import { TaskCoalescer } from './task-coalescer.js';
 import type { QueryAnswer, QueryMessage, QueryReply, QueryTask, SweepTask, WorkerData } from './task.js';
@@ -78,25 +79,24 @@ export class QueryPool {
   }
 
   /**
-   * Runs one task. Rejects with ServiceError: queue full (503), aborted by `signal` (the caller's
-   * deadline, 504 via `deadlineMs`), a bad input the engine refused (400), or 503 when the task's
+   * Runs one task. Rejects with ServiceError: queue full (503), the caller's `deadline` passed (504), a bad input the engine refused (400), or 503 when the task's
    * worker thread died twice. Tasks are pure reads of immutable memory, so a task whose worker died
    * under it (crash, out of memory, terminated) is safe to run once more on the replacement.
    */
-  async run(task: QueryTask, signal: AbortSignal, deadlineMs: number): Promise<QueryAnswer[]> {
+  async run(task: QueryTask, deadline: Deadline): Promise<QueryAnswer[]> {
     if (this.closed) throw errors.shuttingDown();
     if (this.submitted >= this.capacity) throw errors.queueFull(1);
-    if (signal.aborted) throw errors.deadline(deadlineMs);
+    if (deadline.isOver) throw errors.deadline(deadline.ms);
     this.submitted++;
-    // The signal is not handed to Piscina: it runs abortable tasks only on idle workers, from a
+    // Piscina is not given an abort signal: it runs abortable tasks only on idle workers, from a
     // separate list, which measured as 1 s p99 waits with one worker, and it kills the thread to
     // abort. A late caller gets its 504 here instead; the task finishes (queries are bounded) or,
     // still queued, is skipped by the worker past `deadlineAt`. The queue slot is held until then.
     const work = this.coalescer.submit(task).finally(() => this.submitted--);
-    const reply = await untilAborted(work, signal, () => errors.deadline(deadlineMs));
+    const reply = await deadline.race(work);
     if ('error' in reply) {
       if (reply.error.code === 'input') throw errors.badInput(reply.error.message);
-      if (reply.error.code === 'deadline') throw errors.deadline(deadlineMs);
+      if (reply.error.code === 'deadline') throw errors.deadline(deadline.ms);
       throw new Error(`query worker failed: ${reply.error.message}`);
     }
     return reply.answers;
@@ -144,23 +144,4 @@ function withoutStorage(task: QueryTask): QueryMessage {
     name: task.name, version: task.version, slot: task.slot, metric: task.metric, dimensions: task.dimensions,
     queries: task.queries, n: task.n, searchK: task.searchK, includeDistances: task.includeDistances, deadlineAt: task.deadlineAt,
   };
-}
-
-/** `work`'s outcome, or `onAbort()` as soon as `signal` aborts (work's later outcome is ignored). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
-  if (signal.aborted) return Promise.reject(onAbort());
-  return new Promise<T>((resolve, reject) => {
-    const abort = (): void => reject(onAbort());
-    signal.addEventListener('abort', abort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', abort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', abort);
-        reject(err);
-      },
-    );
-  });
 }
