@@ -11,6 +11,7 @@ import { engineThreadsQps } from './lib/engine-threads.js';
 import { fashionMnist, row, rows } from './lib/datasets.js';
 import { ensureAnnoyIndex, openTimed, searchAll, warmUp } from './lib/engine-run.js';
 import { publishIndex, tempIndexDir } from './lib/index-dir.js';
+import { poolQps, type PoolRun } from './lib/pool-run.js';
 import { markdownTable } from './lib/markdown.js';
 import { benchArgs, machine, machineLine, NOISE_NOTE, DIST_DIR, writeResults } from './lib/results.js';
 import { getJson, startNodeApp, startService, waitForIndex, type RunningProcess } from './lib/service.js';
@@ -57,6 +58,8 @@ export interface HttpResults {
   twoEngineThreadsQps: number[];
   /** One engine thread measured right before the two. */
   twoEngineSingleQps: number;
+  /** The service's query pool with 2 workers, no HTTP (as many closed-loop callers in this process as wrk's search connections), measured right after the two engine threads. */
+  poolAlone: PoolRun | null;
   rows: HttpRow[];
   /** `ratio`: the median of `pairs`, one ratio per round, each from two runs taken back to back. */
   targets: { name: string; ratio: number; pairs: number[]; goal: number | null; met: boolean | null }[];
@@ -115,6 +118,11 @@ export function httpMarkdown(r: HttpResults): string {
     out.push(`The engine alone on 2 threads at once (one shared copy of the index, no HTTP, nothing else running): ${r.twoEngineThreadsQps.map((x) => x.toLocaleString('en-US')).join(' + ')} = ` +
       `**${total.toLocaleString('en-US')} q/s, ${(total / single).toFixed(2)}×** the single thread (${single.toLocaleString('en-US')} q/s): the two vCPUs do not give twice one, before any HTTP work is added.`, '');
   }
+  if (r.poolAlone) {
+    out.push(`The service's query pool alone (2 workers, Piscina and the task coalescer, ${r.poolAlone.callers} callers in the benchmark process, no HTTP): ` +
+      `**${Math.round(r.poolAlone.qps).toLocaleString('en-US')} q/s, ${(r.poolAlone.qps / r.twoEngineSingleQps).toFixed(2)}×** the single thread, ` +
+      `${Math.round(r.poolAlone.cpuUsPerQuery)} µs of CPU per query against ${Math.round(1e6 / r.twoEngineSingleQps)} µs in-process: what is left between this line and the HTTP search row is the HTTP request itself and wrk.`, '');
+  }
   out.push('Targets (median of the paired rounds; each round\'s ratio in the last column):', '');
   out.push(markdownTable(['target', 'measured', 'goal', 'met', 'rounds'], r.targets.map((t) => [t.name, `${t.ratio.toFixed(2)}×`, t.goal === null ? '—' : `≥ ${t.goal}×`, t.met === null ? '—' : t.met ? 'yes' : 'no', t.pairs.map((x) => x.toFixed(2)).join(' / ')])), '');
   return out.join('\n');
@@ -142,6 +150,7 @@ async function main(): Promise<void> {
   const results: HttpRow[] = [];
   let twoEngineThreadsQps: number[] = [];
   let twoEngineSingleQps = 0;
+  let poolAlone: PoolRun | null = null;
   const inProcessRuns: { workers: number; qps: number }[] = [];
   const targets: HttpResults['targets'] = [];
   const roundRuns: HttpResults['roundRuns'] = [];
@@ -215,6 +224,9 @@ async function main(): Promise<void> {
         log(`2 engine threads at once: ${twoEngineThreadsQps.map((x) => x.toFixed(0)).join(' + ')} = ${total.toFixed(0)} q/s (one thread just before: ${single.toFixed(0)} q/s)`);
         twoEngineSingleQps = single;
         target('2 engine threads at once (no HTTP) ÷ in-process single thread just before (no goal; this machine\'s ceiling)', [total / single], null);
+        poolAlone = await poolQps({ storage, metric: ds.metric, dimensions: ds.dimensions, queries: ds.queries, n: N, searchK: SEARCH_K, seconds, workers: 2, callers: searchConnections });
+        log(`query pool alone, 2 workers, no HTTP: ${poolAlone.qps.toFixed(0)} q/s, ${poolAlone.cpuUsPerQuery.toFixed(0)} µs CPU per query`);
+        target('query pool alone, 2 workers (no HTTP) ÷ in-process single thread (no goal; the pool\'s own cost)', [poolAlone.qps / single], null);
       }
       else target('search over HTTP, 1 worker ÷ in-process single thread (no goal; for scale)', pairs.search, null);
     }
@@ -227,7 +239,7 @@ async function main(): Promise<void> {
   const out: HttpResults = {
     benchmark: 'http', machine: startedOn, quick, note: NOISE_NOTE, seconds, dataset: ds.title, searchK: SEARCH_K,
     inProcessQps: Math.max(...inProcessRuns.map((r) => r.qps)), inProcessRuns, rounds: roundCount, roundRuns,
-    twoEngineThreadsQps: twoEngineThreadsQps.map(Math.round), twoEngineSingleQps: Math.round(twoEngineSingleQps), rows: results, targets,
+    twoEngineThreadsQps: twoEngineThreadsQps.map(Math.round), twoEngineSingleQps: Math.round(twoEngineSingleQps), poolAlone, rows: results, targets,
   };
   const md = httpMarkdown(out);
   const paths = writeResults(quick ? 'http-quick' : 'http', out, md);
