@@ -79,9 +79,10 @@ export class QueryPool {
   }
 
   /**
-   * Runs one task. Rejects with ServiceError: queue full (503), the caller's `deadline` passed (504), a bad input the engine refused (400), or 503 when the task's
-   * worker thread died twice. Tasks are pure reads of immutable memory, so a task whose worker died
-   * under it (crash, out of memory, terminated) is safe to run once more on the replacement.
+   * Runs one task. Rejects with ServiceError: queue full (503), the caller's `deadline` passed
+   * (504), a bad input the engine refused (400), or 503 when the task's worker thread died twice.
+   * Tasks are pure reads of immutable memory, so a task whose worker died under it (crash, out of
+   * memory, terminated) is safe to run once more on the replacement.
    */
   async run(task: QueryTask, deadline: Deadline): Promise<QueryAnswer[]> {
     if (this.closed) throw errors.shuttingDown();
