@@ -1,16 +1,16 @@
 import { errors } from '../errors.js';
 
 /**
- * A request's time limit: `passed` rejects with the 504 error once `ms` have gone by. Replaces an
- * AbortController per request, whose EventTarget listeners cost 8-11 µs per request on Node 20
- * (measured: controller, timer, add and remove a listener), against well under 1 µs for a timer and
- * a promise: about 4 % of a pooled search's main-thread time.
+ * A request's time limit: work raced against it (`race`) fails with the 504 error once `ms` have
+ * gone by. Replaces an AbortController per request, whose EventTarget listeners cost 8-11 µs per
+ * request on Node 20 (measured: controller, timer, add and remove a listener), against well under
+ * 1 µs for a timer and a promise: about 4 % of a pooled search's main-thread time.
  */
 export class Deadline {
   /** Rejects when the time is up, or at once on `giveUp()`; never resolves. */
-  readonly passed: Promise<never>;
-  private timer: NodeJS.Timeout | undefined;
-  private reject: ((err: Error) => void) | undefined;
+  private readonly passed: Promise<never>;
+  private readonly timer: NodeJS.Timeout;
+  private reject!: (err: Error) => void;
   private over = false;
 
   constructor(readonly ms: number) {
@@ -32,7 +32,7 @@ export class Deadline {
     if (this.over) return;
     this.over = true;
     clearTimeout(this.timer);
-    this.reject?.(errors.deadline(this.ms));
+    this.reject(errors.deadline(this.ms));
   }
 
   /** The work finished: stop the timer (`passed` then never settles). */

@@ -141,8 +141,6 @@ export class QueryPool {
 
 /** The task as posted when the worker has its version open: everything but the storage. */
 function withoutStorage(task: QueryTask): QueryMessage {
-  return {
-    name: task.name, version: task.version, slot: task.slot, metric: task.metric, dimensions: task.dimensions,
-    queries: task.queries, n: task.n, searchK: task.searchK, includeDistances: task.includeDistances, deadlineAt: task.deadlineAt,
-  };
+  const { storage: _sentOnRequest, ...message } = task;
+  return message;
 }
