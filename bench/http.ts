@@ -180,7 +180,6 @@ async function main(): Promise<void> {
       const itemVectorScript = randomGetScript('/v1/indexes/demo/items/item-%d', 10_000);
       const runs: Record<'bare' | 'byItem' | 'itemVector' | 'barePost' | 'search', (WrkResult & { cpuUs: CpuPerRequest })[]> = { bare: [], byItem: [], itemVector: [], barePost: [], search: [] };
       const inProcessQps: number[] = [];
-      const pairs = { byItem: [] as number[], itemVector: [] as number[], search: [] as number[] };
       for (let round = 1; round <= roundCount; round++) {
         const tag = `round ${round}/${roundCount}, ${workers} worker(s)`;
         const bare = await measure(`bare Fastify GET, ${tag}`, bareApp, getItem, getConnections);
@@ -195,13 +194,14 @@ async function main(): Promise<void> {
         runs.itemVector.push(itemVector);
         runs.search.push(search);
         inProcessQps.push(qps);
-        pairs.byItem.push(byItem.requestsPerSecond / bare.requestsPerSecond);
-        pairs.itemVector.push(itemVector.requestsPerSecond / bare.requestsPerSecond);
-        pairs.search.push(search.requestsPerSecond / qps);
         const perSecond = { 'bare-fastify': bare, 'by-item': byItem, 'item-vector': itemVector, search } as const;
         for (const [scenario, r] of Object.entries(perSecond)) roundRuns.push({ workers, round, scenario: scenario as HttpRow['scenario'], perSecond: r.requestsPerSecond });
         roundRuns.push({ workers, round, scenario: 'in-process', perSecond: Math.round(qps) });
       }
+      // One ratio per round, from the two runs taken back to back in it.
+      const pairs = (runsOf: WrkResult[], reference: (round: number) => number) => runsOf.map((r, i) => r.requestsPerSecond / reference(i));
+      const bareOf = (i: number) => runs.bare[i].requestsPerSecond;
+      const inProcessOf = (i: number) => inProcessQps[i];
       await proc.stop();
       proc = null;
 
@@ -213,10 +213,10 @@ async function main(): Promise<void> {
       if (runs.barePost.length > 0) results.push({ ...medianRun(runs.barePost), scenario: 'bare-fastify-post', workers, label: 'bare Fastify POST, same bodies, fixed answer' });
       results.push({ ...medianRun(runs.search), scenario: 'search', workers, label: `nnserve search (search_k ${SEARCH_K})` });
 
-      target(`by-item neighbours GET ÷ bare Fastify, ${workers} worker(s)`, pairs.byItem, 0.7);
-      target(`item vector GET ÷ bare Fastify, ${workers} worker(s) (no worker hop)`, pairs.itemVector, 0.7);
+      target(`by-item neighbours GET ÷ bare Fastify, ${workers} worker(s)`, pairs(runs.byItem, bareOf), 0.7);
+      target(`item vector GET ÷ bare Fastify, ${workers} worker(s) (no worker hop)`, pairs(runs.itemVector, bareOf), 0.7);
       if (workers === 2) {
-        target('search over HTTP, 2 workers ÷ in-process single thread', pairs.search, 1.5);
+        target('search over HTTP, 2 workers ÷ in-process single thread', pairs(runs.search, inProcessOf), 1.5);
         // What two cores give the query work alone, with nothing else running: the ceiling for the line above.
         const single = inProcess();
         twoEngineThreadsQps = await engineThreadsQps({ storage, metric: ds.metric, dimensions: ds.dimensions, queries: ds.queries, n: N, searchK: SEARCH_K, seconds }, 2);
@@ -228,7 +228,7 @@ async function main(): Promise<void> {
         log(`query pool alone, 2 workers, no HTTP: ${poolAlone.qps.toFixed(0)} q/s, ${poolAlone.cpuUsPerQuery.toFixed(0)} µs CPU per query`);
         target('query pool alone, 2 workers (no HTTP) ÷ in-process single thread (no goal; the pool\'s own cost)', [poolAlone.qps / single], null);
       }
-      else target('search over HTTP, 1 worker ÷ in-process single thread (no goal; for scale)', pairs.search, null);
+      else target('search over HTTP, 1 worker ÷ in-process single thread (no goal; for scale)', pairs(runs.search, inProcessOf), null);
     }
   } finally {
     await proc?.stop();
