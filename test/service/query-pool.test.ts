@@ -11,6 +11,7 @@ import { QueryPool } from '../../src/service/pool/query-pool.js';
 import type { QueryTask } from '../../src/service/pool/task.js';
 import { buildIndex } from './helpers.js';
 
+/** Shared storage as the service loads it (storageFromBytes would wrap the bytes unshared). */
 function storageOf(ann: Uint8Array): IndexStorage {
   const storage = allocateStorage(ann.byteLength, { shared: true });
   new Uint8Array(storage.buffer, storage.byteOffset, storage.byteLength).set(ann);
