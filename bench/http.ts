@@ -1,6 +1,6 @@
 // HTTP benchmark: bare Fastify, nnserve by-item GET (demo index) and vector search (Fashion-MNIST,
 // search_k 5000) with 1 and 2 query workers, against the in-process engine on the same queries.
-// Run: npm run build && node dist/bench/http.js [--quick] [--seconds=S] [--connections=C]
+// Run: npm run build && node dist/bench/http.js [--quick] [--seconds=S] [--connections=C] [--search-connections=C1,C2,...]
 // Load comes from wrk (Debian package) on loopback. Writes bench/results/http.json and http.md.
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,7 +53,7 @@ export interface HttpResults {
   /** Rounds per worker count: every scenario is measured once per round, the pairs back to back. */
   rounds: number;
   /** Each round's req/s per scenario (and the in-process q/s as scenario 'in-process'). */
-  roundRuns: { workers: number; round: number; scenario: HttpRow['scenario'] | 'in-process'; perSecond: number }[];
+  roundRuns: { workers: number; round: number; scenario: HttpRow['scenario'] | 'in-process'; connections?: number; perSecond: number }[];
   /** The engine on 2 threads at once (shared index, no HTTP), measured after the 2-worker rounds: each thread's q/s. */
   twoEngineThreadsQps: number[];
   /** One engine thread measured right before the two. */
@@ -73,8 +73,18 @@ const seconds = args.number('seconds', quick ? 3 : 8);
 const roundCount = args.number('rounds', quick ? 1 : 3);
 const warmSeconds = quick ? 1 : 3;
 const getConnections = args.number('connections', 16);
-const searchConnections = args.number('search-connections', 8);
+// Vector search with 2 workers runs at each of these client counts: few clients show the latency of
+// a lightly loaded service, many its throughput once requests queue (queued queries share a worker
+// round trip, see TaskCoalescer). The first count is also the 1-worker run's.
+const searchLevels = searchConnectionLevels(args.get('search-connections') ?? '8,32,64');
+const searchConnections = searchLevels[0];
 const log = (line: string) => process.stderr.write(`[http] ${line}\n`);
+
+function searchConnectionLevels(raw: string): number[] {
+  const levels = raw.split(',').map(Number);
+  if (levels.length === 0 || levels.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--search-connections takes positive integers separated by commas (got ${raw})`);
+  return levels;
+}
 
 async function measure(label: string, server: RunningProcess, script: string, connections: number): Promise<WrkResult & { cpuUs: CpuPerRequest }> {
   const scriptFile = join(tmpdir(), `nnserve-bench-wrk-${process.pid}-${label.replace(/[^a-z0-9]+/gi, '-')}.lua`);
@@ -92,6 +102,8 @@ export function httpMarkdown(r: HttpResults): string {
   const out = [`# HTTP: nnserve vs bare Fastify and the in-process engine`, '', `${machineLine(r.machine)}${r.quick ? ' · **--quick sizes**' : ''}`, '', `> ${r.note} The load generator (wrk, 1 thread) runs on the same 2 vCPUs as the server.`, ''];
   out.push(`Each row: ${r.seconds} s of wrk after a warm-up. by-item = \`GET /v1/indexes/demo/items/item-<random>/neighbors?n=10\` (default search_k; demo: 10,000 × 40 angular, 10 trees), item vector = \`GET /v1/indexes/demo/items/item-<random>\` (answered on the main thread, no worker hop); ` +
     `search = \`POST /v1/indexes/${INDEX}/search\` with the ${r.dataset} test vectors, n=${N}, search_k=${r.searchK}. ` +
+    `Search runs with as many concurrent clients as wrk has connections: ${r.rows.filter((x) => x.scenario === 'search').map((x) => `${x.connections} with ${x.workers} worker${x.workers > 1 ? 's' : ''}`).join(', ')} ` +
+    `(few clients: the latency of a lightly loaded service; many: its throughput once requests queue, where queued queries share a worker round trip). ` +
     `In-process engine, same file and queries, one thread, measured right before each HTTP search run (median per worker count): ${r.inProcessRuns.map((x) => `**${x.qps.toLocaleString('en-US')} q/s** (${x.workers}-worker rounds)`).join(', ')}. ` +
     `Each worker count runs ${r.rounds} round(s); a round measures every scenario once, bare Fastify right before nnserve's GETs and the in-process engine right before nnserve's search. ` +
     `The tables show each scenario's median round; each target ratio is the median of the rounds' back-to-back pairs.`, '');
@@ -178,45 +190,51 @@ async function main(): Promise<void> {
 
       const searchScript = postBodiesScript(`/v1/indexes/${INDEX}/search`, bodiesFile);
       const itemVectorScript = randomGetScript('/v1/indexes/demo/items/item-%d', 10_000);
-      const runs: Record<'bare' | 'byItem' | 'itemVector' | 'barePost' | 'search', (WrkResult & { cpuUs: CpuPerRequest })[]> = { bare: [], byItem: [], itemVector: [], barePost: [], search: [] };
-      const inProcessQps: number[] = [];
+      type Run = WrkResult & { cpuUs: CpuPerRequest };
+      const levels = workers === 2 ? searchLevels : [searchConnections];
+      const runs: Record<'bare' | 'byItem' | 'itemVector' | 'barePost', Run[]> & { search: Record<number, Run[]> } = { bare: [], byItem: [], itemVector: [], barePost: [], search: {} };
+      // Per client count: the in-process engine's q/s measured right before each of its search runs.
+      const inProcessQps: Record<number, number[]> = {};
       for (let round = 1; round <= roundCount; round++) {
         const tag = `round ${round}/${roundCount}, ${workers} worker(s)`;
         const bare = await measure(`bare Fastify GET, ${tag}`, bareApp, getItem, getConnections);
         const byItem = await measure(`by-item, ${tag}`, proc, getItem, getConnections);
         const itemVector = await measure(`item vector, ${tag}`, proc, itemVectorScript, getConnections);
         if (workers === 2) runs.barePost.push(await measure(`bare Fastify POST (search bodies), ${tag}`, bareApp, searchScript, searchConnections));
-        const qps = Math.max(inProcess(), inProcess());
-        log(`in-process engine, ${tag}: ${qps.toFixed(0)} q/s at search_k ${SEARCH_K}`);
-        const search = await measure(`search, ${tag}`, proc, searchScript, searchConnections);
         runs.bare.push(bare);
         runs.byItem.push(byItem);
         runs.itemVector.push(itemVector);
-        runs.search.push(search);
-        inProcessQps.push(qps);
-        const perSecond = { 'bare-fastify': bare, 'by-item': byItem, 'item-vector': itemVector, search } as const;
+        const perSecond = { 'bare-fastify': bare, 'by-item': byItem, 'item-vector': itemVector } as const;
         for (const [scenario, r] of Object.entries(perSecond)) roundRuns.push({ workers, round, scenario: scenario as HttpRow['scenario'], perSecond: r.requestsPerSecond });
-        roundRuns.push({ workers, round, scenario: 'in-process', perSecond: Math.round(qps) });
+        for (const connections of levels) {
+          const qps = Math.max(inProcess(), inProcess());
+          log(`in-process engine, ${tag}: ${qps.toFixed(0)} q/s at search_k ${SEARCH_K}`);
+          const search = await measure(`search, ${connections} connections, ${tag}`, proc, searchScript, connections);
+          (runs.search[connections] ??= []).push(search);
+          (inProcessQps[connections] ??= []).push(qps);
+          roundRuns.push({ workers, round, scenario: 'search', connections, perSecond: search.requestsPerSecond });
+          roundRuns.push({ workers, round, scenario: 'in-process', connections, perSecond: Math.round(qps) });
+        }
       }
       // One ratio per round, from the two runs taken back to back in it.
       const pairs = (runsOf: WrkResult[], reference: (round: number) => number) => runsOf.map((r, i) => r.requestsPerSecond / reference(i));
       const bareOf = (i: number) => runs.bare[i].requestsPerSecond;
-      const inProcessOf = (i: number) => inProcessQps[i];
+      const inProcessAt = (connections: number) => (i: number) => inProcessQps[connections][i];
       await proc.stop();
       proc = null;
 
-      const qps = median(inProcessQps);
+      const qps = median(levels.flatMap((c) => inProcessQps[c]));
       inProcessRuns.push({ workers, qps: Math.round(qps) });
       results.push({ ...medianRun(runs.bare), scenario: 'bare-fastify', workers, label: 'bare Fastify GET, fixed body' });
       results.push({ ...medianRun(runs.byItem), scenario: 'by-item', workers, label: 'nnserve by-item neighbours GET' });
       results.push({ ...medianRun(runs.itemVector), scenario: 'item-vector', workers, label: 'nnserve item vector GET' });
       if (runs.barePost.length > 0) results.push({ ...medianRun(runs.barePost), scenario: 'bare-fastify-post', workers, label: 'bare Fastify POST, same bodies, fixed answer' });
-      results.push({ ...medianRun(runs.search), scenario: 'search', workers, label: `nnserve search (search_k ${SEARCH_K})` });
+      for (const c of levels) results.push({ ...medianRun(runs.search[c]), scenario: 'search', workers, label: `nnserve search (search_k ${SEARCH_K}), ${c} clients` });
 
       target(`by-item neighbours GET ÷ bare Fastify, ${workers} worker(s)`, pairs(runs.byItem, bareOf), 0.7);
       target(`item vector GET ÷ bare Fastify, ${workers} worker(s) (no worker hop)`, pairs(runs.itemVector, bareOf), 0.7);
       if (workers === 2) {
-        target('search over HTTP, 2 workers ÷ in-process single thread', pairs(runs.search, inProcessOf), 1.5);
+        for (const c of levels) target(`search over HTTP, 2 workers, ${c} clients ÷ in-process single thread`, pairs(runs.search[c], inProcessAt(c)), 1.5);
         // What two cores give the query work alone, with nothing else running: the ceiling for the line above.
         const single = inProcess();
         twoEngineThreadsQps = await engineThreadsQps({ storage, metric: ds.metric, dimensions: ds.dimensions, queries: ds.queries, n: N, searchK: SEARCH_K, seconds }, 2);
@@ -228,7 +246,7 @@ async function main(): Promise<void> {
         log(`query pool alone, 2 workers, no HTTP: ${poolAlone.qps.toFixed(0)} q/s, ${poolAlone.cpuUsPerQuery.toFixed(0)} µs CPU per query`);
         target('query pool alone, 2 workers (no HTTP) ÷ in-process single thread (no goal; the pool\'s own cost)', [poolAlone.qps / single], null);
       }
-      else target('search over HTTP, 1 worker ÷ in-process single thread (no goal; for scale)', pairs(runs.search, inProcessOf), null);
+      else target(`search over HTTP, 1 worker, ${searchConnections} clients ÷ in-process single thread (no goal; for scale)`, pairs(runs.search[searchConnections], inProcessAt(searchConnections)), null);
     }
   } finally {
     await proc?.stop();

@@ -50,11 +50,12 @@ function enginePlots(r: EngineResults): string[] {
 }
 
 function httpPlots(r: HttpResults, swap: HotswapResults | null): string[] {
-  const label = (x: HttpResults['rows'][number]) => (x.scenario === 'bare-fastify' ? `bare Fastify (${x.workers}w pair)` : `${x.scenario} · ${x.workers}w`);
+  const label = (x: HttpResults['rows'][number]) =>
+    x.scenario === 'bare-fastify' ? `bare Fastify (${x.workers}w pair)` : x.scenario === 'search' ? `search · ${x.workers}w · ${x.connections}c` : `${x.scenario} · ${x.workers}w`;
   const groups = r.rows.map((x) => ({ label: label(x), values: [x.latencyMs.p50, x.latencyMs.p99] as (number | null)[] }));
   if (swap) groups.push({ label: 'during hot-swaps', values: [swap.load.latencyMs.p50, swap.load.latencyMs.p99] });
   const gets = r.rows.filter((x) => x.scenario !== 'search' && x.scenario !== 'bare-fastify-post');
-  const workerCounts = [...new Set(r.rows.filter((x) => x.scenario === 'search').map((x) => x.workers))];
+  const searches = r.rows.filter((x) => x.scenario === 'search');
   return [
     plot('http-get-throughput', barChart({
       title: 'GET throughput under wrk, requests/s', yLabel: 'requests per second',
@@ -64,9 +65,9 @@ function httpPlots(r: HttpResults, swap: HotswapResults | null): string[] {
     plot('http-search-throughput', barChart({
       title: `Vector search, queries/s (search_k ${r.searchK}): HTTP vs in-process`, yLabel: 'queries per second',
       seriesNames: ['in-process engine, 1 thread (measured just before)', 'over HTTP'],
-      groups: workerCounts.map((w) => ({
-        label: `${w} worker${w > 1 ? 's' : ''}`,
-        values: [r.inProcessRuns.find((x) => x.workers === w)?.qps ?? null, r.rows.find((x) => x.scenario === 'search' && x.workers === w)?.requestsPerSecond ?? null],
+      groups: searches.map((x) => ({
+        label: `${x.workers} worker${x.workers > 1 ? 's' : ''}, ${x.connections} clients`,
+        values: [r.inProcessRuns.find((p) => p.workers === x.workers)?.qps ?? null, x.requestsPerSecond],
       })),
     }), 'search throughput'),
     plot('http-latency', barChart({ title: 'Latency under load, ms', yLabel: 'milliseconds', seriesNames: ['p50', 'p99'], groups }), 'latency percentiles'),

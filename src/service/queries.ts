@@ -95,10 +95,11 @@ export class QueryService {
     const entry = this.index(name);
     this.checkSearchK(options.searchK);
     if (queries.length > this.config.maxBatch) throw errors.badInput(`batch has ${queries.length} queries, at most ${this.config.maxBatch} allowed`);
-    const specs: QuerySpec[] = new Array(queries.length);
+    // Packed, like the answers: the specs cross to a worker.
+    const specs: QuerySpec[] = [];
     for (let i = 0; i < queries.length; i++) {
       const q = queries[i];
-      specs[i] = 'vector' in q ? this.vectorOf(entry, q.vector, `queries[${i}].vector`) : this.itemOf(entry, q.item);
+      specs.push('vector' in q ? this.vectorOf(entry, q.vector, `queries[${i}].vector`) : this.itemOf(entry, q.item));
     }
     return whenAnswered(this.execute(entry, 'batch', specs, options.n, options), (answers) => {
       const results: Neighbors[] = new Array(answers.length);
