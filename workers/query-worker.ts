@@ -3,15 +3,16 @@
  * version table says is current; tasks planned on an older version are answered from that version's
  * storage without replacing the cache. A task arrives without the storage: when this thread has not
  * opened the task's version it answers 'storage' and the task comes back with it. Cached versions
- * that are no longer current are dropped at the next task, so retired buffers are not pinned by idle caches.
+ * that are no longer current are dropped at the next task or sweep task (the pool makes sure every
+ * thread gets one after a swap), so retired buffers are not pinned by idle caches.
  */
-import { workerData } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
 import { AnnoyIndex, AnnoyInputError } from '../src/annoy/index.js';
 import { reviveStorage } from '../src/annoy/storage.js';
 import { collectGarbage } from '../src/service/gc.js';
 import { answerQueries } from '../src/service/pool/answer.js';
 import type { IndexStorage } from '../src/annoy/storage.js';
-import type { QueryMessage, QueryReply, SweepTask, WorkerData } from '../src/service/pool/task.js';
+import type { QueryMessage, QueryReply, SweepReply, SweepTask, WorkerData } from '../src/service/pool/task.js';
 
 interface Cached {
   version: number;
@@ -45,9 +46,9 @@ function sweepAndCollect(): void {
   if (sweep()) collectGarbage();
 }
 
-// A worker that gets no task after a swap would otherwise pin the replaced version's memory until
-// its next task; the main thread's sweep tasks cannot be aimed at a particular worker.
-setInterval(sweepAndCollect, 1000).unref();
+// No timer sweeps here: under Piscina's default `atomics: 'sync'` an idle worker blocks in
+// Atomics.wait and runs no timers. After a swap the pool sends sweep tasks until every thread has
+// answered one (QueryPool.sweep); a busy worker sweeps at its next task.
 
 /** The task's version, opened; null when it is not cached here and the task came without storage. */
 function indexFor(task: QueryMessage): AnnoyIndex | null {
@@ -61,13 +62,13 @@ function indexFor(task: QueryMessage): AnnoyIndex | null {
   return index;
 }
 
-export default function run(task: QueryMessage | SweepTask): QueryReply {
+export default function run(task: QueryMessage | SweepTask): QueryReply | SweepReply {
   if ('sweep' in task) {
     // Collect even when this thread cached nothing: task messages alone leave wrappers of the
     // retired memory behind (see src/service/gc.ts).
     sweep();
     collectGarbage();
-    return { answers: [] };
+    return { sweptBy: threadId };
   }
   // The caller already answered 504: don't spend a worker on a result nobody will read.
   if (Date.now() > task.deadlineAt) return { error: { code: 'deadline', message: 'deadline passed before the query started' } };

@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import { errors, ServiceError } from '../errors.js';
 import type { Deadline } from './deadline.js';
 import { workerExecArgv } from './exec-argv.js';
 import { TaskCoalescer } from './task-coalescer.js';
-import type { QueryAnswer, QueryMessage, QueryReply, QueryTask, SweepTask, WorkerData } from './task.js';
+import type { QueryAnswer, QueryMessage, QueryReply, QueryTask, SweepReply, SweepTask, WorkerData } from './task.js';
 
 const WORKER_URL = new URL('../../../workers/query-worker.js', import.meta.url).href;
 /** Piscina's messages when it refuses a task (maxQueue reached; maxQueue 0 with every worker busy). */
@@ -11,6 +12,9 @@ const QUEUE_FULL_MESSAGES = new Set(['Task queue is at limit', 'No task queue av
 const CONCURRENT_TASKS_PER_WORKER = 2;
 /** Cap on queries merged into one task (see TaskCoalescer): a few heavy queries' worth of latency. */
 const MAX_MERGED_QUERIES = 8;
+/** Sweep rounds after a swap until every thread has swept, and the pause between them. */
+const SWEEP_ROUNDS = 40;
+const SWEEP_PAUSE_MS = 250;
 
 export interface QueryPoolOptions {
   workers: number;
@@ -25,7 +29,7 @@ export interface QueryPoolOptions {
 
 /** The Piscina pool of query workers, with the error mapping and counters the service needs. */
 export class QueryPool {
-  private readonly piscina: Piscina<QueryMessage | SweepTask, QueryReply>;
+  private readonly piscina: Piscina<QueryMessage | SweepTask, QueryReply | SweepReply>;
   private submitted = 0;
   private closed = false;
 
@@ -105,9 +109,9 @@ export class QueryPool {
 
   private async attempt(task: QueryTask, mayRetry: boolean): Promise<QueryReply> {
     try {
-      const reply = await this.piscina.run(withoutStorage(task));
+      const reply = await this.runQuery(withoutStorage(task));
       // The worker has not opened this version yet (its first task for it): once more, with the storage.
-      return 'error' in reply && reply.error.code === 'storage' ? await this.piscina.run(task) : reply;
+      return 'error' in reply && reply.error.code === 'storage' ? await this.runQuery(task) : reply;
     } catch (err) {
       if (err instanceof ServiceError) throw err;
       if (err instanceof Error && QUEUE_FULL_MESSAGES.has(err.message)) throw errors.queueFull(1);
@@ -119,16 +123,35 @@ export class QueryPool {
     }
   }
 
+  private runQuery(message: QueryMessage): Promise<QueryReply> {
+    return this.piscina.run(message) as Promise<QueryReply>;
+  }
+
   /**
-   * Has idle workers drop cached versions that are no longer current, so a replaced index's memory
-   * is not pinned by a worker that happens to get no query for a while. One task per thread, all at
-   * once: Piscina gives each to a different idle worker; a busy worker sweeps at its next query anyway.
+   * Has every worker drop cached versions that are no longer current and collect, so a replaced
+   * index's memory is freed. An idle worker blocks in Atomics.wait and does nothing on its own, and
+   * Piscina cannot aim a task at one thread: a round sends one sweep task per thread, and rounds
+   * repeat (briefly apart) until each thread has answered one; a busy worker takes its sweep once
+   * it is free. Resolves, with the ids of the threads that swept, when all have, the rounds run
+   * out, or the pool closes.
    */
-  async sweep(): Promise<void> {
-    if (this.closed) return;
-    const sweeps: Promise<unknown>[] = [];
-    for (let i = 0; i < this.threads; i++) sweeps.push(this.piscina.run({ sweep: true }).catch(() => undefined));
-    await Promise.all(sweeps);
+  async sweep(): Promise<number[]> {
+    const swept = new Set<number>();
+    for (let round = 0; round < SWEEP_ROUNDS && !this.closed; round++) {
+      if (round > 0) await sleep(SWEEP_PAUSE_MS);
+      const threads = this.piscina.threads;
+      if (threads.every((thread) => swept.has(thread.threadId))) break;
+      // One per thread, not one per thread still to sweep: Piscina gives each task to the least busy
+      // worker, so only a full round reaches an idle thread that a lone task would pass over.
+      const replies = await Promise.all(threads.map(() => (this.piscina.run({ sweep: true }) as Promise<SweepReply>).catch(() => null)));
+      for (const reply of replies) if (reply) swept.add(reply.sweptBy);
+    }
+    return [...swept];
+  }
+
+  /** Thread ids of the workers (for tests and logs). */
+  get threadIds(): number[] {
+    return this.piscina.threads.map((thread) => thread.threadId);
   }
 
   /** Waits for running and queued tasks, then stops the threads. */

@@ -38,6 +38,11 @@ export interface SweepTask {
   sweep: true;
 }
 
+/** A worker's answer to a SweepTask: which thread swept (Piscina cannot aim a task at one). */
+export interface SweepReply {
+  sweptBy: number;
+}
+
 export interface QueryAnswer {
   ids: number[];
   distances?: number[];
