@@ -70,9 +70,9 @@ export default function run(task: QueryMessage | SweepTask): QueryReply | SweepR
     collectGarbage();
     return { sweptBy: threadId };
   }
-  // The caller already answered 504: don't spend a worker on a result nobody will read.
-  if (Date.now() > task.deadlineAt) return { error: { code: 'deadline', message: 'deadline passed before the query started' } };
   try {
+    // The caller already answered 504: don't spend a worker on a result nobody will read.
+    if (Date.now() > task.deadlineAt) return { error: { code: 'deadline', message: 'deadline passed before the query started' } };
     const index = indexFor(task);
     if (!index) return { error: { code: 'storage', message: `${task.name} version ${task.version} is not open on this thread` } };
     const answers = answerQueries(index, task.queries, task.n, task.searchK, task.includeDistances);
