@@ -22,8 +22,6 @@ interface Cached {
 
 const { versions } = workerData as WorkerData;
 const cache = new Map<string, Cached>();
-/** The current task opened a version it did not cache (a task planned before a swap, run after it). */
-let openedUncached = false;
 
 function open(task: QueryMessage, storage: IndexStorage): AnnoyIndex {
   return AnnoyIndex.open(reviveStorage(storage), task.metric, task.dimensions, { validate: false });
@@ -58,7 +56,6 @@ function indexFor(task: QueryMessage): AnnoyIndex | null {
   if (!task.storage) return null;
   const index = open(task, task.storage);
   if (Atomics.load(versions, task.slot) === task.version) cache.set(task.name, { version: task.version, slot: task.slot, index });
-  else openedUncached = true;
   return index;
 }
 
@@ -89,13 +86,13 @@ export default function run(task: QueryMessage | SweepTask): QueryReply | SweepR
  * Under Piscina's default `atomics: 'sync'` an idle worker blocks in Atomics.wait inside the call
  * that ran its last task, so that task stays reachable, and this thread runs no timers and no
  * collection, until the next message arrives. The task must therefore not keep the storage
- * alive: the cache is what holds an open version. A version opened for this task alone is
- * collected right after the task returns (the microtask runs before Piscina posts the answer and
- * waits): otherwise an idle worker would pin a replaced index for as long as it stays idle.
+ * alive: the cache is what holds an open version. A task that brought a version the cache does
+ * not hold (planned before a swap, run after it) is collected right after it returns (the
+ * microtask runs before Piscina posts the answer and waits): otherwise an idle worker would pin a
+ * replaced index for as long as it stays idle.
  */
 function releaseTaskStorage(task: QueryMessage): void {
+  if (!task.storage) return;
   task.storage = undefined;
-  if (!openedUncached) return;
-  openedUncached = false;
-  queueMicrotask(collectGarbage);
+  if (cache.get(task.name)?.version !== task.version) queueMicrotask(collectGarbage);
 }

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { AnnoyBuilder, type MetricName } from '../../src/annoy/index.js';
+import { AnnoyBuilder, allocateStorage, storageBytes, type IndexStorage, type MetricName } from '../../src/annoy/index.js';
 import type { IndexManifest } from '../../src/index-files/manifest.js';
 import { defaults, type ServiceConfig } from '../../src/service/config.js';
 import { startServer, type RunningServer } from '../../src/service/server.js';
@@ -52,6 +52,13 @@ export function buildIndex(name: string, spec: IndexSpec = {}): BuiltIndex {
   const manifest: IndexManifest = { metric, dimensions, annoyVersion: '1.17', ids: ids ? `${name}.ids` : null };
   if (spec.description) manifest.description = spec.description;
   return { ann, manifest, ids, vectors };
+}
+
+/** Index bytes copied into shared storage, as the service loads a file (storageFromBytes would wrap them unshared). */
+export function sharedStorage(ann: Uint8Array): IndexStorage {
+  const storage = allocateStorage(ann.byteLength, { shared: true });
+  storageBytes(storage).set(ann);
+  return storage;
 }
 
 /**

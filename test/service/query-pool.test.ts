@@ -5,22 +5,15 @@
  */
 import t from 'tap';
 import { AnnoyIndex } from '../../src/annoy/index.js';
-import { allocateStorage, type IndexStorage } from '../../src/annoy/storage.js';
+import type { IndexStorage } from '../../src/annoy/storage.js';
 import { Deadline } from '../../src/service/pool/deadline.js';
 import { QueryPool } from '../../src/service/pool/query-pool.js';
 import type { QueryTask } from '../../src/service/pool/task.js';
-import { buildIndex } from './helpers.js';
-
-/** Shared storage as the service loads it (storageFromBytes would wrap the bytes unshared). */
-function storageOf(ann: Uint8Array): IndexStorage {
-  const storage = allocateStorage(ann.byteLength, { shared: true });
-  new Uint8Array(storage.buffer, storage.byteOffset, storage.byteLength).set(ann);
-  return storage;
-}
+import { buildIndex, sharedStorage } from './helpers.js';
 
 // Two versions of one index: same shape, different vectors, so their answers differ.
-const v1 = storageOf(buildIndex('a', { seed: 1 }).ann);
-const v2 = storageOf(buildIndex('a', { seed: 2 }).ann);
+const v1 = sharedStorage(buildIndex('a', { seed: 1 }).ann);
+const v2 = sharedStorage(buildIndex('a', { seed: 2 }).ann);
 function expected(storage: IndexStorage, item: number) {
   const r = AnnoyIndex.open(storage, 'euclidean', 8).getNnsByItem(item, 10, -1, true);
   return { ids: r.ids, distances: r.distances };

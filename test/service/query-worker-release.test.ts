@@ -7,10 +7,11 @@
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AnnoyBuilder } from '../../src/annoy/index.js';
-import { allocateStorage, type IndexStorage } from '../../src/annoy/storage.js';
+import type { IndexStorage } from '../../src/annoy/storage.js';
 import { collectGarbage, enableExplicitGc } from '../../src/service/gc.js';
 import { Deadline } from '../../src/service/pool/deadline.js';
 import { QueryPool } from '../../src/service/pool/query-pool.js';
+import { sharedStorage } from './helpers.js';
 
 const DIMENSIONS = 16_384;
 const ITEMS = 2_000; // one root bucket: quick to build, 131 MB of vectors
@@ -25,10 +26,7 @@ function sharedIndex(dimensions: number, items: number, trees: number): IndexSto
     builder.addItem(i, v);
   }
   builder.build(trees);
-  const ann = builder.save();
-  const storage = allocateStorage(ann.byteLength, { shared: true });
-  new Uint8Array(storage.buffer, storage.byteOffset, storage.byteLength).set(ann);
-  return storage;
+  return sharedStorage(builder.save());
 }
 
 const storageWith = (items: number) => sharedIndex(DIMENSIONS, items, 1);
