@@ -30,6 +30,18 @@ export interface Centroids {
 
 /** Reused by every call on this thread: twoMeans never re-enters itself. */
 const scratchSamples = new Int32Array(TWO_MEANS_SAMPLES);
+let centroidsScratch: Centroids | undefined;
+
+/**
+ * This thread's centroids for `f` dimensions, reused like the split scratch in tree-builder.ts (no
+ * typed-array allocation per split): a split reads them before the next split starts.
+ */
+function scratchCentroids(f: number): Centroids {
+  if (centroidsScratch?.p.length !== f) centroidsScratch = { p: new Float32Array(f), q: new Float32Array(f), pExtra: 0, qExtra: 0 };
+  centroidsScratch.pExtra = 0;
+  centroidsScratch.qExtra = 0;
+  return centroidsScratch;
+}
 
 /**
  * Annoy's two_means: seed two centroids with distinct random items, then 200 times move the
@@ -84,7 +96,7 @@ function squaredNorm(v: Float32Array): number {
  */
 export function twoMeansNormal(ctx: BuildContext, ids: Int32Array, count: number, policy: TwoMeansPolicy, plane: SplitPlane): Centroids {
   const f = ctx.dimensions;
-  const centroids: Centroids = { p: new Float32Array(f), q: new Float32Array(f), pExtra: 0, qExtra: 0 };
+  const centroids = scratchCentroids(f);
   twoMeans(ctx, ids, count, policy, centroids);
   const v = plane.vector as Float32Array;
   for (let z = 0; z < f; z++) v[z] = centroids.p[z] - centroids.q[z];
