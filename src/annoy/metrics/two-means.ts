@@ -34,12 +34,11 @@ let centroidsScratch: Centroids | undefined;
 
 /**
  * This thread's centroids for `f` dimensions, reused like the split scratch in tree-builder.ts (no
- * typed-array allocation per split): a split reads them before the next split starts.
+ * typed-array allocation per split): a split reads them before the next split starts, and twoMeans
+ * overwrites every field.
  */
 function scratchCentroids(f: number): Centroids {
   if (centroidsScratch?.p.length !== f) centroidsScratch = { p: new Float32Array(f), q: new Float32Array(f), pExtra: 0, qExtra: 0 };
-  centroidsScratch.pExtra = 0;
-  centroidsScratch.qExtra = 0;
   return centroidsScratch;
 }
 
