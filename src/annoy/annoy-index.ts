@@ -61,6 +61,11 @@ export class AnnoyIndex {
   private readonly structure: IndexStructure;
   private readonly store: StoreContext;
   private readonly ctx: QueryContext;
+  /**
+   * A by-item query's copy of the item vector, reused: queries are synchronous, and a fresh typed
+   * array per query is a malloc'd backing store plus the sweeper's work to free it.
+   */
+  private readonly itemQuery: Float32Array | Uint32Array;
 
   private constructor(storage: IndexStorage, metric: Metric, dimensions: number, validate: boolean, expectedItems?: number) {
     this.impl = metric;
@@ -87,6 +92,7 @@ export class AnnoyIndex {
     this.kernels = createKernels(storage, metric.name === 'hamming' ? 1 : dimensions);
     this.store = { nodes: this.nodes, baseWord: this.baseWord, layout: this.layout, dimensions, kernels: this.kernels };
     this.ctx = { ...this.store, query: new Float32Array(0), session: undefined, queryNorm: 0 };
+    this.itemQuery = metric.name === 'hamming' ? new Uint32Array(this.layout.vectorWords) : new Float32Array(this.layout.vectorWords);
   }
 
   /** Opens and (unless told otherwise) validates; throws IndexFormatError naming what does not fit. */
@@ -133,7 +139,9 @@ export class AnnoyIndex {
     this.checkItem(item);
     const v = this.nodeWord(item) + this.layout.vectorWord;
     const words = this.layout.vectorWords;
-    const query = this.impl.name === 'hamming' ? this.nodes.u32.slice(v, v + words) : this.nodes.f32.slice(v, v + words);
+    const query = this.itemQuery;
+    if (query instanceof Float32Array) query.set(this.nodes.f32.subarray(v, v + words));
+    else query.set(this.nodes.u32.subarray(v, v + words));
     return this.search(query, n, searchK, includeDistances);
   }
 
