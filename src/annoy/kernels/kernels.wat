@@ -1120,7 +1120,7 @@
     (param $mode i32) (param $extraOffset i32) (param $p i32) (param $q i32) (param $extras i32)
     (local $cosine i32) (local $node i32) (local $v i32) (local $s i32) (local $end i32)
     (local $r v128) (local $cc v128) (local $w f32) (local $pSq f32) (local $qSq f32)
-    (local $pExtra f64) (local $qExtra f64) (local $kExtra f64)
+    (local $pExtra f64) (local $qExtra f64)
     (local $ic f64) (local $jc f64) (local $di f64) (local $dj f64) (local $norm f64) (local $keep f64) (local $add f64)
     (local.set $cosine (i32.lt_u (local.get $mode) (i32.const 2)))
 
@@ -1150,7 +1150,6 @@
         (local.set $s (i32.add (local.get $s) (i32.const 4)))
         (local.set $v (i32.add (local.get $node) (local.get $vOffset)))
         (local.set $norm (f64.const 1))
-        (local.set $kExtra (f64.const 0))
         ;; $r lanes 0 and 1 become the two unweighted distances.
         (block $measured
           (if (i32.eq (local.get $mode) (i32.const 2))
@@ -1165,10 +1164,9 @@
           (local.set $w (f32.load (i32.add (local.get $node) (local.get $extraOffset))))
           (if (local.get $mode)
             (then
-              ;; Annoy's DotProduct::distance leaves dot_factor out; the norm and the mean keep it.
-              (local.set $kExtra (f64.promote_f32 (local.get $w)))
-              (local.set $norm (f64.sqrt (f64.add (f64.mul (local.get $kExtra) (local.get $kExtra))
-                                                  (f64.promote_f32 (f32x4.extract_lane 2 (local.get $r))))))
+              ;; Annoy 1.17's two_means leaves dot_factor out of the distance, the norm and the mean:
+              ;; only the seed points' normalisation uses it (and so the split's dot_factor).
+              (local.set $norm (f64.sqrt (f64.promote_f32 (f32x4.extract_lane 2 (local.get $r)))))
               (local.set $r (f32x4.neg (local.get $r))))
             (else
               (local.set $norm (f64.sqrt (f64.promote_f32 (local.get $w))))
@@ -1193,7 +1191,6 @@
             (local.set $add (f64.div (f64.const 1) (f64.mul (local.get $norm) (f64.add (local.get $ic) (f64.const 1)))))
             (local.set $pSq (call $update (local.get $p) (local.get $v) (local.get $f)
               (f32.demote_f64 (local.get $keep)) (f32.demote_f64 (local.get $add))))
-            (local.set $pExtra (f64.add (f64.mul (local.get $pExtra) (local.get $keep)) (f64.mul (local.get $kExtra) (local.get $add))))
             (local.set $ic (f64.add (local.get $ic) (f64.const 1))))
           (else
             (if (f64.lt (local.get $dj) (local.get $di))
@@ -1202,7 +1199,6 @@
                 (local.set $add (f64.div (f64.const 1) (f64.mul (local.get $norm) (f64.add (local.get $jc) (f64.const 1)))))
                 (local.set $qSq (call $update (local.get $q) (local.get $v) (local.get $f)
                   (f32.demote_f64 (local.get $keep)) (f32.demote_f64 (local.get $add))))
-                (local.set $qExtra (f64.add (f64.mul (local.get $qExtra) (local.get $keep)) (f64.mul (local.get $kExtra) (local.get $add))))
                 (local.set $jc (f64.add (local.get $jc) (f64.const 1)))))))
         (br $next)))
     (f64.store (local.get $extras) (local.get $pExtra))

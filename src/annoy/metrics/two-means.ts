@@ -15,9 +15,12 @@ export interface TwoMeansPolicy {
    * starts at `itemWord` (node at `itemNodeWord`).
    */
   distance(centroid: Float32Array, centroidSq: number, f32: Float32Array, itemWord: number, itemNodeWord: number): number;
-  /** The item's extra coordinate that takes part in the mean (dot: dot_factor), else 0. */
+  /**
+   * The item's extra coordinate (dot: dot_factor), else 0. It enters only through the two seed
+   * points' normalisation: Annoy 1.17's loop measures, normalises and averages the vectors alone.
+   */
   itemExtra(f32: Float32Array, itemNodeWord: number): number;
-  /** |item|² including the extra coordinate, when the node stores it (angular); else undefined. */
+  /** |item|², when the node stores it (angular); else undefined. */
   storedNormSq?(f32: Float32Array, itemNodeWord: number): number;
 }
 
@@ -137,14 +140,13 @@ export function twoMeansJs(ctx: BuildContext, samples: Int32Array, policy: TwoMe
     const kWord = kNode + vectorWord;
     const di = ic * policy.distance(p, pSq, f32, kWord, kNode);
     const dj = jc * policy.distance(q, qSq, f32, kWord, kNode);
-    const kExtra = policy.itemExtra(f32, kNode);
     let norm = 1;
     if (cosine) {
       let sq: number;
       if (storedNormSq) {
         sq = storedNormSq(f32, kNode);
       } else {
-        sq = kExtra * kExtra;
+        sq = 0;
         for (let z = 0; z < f; z++) sq += f32[kWord + z] * f32[kWord + z];
       }
       norm = Math.sqrt(sq);
@@ -152,11 +154,9 @@ export function twoMeansJs(ctx: BuildContext, samples: Int32Array, policy: TwoMe
     }
     if (di < dj) {
       pSq = moveMean(p, ic, f32, kWord, norm);
-      pExtra = (pExtra * ic + kExtra / norm) / (ic + 1);
       ic++;
     } else if (dj < di) {
       qSq = moveMean(q, jc, f32, kWord, norm);
-      qExtra = (qExtra * jc + kExtra / norm) / (jc + 1);
       jc++;
     }
   }
