@@ -213,6 +213,68 @@ t.test('twoMeans() draws the same stream with either kernels and agrees with the
   }
 });
 
+/**
+ * Annoy 1.17's two_means for DotProduct as annoylib.h (Debian's r-cran-rcppannoy) writes it: the
+ * seeds are normalised with their dot_factor; the loop's distance, norm and mean use the vector alone,
+ * so the centroids' dot_factor stays the seeds'. Plain double arithmetic into float32 centroids.
+ */
+function annoyDotTwoMeans(fx: Fixture, samples: Int32Array): Centroids {
+  const { nodes, baseWord, layout, dimensions: f } = fx.js;
+  const vector = (id: number): Float32Array => nodes.f32.subarray(baseWord + id * layout.nodeWords + 4, baseWord + id * layout.nodeWords + 4 + f);
+  const dotFactor = (id: number): number => nodes.f32[baseWord + id * layout.nodeWords + 3];
+  const dot = (a: Float32Array, b: Float32Array): number => a.reduce((sum, x, z) => sum + x * b[z], 0);
+  const seed = (id: number): { v: Float32Array; extra: number } => {
+    const v = Float32Array.from(vector(id));
+    let extra = dotFactor(id);
+    const norm = Math.sqrt(dot(v, v) + extra * extra);
+    if (norm > 0) {
+      for (let z = 0; z < f; z++) v[z] /= norm;
+      extra /= norm;
+    }
+    return { v, extra };
+  };
+  const p = seed(samples[0]);
+  const q = seed(samples[1]);
+  let ic = 1;
+  let jc = 1;
+  for (let l = 2; l < samples.length; l++) {
+    const x = vector(samples[l]);
+    const di = ic * -dot(p.v, x);
+    const dj = jc * -dot(q.v, x);
+    const norm = Math.sqrt(dot(x, x));
+    if (!(norm > 0)) continue;
+    if (di < dj) {
+      for (let z = 0; z < f; z++) p.v[z] = (p.v[z] * ic + x[z] / norm) / (ic + 1);
+      ic++;
+    } else if (dj < di) {
+      for (let z = 0; z < f; z++) q.v[z] = (q.v[z] * jc + x[z] / norm) / (jc + 1);
+      jc++;
+    }
+  }
+  return { p: p.v, q: q.v, pExtra: p.extra, qExtra: q.extra };
+}
+
+t.test("dot: both kernels follow Annoy 1.17's two_means (dot_factor only in the seeds)", { skip }, async (t) => {
+  for (const f of [3, 40, 100]) {
+    const fx = fixture('dot', f, 23 + f);
+    const samples = new Int32Array(TWO_MEANS_SAMPLES);
+    for (let round = 0; round < 3; round++) {
+      drawTwoMeansSamples(fx.js.random, allIds(), NODES, samples);
+      const want = annoyDotTwoMeans(fx, samples);
+      const { layout, baseWord } = fx.wasm;
+      const w = centroids(f);
+      const extras = fx.wasm.kernels.twoMeans!(samples, 'dot', baseWord * 4, layout.nodeBytes, layout.vectorWord * 4, (POLICIES.dot.extraWord ?? 0) * 4, w.p, w.q);
+      const j = centroids(f);
+      twoMeansJs(fx.js, samples, POLICIES.dot, j);
+      const label = `f=${f} round ${round}`;
+      t.ok(relativeError(w.p, want.p) <= 1e-4 && relativeError(w.q, want.q) <= 1e-4, `${label}: wasm centroids`);
+      t.ok(relativeError(j.p, want.p) <= 1e-4 && relativeError(j.q, want.q) <= 1e-4, `${label}: JS centroids`);
+      t.ok(extras !== undefined && extraClose(extras.pExtra, want.pExtra) && extraClose(extras.qExtra, want.qExtra), `${label}: wasm dot_factors are the seeds'`);
+      t.ok(extraClose(j.pExtra, want.pExtra) && extraClose(j.qExtra, want.qExtra), `${label}: JS dot_factors are the seeds'`);
+    }
+  }
+});
+
 t.test('falls back to JS when f does not fit a scratch slot or no slot is free', { skip }, async (t) => {
   const big = 17000; // 2 × 68 KB of centroids > one 128 KiB slot
   const fx = fixture('euclidean', big, 3, 0, 6);
