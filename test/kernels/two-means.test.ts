@@ -220,8 +220,9 @@ t.test('twoMeans() draws the same stream with either kernels and agrees with the
  */
 function annoyDotTwoMeans(fx: Fixture, samples: Int32Array): Centroids {
   const { nodes, baseWord, layout, dimensions: f } = fx.js;
-  const vector = (id: number): Float32Array => nodes.f32.subarray(baseWord + id * layout.nodeWords + 4, baseWord + id * layout.nodeWords + 4 + f);
-  const dotFactor = (id: number): number => nodes.f32[baseWord + id * layout.nodeWords + 3];
+  const node = (id: number): number => baseWord + id * layout.nodeWords;
+  const vector = (id: number): Float32Array => nodes.f32.subarray(node(id) + layout.vectorWord, node(id) + layout.vectorWord + f);
+  const dotFactor = (id: number): number => nodes.f32[node(id) + (POLICIES.dot.extraWord ?? 0)];
   const dot = (a: Float32Array, b: Float32Array): number => a.reduce((sum, x, z) => sum + x * b[z], 0);
   const seed = (id: number): { v: Float32Array; extra: number } => {
     const v = Float32Array.from(vector(id));

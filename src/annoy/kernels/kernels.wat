@@ -1161,7 +1161,6 @@
               (local.set $r (call $pair_l1 (local.get $p) (local.get $q) (local.get $v) (local.get $f)))
               (br $measured)))
           (local.set $r (call $pair_dot (local.get $p) (local.get $q) (local.get $v) (local.get $f)))
-          (local.set $w (f32.load (i32.add (local.get $node) (local.get $extraOffset))))
           (if (local.get $mode)
             (then
               ;; Annoy 1.17's two_means leaves dot_factor out of the distance, the norm and the mean:
@@ -1169,6 +1168,8 @@
               (local.set $norm (f64.sqrt (f64.promote_f32 (f32x4.extract_lane 2 (local.get $r)))))
               (local.set $r (f32x4.neg (local.get $r))))
             (else
+              ;; Angular nodes store |v|² at extraOffset.
+              (local.set $w (f32.load (i32.add (local.get $node) (local.get $extraOffset))))
               (local.set $norm (f64.sqrt (f64.promote_f32 (local.get $w))))
               ;; Annoy's angular distance 2 − 2·pq/√(|c|²·|v|²) in float32 (2 when either vector is zero),
               ;; for both centroids at once: lane by lane the same steps as two scalar calls (5-7 % less
