@@ -1,11 +1,13 @@
-// ns per distance for the JS and WASM SIMD kernels (squared L2, plus dot via single calls).
+// ns per distance for the JS, WASM SIMD in-place and WASM SIMD gathering kernels (squared L2, plus dot
+// via single calls). The gathering kernels read the same memory as a plain buffer, as for an index over 4 GiB.
 // Run: npm run build && node dist/bench/kernels.js   (best of several passes; the machine is noisy)
 import { allocateStorage } from '../src/annoy/storage.js';
 import type { VectorKernels } from '../src/annoy/kernels/kernels.js';
 import { createJsKernels } from '../src/annoy/kernels/js-kernels.js';
 import { createWasmKernels } from '../src/annoy/kernels/wasm-kernels.js';
+import { createGatherKernels } from '../src/annoy/kernels/gather-kernels.js';
 
-const DIMS = [40, 100, 784];
+const DIMS = [40, 100, 256, 784];
 // Default larger than the caches, like a real index; `node dist/bench/kernels.js 2` gives 2 MiB (cache-resident).
 const TARGET_BYTES = Number(process.argv[2] ?? 48) * 1024 * 1024;
 const PASSES = 7;
@@ -58,7 +60,7 @@ for (const f of DIMS) {
   const storage = allocateStorage(nodes * nodeBytes);
   const all = new Float32Array(storage.buffer, storage.byteOffset, (nodes * nodeBytes) / 4);
   for (let i = 0; i < all.length; i++) all[i] = Math.random() * 2 - 1;
-  for (const [name, k] of [['js', createJsKernels(storage, f)], ['wasm-simd', createWasmKernels(storage, f)]] as const) {
+  for (const [name, k] of [['js', createJsKernels(storage, f)], ['wasm-simd', createWasmKernels(storage, f)], ['wasm-simd-gather', createGatherKernels(storage, f)]] as const) {
     const r = measure(k, f, nodes, storage.byteOffset, nodeBytes, vOffset);
     rows.push(`| ${name} | ${f} | ${nodes} | ${r.batchSeq.toFixed(1)} | ${r.batchRandom.toFixed(1)} | ${r.single.toFixed(1)} |`);
   }

@@ -1,7 +1,8 @@
 // An index over 4 GiB, end to end: Annoy builds a 4.2 GiB euclidean index (2.2 M items × 500 dims,
 // 2 trees) from random vectors; nnserve reads it in chunks into a SharedArrayBuffer (too large for
-// one WebAssembly memory, so the JS kernels answer), validates it, and must return Annoy's exact ids
-// and the stored vector of the last item, which lies past the 4 GiB mark.
+// one WebAssembly memory, so the gathering SIMD kernels answer), validates it, and must return
+// Annoy's exact ids and the stored vector of the last item, which lies past the 4 GiB mark. Then
+// q/s with the gathering kernels and with the plain JS kernels, alternating on the same storage.
 // Not part of `npm run bench`: it writes ~9 GB to bench/data and needs ~5 GB of RAM.
 // Run: npm run build && node dist/bench/large-index.js
 import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
@@ -80,6 +81,36 @@ const searches = [-1, 5000].map((searchK) => {
   return { searchK, queries: QUERIES, identical: same };
 });
 
+/** The same storage opened again with the kernels NNSERVE_KERNELS names (already validated above). */
+function openWith(kernels: 'js' | 'gather'): AnnoyIndex {
+  const saved = process.env.NNSERVE_KERNELS;
+  process.env.NNSERVE_KERNELS = kernels;
+  try {
+    return AnnoyIndex.open(storage, 'euclidean', F, { validate: false });
+  } finally {
+    if (saved === undefined) delete process.env.NNSERVE_KERNELS;
+    else process.env.NNSERVE_KERNELS = saved;
+  }
+}
+
+const views = { gather: openWith('gather'), js: openWith('js') };
+const ROUNDS = 5;
+const speed = [5000, 50000].map((searchK) => {
+  const times: Record<keyof typeof views, number[]> = { gather: [], js: [] };
+  // Alternating rounds over the same queries: the machine is shared and noisy, ratios come from one run.
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of ['gather', 'js'] as const) {
+      const t = performance.now();
+      for (let q = 0; q < QUERIES; q++) views[name].getNnsByVector(queries.subarray(q * F, (q + 1) * F), 10, searchK);
+      times[name].push((performance.now() - t) / 1000);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const qps = { gather: QUERIES / median(times.gather), js: QUERIES / median(times.js) };
+  log(`search_k ${searchK}: gathering SIMD ${qps.gather.toFixed(1)} q/s, JS ${qps.js.toFixed(1)} q/s (${(qps.gather / qps.js).toFixed(2)}×), median of ${ROUNDS} alternating rounds`);
+  return { searchK, queries: QUERIES, rounds: ROUNDS, qpsGather: qps.gather, qpsJs: qps.js, ratio: qps.gather / qps.js };
+});
+
 const last = ITEMS - 1;
 const lastByte = last * index.nodeBytes;
 const want = readFloats(vectorsFile, last * F, F);
@@ -87,13 +118,16 @@ const lastItemMatches = index.getItemVector(last).every((x, i) => x === want[i])
 log(`item ${last} at byte ${lastByte} (${(lastByte / 2 ** 30).toFixed(2)} GiB): stored vector ${lastItemMatches ? 'matches' : 'DIFFERS FROM'} the input`);
 
 const ok = searches.every((s) => s.identical === s.queries) && lastItemMatches;
-const results = { benchmark: 'large-index', machine: machine(), loaded, searches, lastItem: { item: last, byte: lastByte, matches: lastItemMatches }, ok };
+const results = { benchmark: 'large-index', machine: machine(), loaded, searches, speed, lastItem: { item: last, byte: lastByte, matches: lastItemMatches }, ok };
 const md = [
   '# An index over 4 GiB', '', machineLine(results.machine), '',
   `${ITEMS.toLocaleString('en-US')} items × ${F} dimensions, euclidean, ${TREES} trees, built by Annoy: ${(loaded.bytes / 2 ** 30).toFixed(2)} GiB.`,
   `Loaded into a ${loaded.buffer} with the ${loaded.kernels} kernels: read ${loaded.readSeconds.toFixed(1)} s, open + validate ${loaded.openSeconds.toFixed(1)} s.`,
   ...searches.map((s) => `- search_k ${s.searchK}: ${s.identical} of ${s.queries} answers with Annoy's exact ids.`),
   `- item ${last} (byte ${(lastByte / 2 ** 30).toFixed(2)} GiB): stored vector ${lastItemMatches ? 'matches' : 'differs from'} the input.`,
+  '', `Single-thread q/s on this index (n = 10, ${QUERIES} queries, median of ${ROUNDS} alternating rounds):`, '',
+  '| search_k | gathering WASM SIMD | plain JS | ratio |', '|---|---|---|---|',
+  ...speed.map((r) => `| ${r.searchK} | ${r.qpsGather.toFixed(1)} | ${r.qpsJs.toFixed(1)} | ${r.ratio.toFixed(2)}× |`),
 ].join('\n');
 const paths = writeResults('large-index', results, md);
 log(`${ok ? 'OK' : 'FAILED'} → ${paths.json}`);

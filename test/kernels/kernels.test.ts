@@ -3,7 +3,8 @@ import { allocateStorage, storageFromBytes, SCRATCH_SLOTS, type IndexStorage } f
 import type { BatchOp, VectorKernels } from '../../src/annoy/kernels/kernels.js';
 import { createJsKernels } from '../../src/annoy/kernels/js-kernels.js';
 import { createWasmKernels, wasmKernelsSupported } from '../../src/annoy/kernels/wasm-kernels.js';
-import { createKernels } from '../../src/annoy/kernels/select-kernels.js';
+import { createKernels, GATHER_MIN_DIMENSIONS } from '../../src/annoy/kernels/select-kernels.js';
+import { createGatherKernels } from '../../src/annoy/kernels/gather-kernels.js';
 import { close, fillNodes, randomVector, reference, rng, vectorAt } from './helpers.js';
 
 const DIMS = [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 40, 63, 64, 100, 784, 1000];
@@ -80,7 +81,7 @@ t.test('WebAssembly SIMD is available on this runtime', async (t) => {
   t.ok(wasmKernelsSupported());
 });
 
-t.test('WASM and JS kernels match a naive reference', async (t) => {
+t.test('WASM (in place and gathering) and JS kernels match a naive reference', async (t) => {
   for (const f of DIMS) {
     const fx = fixture(f, 1000 + f);
     // One batch count exceeds a scratch slot's chunk (≈ 5,300-10,900 ids depending on f).
@@ -91,6 +92,7 @@ t.test('WASM and JS kernels match a naive reference', async (t) => {
     t.equal(wasm.kind, 'wasm-simd');
     t.same(checkKernels(wasm, fx, f, counts), [], `wasm f=${f}`);
     t.same(checkKernels(js, fx, f, counts), [], `js f=${f}`);
+    t.same(checkKernels(createGatherKernels(fx.storage, f), fx, f, counts), [], `gather f=${f}`);
   }
 });
 
@@ -102,7 +104,7 @@ t.test('a bounded l2/l1 batch gives the exact result, or +Infinity where that re
     const q = randomVector(f, random);
     const ids = randomIds(nodes - 3, random, nodes);
     for (const op of ['l2', 'l1'] as const) {
-      for (const k of [createWasmKernels(fx.storage, f), createJsKernels(fx.storage, f)]) {
+      for (const k of [createWasmKernels(fx.storage, f), createGatherKernels(fx.storage, f), createJsKernels(fx.storage, f)]) {
         const session = k.open(q);
         const from = 5;
         const exact = new Float64Array(ids.length);
@@ -130,8 +132,8 @@ t.test('a bounded l2/l1 batch gives the exact result, or +Infinity where that re
           }
           t.same(wrong.slice(0, 5), [], `${k.kind} ${op} f=${f} ${name} bound`);
           if (name !== 'tight') continue;
-          // Only the WASM kernel stops early, and only where a 256-byte check fits (f >= 64).
-          if (k.kind === 'wasm-simd' && f >= 64) t.ok(pruned > ids.length / 4, `${k.kind} ${op} f=${f} skipped ${pruned} of ${ids.length - from}`);
+          // Only the WASM kernels stop early, and only where a 256-byte check fits (f >= 64).
+          if (k.kind !== 'js' && f >= 64) t.ok(pruned > ids.length / 4, `${k.kind} ${op} f=${f} skipped ${pruned} of ${ids.length - from}`);
           else t.equal(pruned, 0, `${k.kind} ${op} f=${f} computes everything`);
         }
       }
@@ -203,22 +205,31 @@ t.test('a query of the wrong length is rejected', async (t) => {
   t.throws(() => createJsKernels(fx.storage, 8).open(new Float32Array(9)), RangeError);
 });
 
-t.test('createKernels picks WASM only for WebAssembly-backed storage', async (t) => {
+t.test('createKernels: in place for WebAssembly-backed storage, gathering for long vectors elsewhere, else JS', async (t) => {
   t.equal(createKernels(allocateStorage(1024), 4).kind, 'wasm-simd');
+  t.equal(createKernels(allocateStorage(1024), 16385).kind, 'wasm-simd');
   t.equal(createKernels(allocateStorage(1024, { wasm: false }), 4).kind, 'js');
   t.equal(createKernels(allocateStorage(1024, { shared: false }), 4).kind, 'js');
   t.equal(createKernels(storageFromBytes(new Uint8Array(1024)), 4).kind, 'js');
+  t.equal(createKernels(allocateStorage(1024, { wasm: false }), GATHER_MIN_DIMENSIONS - 1).kind, 'js');
+  t.equal(createKernels(allocateStorage(1024, { wasm: false }), GATHER_MIN_DIMENSIONS).kind, 'wasm-simd-gather');
+  t.equal(createKernels(storageFromBytes(new Uint8Array(1024)), 784).kind, 'wasm-simd-gather');
+  t.equal(createKernels(allocateStorage(1024, { wasm: false }), 16385).kind, 'js', 'longer than the gather scratch holds');
   const saved = process.env.NNSERVE_KERNELS;
-  process.env.NNSERVE_KERNELS = 'js';
   try {
+    process.env.NNSERVE_KERNELS = 'js';
     t.equal(createKernels(allocateStorage(1024), 4).kind, 'js', 'NNSERVE_KERNELS=js forces JS');
+    t.equal(createKernels(allocateStorage(1024, { wasm: false }), 784).kind, 'js', 'NNSERVE_KERNELS=js forces JS');
+    process.env.NNSERVE_KERNELS = 'gather';
+    t.equal(createKernels(allocateStorage(1024, { wasm: false }), 4).kind, 'wasm-simd-gather', 'NNSERVE_KERNELS=gather forces gathering');
+    t.equal(createKernels(allocateStorage(1024), 4).kind, 'wasm-simd', 'in place wins where it can');
   } finally {
     if (saved === undefined) delete process.env.NNSERVE_KERNELS;
     else process.env.NNSERVE_KERNELS = saved;
   }
 });
 
-t.test('addresses above 2^31 (WASM) and 2^32 (JS) are handled as unsigned', async (t) => {
+t.test('addresses above 2^31 (WASM) and 2^32 (JS, gathering) are handled as unsigned', async (t) => {
   const f = 17;
   const nodeBytes = 12 + f * 4;
   const nodes = 8;
@@ -227,10 +238,11 @@ t.test('addresses above 2^31 (WASM) and 2^32 (JS) are handled as unsigned', asyn
   const wasmStorage = allocateStorage(high + nodes * nodeBytes);
   const jsHigh = 2 ** 32 + 4096;
   const jsStorage = allocateStorage(jsHigh + nodes * nodeBytes, { wasm: false });
-  for (const [storage, base] of [[wasmStorage, high], [jsStorage, jsHigh]] as const) {
+  fillNodes(wasmStorage.buffer, wasmStorage.byteOffset + high, nodes, nodeBytes, 12, f, rng(high));
+  fillNodes(jsStorage.buffer, jsStorage.byteOffset + jsHigh, nodes, nodeBytes, 12, f, rng(jsHigh));
+  const cases = [[wasmStorage, high, createKernels(wasmStorage, f)], [jsStorage, jsHigh, createKernels(jsStorage, f)], [jsStorage, jsHigh, createGatherKernels(jsStorage, f)]] as const;
+  for (const [storage, base, k] of cases) {
     const nodeBase = storage.byteOffset + base;
-    fillNodes(storage.buffer, nodeBase, nodes, nodeBytes, 12, f, rng(base));
-    const k = createKernels(storage, f);
     const q = randomVector(f, rng(1));
     const s = k.open(q);
     const ids = Int32Array.of(7, 0, 3, 3, 5);

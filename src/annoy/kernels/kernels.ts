@@ -36,7 +36,8 @@ export interface KernelSession {
 
 /** Kernels bound to one storage and one dimension count `f` (float32 vectors). */
 export interface VectorKernels {
-  readonly kind: 'wasm-simd' | 'js';
+  /** 'wasm-simd': in place in a WebAssembly memory; 'wasm-simd-gather': copies through scratch (gather-kernels.ts); 'js': plain TypeScript. */
+  readonly kind: 'wasm-simd' | 'wasm-simd-gather' | 'js';
   open(query: Float32Array): KernelSession;
   /** dot of two stored vectors (both byte offsets absolute); used by get_distance and the builder. */
   dotStored(aByte: number, bByte: number): number;
@@ -62,5 +63,5 @@ export interface VectorKernels {
   ): { pExtra: number; qExtra: number } | undefined;
 }
 
-/** Chooses WASM SIMD kernels when the storage is a WebAssembly memory, else the JS fallback. */
+/** Chooses the kernels for a storage (select-kernels.ts). */
 export type KernelFactory = (storage: IndexStorage, f: number) => VectorKernels;

@@ -1,7 +1,9 @@
 import { CONTROL_BYTES, SCRATCH_SLOTS, SCRATCH_SLOT_BYTES, type IndexStorage } from '../storage.js';
-import { TWO_MEANS_SAMPLES, type BatchOp, type KernelSession, type TwoMeansMode, type VectorKernels } from './kernels.js';
+import { TWO_MEANS_SAMPLES, type BatchOp, type KernelSession, type VectorKernels } from './kernels.js';
 import { createJsKernels } from './js-kernels.js';
-import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
+import { instantiateKernels, TWO_MEANS_MODE, type KernelExports } from './wasm-module.js';
+
+export { wasmKernelsSupported } from './wasm-module.js';
 
 /*
  * WebAssembly SIMD kernels reading vectors in place from the storage's shared WebAssembly memory.
@@ -15,22 +17,6 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
  * A crashed thread that held a slot leaks it; the fallback keeps queries correct, only slower.
  */
 
-type Kernel3 = (a: number, b: number, f: number) => number;
-type BatchKernel = (q: number, ids: number, count: number, base: number, nodeBytes: number, vOffset: number, f: number, out: number, bound: number) => void;
-
-interface KernelExports {
-  dot: Kernel3;
-  l2: Kernel3;
-  l1: Kernel3;
-  batch_dot: BatchKernel;
-  batch_l2: BatchKernel;
-  batch_l1: BatchKernel;
-  two_means(
-    samples: number, base: number, nodeBytes: number, vOffset: number, f: number,
-    mode: number, extraOffset: number, p: number, q: number, extras: number,
-  ): void;
-}
-
 /** One instance per WebAssembly.Memory per thread, with views over the whole memory. */
 interface Bound {
   readonly exports: KernelExports;
@@ -40,17 +26,12 @@ interface Bound {
   readonly f64: Float64Array;
 }
 
-/** The numbering of two_means modes in kernels.wat. */
-const TWO_MEANS_MODE: Readonly<Record<TwoMeansMode, number>> = { angular: 0, dot: 1, euclidean: 2, manhattan: 3 };
 /** two_means scratch layout: the sample ids, padded so the centroids after them are 16-byte aligned. */
 const SAMPLES_BYTES = Math.ceil((TWO_MEANS_SAMPLES * 4) / 16) * 16;
 
 /** A query larger than this would leave no room in its slot for a useful chunk of ids. */
 const MAX_QUERY_BYTES = SCRATCH_SLOT_BYTES / 2;
 
-let wasmBytes: Uint8Array | undefined;
-/** undefined: not tried yet; null: this runtime cannot compile the module (no SIMD or threads). */
-let compiled: WebAssembly.Module | null | undefined;
 const bound = new WeakMap<WebAssembly.Memory, Bound>();
 /**
  * Where this thread starts looking for a free slot: the last slot it used (usually free again and
@@ -58,35 +39,15 @@ const bound = new WeakMap<WebAssembly.Memory, Bound>();
  */
 let slotHint = Math.floor(Math.random() * SCRATCH_SLOTS);
 
-function kernelBytes(): Uint8Array {
-  wasmBytes ??= Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
-  return wasmBytes;
-}
-
-function kernelModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    const bytes = kernelBytes();
-    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
-  return compiled;
-}
-
-/** Whether this runtime can run the SIMD kernels (validates and compiles the module once per thread). */
-export function wasmKernelsSupported(): boolean {
-  return kernelModule() !== null;
-}
-
 function bind(memory: WebAssembly.Memory): Bound {
   let b = bound.get(memory);
   if (b === undefined) {
-    const module = kernelModule();
-    if (module === null) throw new Error('WebAssembly SIMD kernels are not supported by this runtime');
-    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    const exports = instantiateKernels(memory);
     // A builder's memory may grow later (growStorage): these views cover only the pages of now, which
     // is enough because they touch nothing but the control block and scratch slots at the start.
     const buffer = memory.buffer;
     b = {
-      exports: instance.exports as unknown as KernelExports,
+      exports,
       flags: new Int32Array(buffer, 0, SCRATCH_SLOTS),
       f32: new Float32Array(buffer),
       i32: new Int32Array(buffer),
@@ -112,7 +73,10 @@ class WasmSession implements KernelSession {
   private readonly qPtr: number;
   private readonly idsPtr: number;
   private readonly outPtr: number;
-  /** Ids per kernel call; even, so the f64 results after the ids stay 8-byte aligned. */
+  /**
+   * Ids per kernel call, a multiple of 8: the kernels score groups of 8 and finish the rest one by one
+   * (summing dot in another order), so only the batch's own tail, never a chunk boundary, takes that path.
+   */
   private readonly chunk: number;
   private released = false;
 
@@ -124,7 +88,7 @@ class WasmSession implements KernelSession {
   ) {
     this.qPtr = CONTROL_BYTES + slot * SCRATCH_SLOT_BYTES;
     const qBytes = Math.ceil((f * 4) / 16) * 16;
-    this.chunk = Math.floor((SCRATCH_SLOT_BYTES - qBytes) / 24) * 2;
+    this.chunk = Math.floor((SCRATCH_SLOT_BYTES - qBytes) / (8 * 12)) * 8;
     this.idsPtr = this.qPtr + qBytes;
     this.outPtr = this.idsPtr + this.chunk * 4;
     b.f32.set(query, this.qPtr / 4);
