@@ -7,9 +7,10 @@ import { wasmKernelsSupported } from './wasm-module.js';
 
 /**
  * From this many dimensions on, copying vectors into scratch and running SIMD beats plain JS on
- * storage the kernels cannot address. Measured per candidate out of a 200 MB storage (l2, this
- * machine): f = 64 gather 131 ns vs JS 95 ns; f = 128 212 vs 206; f = 256 245 vs 352; f = 784 459
- * vs 1,019. Below, the view each copy needs costs more than the SIMD arithmetic saves.
+ * storage the kernels cannot address. Measured per candidate (l2, random ids): out of 400 MB,
+ * f = 128 gather 263 ns vs JS 341, f = 256 431 vs 680, f = 784 1,047 vs 1,741; out of 48 MiB
+ * (`bench/kernels.ts`), f = 40 292 vs 226 and f = 100 389 vs 368. Below ~128 the view each copy
+ * needs costs more than the SIMD arithmetic saves.
  */
 export const GATHER_MIN_DIMENSIONS = 160;
 
