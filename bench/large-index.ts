@@ -3,15 +3,19 @@
 // one WebAssembly memory, so the gathering SIMD kernels answer), validates it, and must return
 // Annoy's exact ids and the stored vector of the last item, which lies past the 4 GiB mark. Then
 // q/s with the gathering kernels and with the plain JS kernels, alternating on the same storage.
-// Not part of `npm run bench`: it writes ~9 GB to bench/data and needs ~5 GB of RAM.
+// Last, `nnserve serve` with 2 workers answers concurrent HTTP searches over the same file.
+// Not part of `npm run bench`: it writes ~9 GB to bench/data and needs ~10 GB of RAM (this process
+// and the service each hold the index once).
 // Run: npm run build && node dist/bench/large-index.js
-import { closeSync, existsSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnnoyIndex } from '../src/annoy/index.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
 import { annoyBatch, annoyBuild, ensureAnnoyRef } from './lib/annoy-ref.js';
 import { gaussianSource } from './lib/datasets.js';
 import { DATA_DIR, machine, machineLine, writeResults } from './lib/results.js';
+import { tempIndexDir } from './lib/index-dir.js';
+import { rssOf, startService } from './lib/service.js';
 
 const F = 500;
 const ITEMS = 2_200_000;
@@ -71,6 +75,7 @@ const loaded = {
 log(`loaded ${(loaded.bytes / 2 ** 30).toFixed(2)} GiB into a ${loaded.buffer} (${loaded.kernels} kernels): read ${loaded.readSeconds.toFixed(1)} s, open + validate ${loaded.openSeconds.toFixed(1)} s`);
 
 const queries = readFloats(queriesFile, 0, QUERIES * F);
+const annoyIds = new Map<number, Int32Array>();
 const searches = [-1, 5000].map((searchK) => {
   const annoy = annoyBatch('euclidean', F, indexFile, queriesFile, 10, searchK, join(DATA_DIR, 'large-ids.tmp'));
   let same = 0;
@@ -79,6 +84,7 @@ const searches = [-1, 5000].map((searchK) => {
     if (ids.every((id, j) => id === annoy.ids[q * 10 + j])) same++;
   }
   log(`search_k ${searchK}: ${same} of ${QUERIES} answers have Annoy's exact ids`);
+  annoyIds.set(searchK, annoy.ids);
   return { searchK, queries: QUERIES, identical: same };
 });
 
@@ -113,20 +119,55 @@ const speed = [5000, 50000].map((searchK) => {
   return { searchK, queries: QUERIES, rounds: ROUNDS, qpsGather: qps.gather, qpsJs: qps.js, qpsAnnoy: qps.annoy, gatherVsJs: qps.gather / qps.js, gatherVsAnnoy: qps.gather / qps.annoy };
 });
 
+// The service end to end: 2 workers serve the same file (a symlink, as a mounted volume would be),
+// each with its own gathering scratch; concurrent searches must give Annoy's ids from one copy.
+const HTTP_SEARCH_K = 5000;
+const served = await (async () => {
+  const dir = tempIndexDir('large');
+  symlinkSync(indexFile, join(dir.dir, 'large.ann'));
+  writeFileSync(join(dir.dir, 'large.json'), JSON.stringify({ metric: 'euclidean', dimensions: F }));
+  const service = await startService({ indexDir: dir.dir, workers: 2, env: { NNSERVE_DEMO: 'false' }, readyTimeoutMs: 600_000 });
+  try {
+    const want = annoyIds.get(HTTP_SEARCH_K)!;
+    // Twice: the first pass also opens the index and compiles the code in each worker; the second is timed.
+    const pass = () => Promise.all(Array.from({ length: QUERIES }, async (_, q) => {
+      const res = await fetch(`${service.base}/v1/indexes/large/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ vector: Array.from(queries.subarray(q * F, (q + 1) * F)), n: 10, search_k: HTTP_SEARCH_K }),
+      });
+      const body = (await res.json()) as { ids?: number[] };
+      return res.status === 200 && body.ids !== undefined && body.ids.every((id, j) => id === want[q * 10 + j]);
+    }));
+    const first = await pass();
+    const t = performance.now();
+    const second = await pass();
+    const seconds = (performance.now() - t) / 1000;
+    const rss = rssOf(service.pid);
+    const identical = Math.min(first.filter(Boolean).length, second.filter(Boolean).length);
+    log(`nnserve serve, 2 workers: ${identical} of ${QUERIES} concurrent HTTP searches (search_k ${HTTP_SEARCH_K}, both passes) have Annoy's ids, ${(QUERIES / seconds).toFixed(0)} req/s in the second pass, RSS ${(rss.rssMiB / 1024).toFixed(2)} GiB`);
+    return { workers: 2, searchK: HTTP_SEARCH_K, queries: QUERIES, identical, reqPerSecond: QUERIES / seconds, rssMiB: rss.rssMiB };
+  } finally {
+    await service.stop();
+    dir.remove();
+  }
+})();
+
 const last = ITEMS - 1;
 const lastByte = last * index.nodeBytes;
 const want = readFloats(vectorsFile, last * F, F);
 const lastItemMatches = index.getItemVector(last).every((x, i) => x === want[i]);
 log(`item ${last} at byte ${lastByte} (${(lastByte / 2 ** 30).toFixed(2)} GiB): stored vector ${lastItemMatches ? 'matches' : 'DIFFERS FROM'} the input`);
 
-const ok = searches.every((s) => s.identical === s.queries) && lastItemMatches;
-const results = { benchmark: 'large-index', machine: machine(), loaded, searches, speed, lastItem: { item: last, byte: lastByte, matches: lastItemMatches }, ok };
+const ok = searches.every((s) => s.identical === s.queries) && lastItemMatches && served.identical === served.queries;
+const results = { benchmark: 'large-index', machine: machine(), loaded, searches, speed, served, lastItem: { item: last, byte: lastByte, matches: lastItemMatches }, ok };
 const md = [
   '# An index over 4 GiB', '', machineLine(results.machine), '',
   `${ITEMS.toLocaleString('en-US')} items × ${F} dimensions, euclidean, ${TREES} trees, built by Annoy: ${(loaded.bytes / 2 ** 30).toFixed(2)} GiB.`,
   `Loaded into a ${loaded.buffer} with the ${loaded.kernels} kernels: read ${loaded.readSeconds.toFixed(1)} s, open + validate ${loaded.openSeconds.toFixed(1)} s.`,
   ...searches.map((s) => `- search_k ${s.searchK}: ${s.identical} of ${s.queries} answers with Annoy's exact ids.`),
   `- item ${last} (byte ${(lastByte / 2 ** 30).toFixed(2)} GiB): stored vector ${lastItemMatches ? 'matches' : 'differs from'} the input.`,
+  `- \`nnserve serve\` with ${served.workers} workers: ${served.identical} of ${served.queries} concurrent HTTP searches at search_k ${served.searchK} with Annoy's exact ids (two passes), ${served.reqPerSecond.toFixed(0)} req/s in the second, RSS ${(served.rssMiB / 1024).toFixed(2)} GiB (one copy of the index).`,
   '', `Single-thread q/s on this index (n = 10, ${QUERIES} queries, median of ${ROUNDS} alternating rounds):`, '',
   '| search_k | gathering WASM SIMD | plain JS | gathering ÷ JS | Annoy (C++ -O3 -march=native) | gathering ÷ Annoy |', '|---|---|---|---|---|---|',
   ...speed.map((r) => `| ${r.searchK} | ${r.qpsGather.toFixed(1)} | ${r.qpsJs.toFixed(1)} | ${r.gatherVsJs.toFixed(2)}× | ${r.qpsAnnoy.toFixed(1)} | ${r.gatherVsAnnoy.toFixed(2)}× |`),
