@@ -1,4 +1,5 @@
-// Worker fixture for threads.test.ts: hammers the shared scratch slots and checks every result.
+// Worker fixture for threads.test.ts: hammers the shared scratch slots (or, over a plain
+// SharedArrayBuffer, this thread's gathering scratch) and checks every result.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SCRATCH_SLOTS, WASM_DATA_OFFSET, type IndexStorage } from '../../src/annoy/storage.js';
 import type { BatchOp, KernelSession } from '../../src/annoy/kernels/kernels.js';
@@ -6,7 +7,9 @@ import { createKernels } from '../../src/annoy/kernels/select-kernels.js';
 import { close, randomVector, reference, rng, vectorAt } from './helpers.js';
 
 export interface WorkerJob {
-  memory: WebAssembly.Memory;
+  /** The storage: a WebAssembly memory (node data after WASM_DATA_OFFSET) or a plain buffer (from 0). */
+  memory?: WebAssembly.Memory;
+  buffer?: SharedArrayBuffer;
   byteLength: number;
   f: number;
   nodes: number;
@@ -30,12 +33,9 @@ export interface WorkerResult {
 }
 
 const job = workerData as WorkerJob;
-const storage: IndexStorage = {
-  buffer: job.memory.buffer,
-  byteOffset: WASM_DATA_OFFSET,
-  byteLength: job.byteLength,
-  memory: job.memory,
-};
+const storage: IndexStorage = job.memory
+  ? { buffer: job.memory.buffer, byteOffset: WASM_DATA_OFFSET, byteLength: job.byteLength, memory: job.memory }
+  : { buffer: job.buffer!, byteOffset: 0, byteLength: job.byteLength };
 const { f, nodes, nodeBytes, vOffset } = job;
 const kernels = createKernels(storage, f);
 const random = rng(job.seed);
@@ -46,7 +46,7 @@ const out = new Float64Array(64);
 let checked = 0;
 let bad = 0;
 let maxBusy = 0;
-const flags = new Int32Array(storage.buffer, 0, SCRATCH_SLOTS);
+const flags = job.memory ? new Int32Array(storage.buffer, 0, SCRATCH_SLOTS) : new Int32Array(0);
 
 Atomics.add(job.barrier, 0, 1);
 while (Atomics.load(job.barrier, 0) < job.workers) Atomics.wait(job.barrier, 0, Atomics.load(job.barrier, 0), 50);
