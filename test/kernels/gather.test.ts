@@ -2,7 +2,8 @@ import t from 'tap';
 import { allocateStorage, storageBytes, type IndexStorage } from '../../src/annoy/storage.js';
 import { TWO_MEANS_SAMPLES, type BatchOp, type TwoMeansMode, type VectorKernels } from '../../src/annoy/kernels/kernels.js';
 import { createGatherKernels } from '../../src/annoy/kernels/gather-kernels.js';
-import { createWasmKernels, wasmKernelsSupported } from '../../src/annoy/kernels/wasm-kernels.js';
+import { createWasmKernels } from '../../src/annoy/kernels/wasm-kernels.js';
+import { wasmKernelsSupported } from '../../src/annoy/kernels/wasm-module.js';
 import { AnnoyBuilder, buildForestPart, forestPlan } from '../../src/annoy/annoy-builder.js';
 import { AnnoyIndex } from '../../src/annoy/index.js';
 import type { MetricName } from '../../src/annoy/metrics/names.js';
@@ -18,13 +19,18 @@ import { close, fillNodes, randomVector, reference, rng, vectorAt } from './help
 const skip = wasmKernelsSupported() ? false : 'WebAssembly SIMD unavailable';
 const OPS: readonly BatchOp[] = ['dot', 'l2', 'l1'];
 
-/** The same bytes twice: in a WebAssembly memory (in-place kernels) and in a plain SharedArrayBuffer at another offset. */
+/** `bytes` copied into a new storage: a WebAssembly memory (in-place kernels) or, with `wasm: false`, a plain SharedArrayBuffer. */
+function storageWith(bytes: Uint8Array, options: { wasm?: boolean } = {}): IndexStorage {
+  const s = allocateStorage(bytes.byteLength, options);
+  storageBytes(s).set(bytes);
+  return s;
+}
+
+/** The same bytes twice: in a WebAssembly memory and in a plain SharedArrayBuffer at another offset. */
 function twin(byteLength: number, fill: (s: IndexStorage) => void): { wasm: IndexStorage; plain: IndexStorage } {
   const wasm = allocateStorage(byteLength);
   fill(wasm);
-  const plain = allocateStorage(byteLength, { wasm: false });
-  storageBytes(plain).set(storageBytes(wasm));
-  return { wasm, plain };
+  return { wasm, plain: storageWith(storageBytes(wasm), { wasm: false }) };
 }
 
 function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
@@ -149,13 +155,6 @@ t.test('two_means over gathered node records is bit-identical to in-place WASM',
   t.throws(() => createGatherKernels(plain, 4).twoMeans!(new Int32Array(3), 'euclidean', 0, 32, 16, 0, p, p.slice()), RangeError);
 });
 
-/** Copies an index's bytes into a plain SharedArrayBuffer, where the engine picks the gathering kernels. */
-function plainCopy(bytes: Uint8Array): IndexStorage {
-  const s = allocateStorage(bytes.byteLength, { wasm: false });
-  storageBytes(s).set(bytes);
-  return s;
-}
-
 t.test('the engine builds and answers the same over a plain buffer (f ≥ 160) as over a WebAssembly memory', { skip }, async (t) => {
   const f = 192;
   for (const metric of ['angular', 'euclidean', 'manhattan', 'dot'] as const satisfies readonly MetricName[]) {
@@ -173,12 +172,13 @@ t.test('the engine builds and answers the same over a plain buffer (f ≥ 160) a
     // The same trees built through the gathering kernels: the prepared items moved to a plain buffer.
     const gathered = builder();
     const prepared = gathered.prepare();
-    const moved = { ...prepared, storage: plainCopy(storageBytes(prepared.storage)) };
+    const moved = { ...prepared, storage: storageWith(storageBytes(prepared.storage), { wasm: false }) };
     gathered.finish(moved, [buildForestPart(moved, forestPlan(6, moved.nItems, 1, 0), 0)]);
     t.ok(Buffer.from(gathered.save()).equals(Buffer.from(file)), `${metric}: the file built over a plain buffer is byte-identical`);
 
-    const a = AnnoyIndex.open(allocateAndFill(file), metric, f);
-    const b = AnnoyIndex.open(plainCopy(file), metric, f);
+    const a = AnnoyIndex.open(storageWith(file), metric, f);
+    // In a plain buffer the engine picks the gathering kernels by itself (f ≥ GATHER_MIN_DIMENSIONS).
+    const b = AnnoyIndex.open(storageWith(file, { wasm: false }), metric, f);
     t.equal(a.kernels.kind, 'wasm-simd');
     t.equal(b.kernels.kind, 'wasm-simd-gather');
     let mismatches = 0;
@@ -197,9 +197,3 @@ t.test('the engine builds and answers the same over a plain buffer (f ≥ 160) a
     t.equal(mismatches, 0, `${metric}: same ids and distances, bit for bit`);
   }
 });
-
-function allocateAndFill(bytes: Uint8Array): IndexStorage {
-  const s = allocateStorage(bytes.byteLength);
-  storageBytes(s).set(bytes);
-  return s;
-}

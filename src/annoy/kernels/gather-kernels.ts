@@ -156,7 +156,7 @@ export function createGatherKernels(storage: IndexStorage, f: number): VectorKer
       if (p.length !== f || q.length !== f) throw new RangeError(`centroids must have ${f} values`);
       // Whole node records, so the vector and the extra coordinate keep their offsets.
       const recordStride = align16(nodeBytes);
-      if (nodeBytes % 4 !== 0 || VECTORS + TWO_MEANS_SAMPLES * recordStride > SCRATCH_BYTES) return undefined;
+      if (VECTORS + TWO_MEANS_SAMPLES * recordStride > SCRATCH_BYTES) return undefined;
       const nodeFloats = nodeBytes / 4;
       gather(s, v, samples, 0, TWO_MEANS_SAMPLES, nodeBase / 4, nodeFloats, nodeFloats, VECTORS, recordStride);
       exports.two_means(IDS, VECTORS, recordStride, vOffset, f, TWO_MEANS_MODE[mode], extraOffset, P, Q, EXTRAS);

@@ -3,8 +3,6 @@ import { TWO_MEANS_SAMPLES, type BatchOp, type KernelSession, type VectorKernels
 import { createJsKernels } from './js-kernels.js';
 import { instantiateKernels, TWO_MEANS_MODE, type KernelExports } from './wasm-module.js';
 
-export { wasmKernelsSupported } from './wasm-module.js';
-
 /*
  * WebAssembly SIMD kernels reading vectors in place from the storage's shared WebAssembly memory.
  *
