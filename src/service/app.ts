@@ -14,6 +14,7 @@ import type { ServiceConfig } from './config.js';
 import { ServiceError } from './errors.js';
 import auth from './plugins/auth.js';
 import core from './plugins/core.js';
+import crossOrigin from './plugins/cors.js';
 import observability from './plugins/observability.js';
 import openapi from './plugins/openapi.js';
 import rateLimit from './plugins/rate-limit.js';
@@ -126,6 +127,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(core, { config, load: options.load });
   await app.register(observability, { accessLog: config.accessLog });
   await app.register(securityHeaders);
+  if (config.corsOrigins.length > 0) await app.register(crossOrigin, { origins: config.corsOrigins });
   if (config.rateLimitMax > 0) await app.register(rateLimit, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs });
   const apiKeys = [...(config.apiKey ? [config.apiKey] : []), ...config.apiKeys];
   if (apiKeys.length > 0) await app.register(auth, { apiKeys });

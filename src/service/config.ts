@@ -12,6 +12,7 @@ export interface ServiceConfig {
   adminToken: string | null;
   apiKey: string | null;
   apiKeys: string[];
+  corsOrigins: string[];
   rateLimitMax: number;
   rateLimitWindowMs: number;
   requestTimeoutMs: number;
@@ -30,7 +31,7 @@ export interface ServiceConfig {
   docs: boolean;
 }
 
-type Kind = 'int' | 'string' | 'bool' | 'secret' | 'secrets' | 'level';
+type Kind = 'int' | 'string' | 'bool' | 'secret' | 'secrets' | 'level' | 'origins';
 
 /** One row of the settings table: the README table and `--help` are printed from these rows. */
 export interface SettingSpec {
@@ -57,6 +58,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'adminToken', flag: '--admin-token', env: 'NNSERVE_ADMIN_TOKEN', kind: 'secret', defaultText: 'unset', description: 'Enables `POST /v1/admin/reload` with `Authorization: Bearer <token>`; when unset the route answers 404.' },
   { key: 'apiKey', flag: '--api-key', env: 'NNSERVE_API_KEY', kind: 'secret', defaultText: 'unset', description: 'When set, every `/v1/indexes…` request needs `Authorization: Bearer <key>` or `x-api-key: <key>` (401 otherwise). Health, metrics and docs stay open.' },
   { key: 'apiKeys', flag: '--api-keys', env: 'NNSERVE_API_KEYS', kind: 'secrets', defaultText: 'unset', description: 'Comma-separated API keys, each accepted like `NNSERVE_API_KEY` (several clients, or rotation without downtime). Both settings may be used together.' },
+  { key: 'corsOrigins', flag: '--cors-origins', env: 'NNSERVE_CORS_ORIGINS', kind: 'origins', defaultText: 'unset', description: 'Comma-separated origins (e.g. `https://shop.example.com`) whose web pages may call the API from a browser (CORS); `*` allows any origin. Unset: no CORS headers, so browsers refuse cross-origin calls.' },
   { key: 'rateLimitMax', flag: '--rate-limit-max', env: 'NNSERVE_RATE_LIMIT_MAX', kind: 'int', min: 0, max: 1_000_000_000, defaultText: '0', description: 'Requests one client address may make to `/v1/…` routes per window; above it 429 with `Retry-After`. 0 = no rate limiting.' },
   { key: 'rateLimitWindowMs', flag: '--rate-limit-window-ms', env: 'NNSERVE_RATE_LIMIT_WINDOW_MS', kind: 'int', min: 1, max: 86_400_000, defaultText: '60000', description: 'Length of the rate-limit window in ms.' },
   { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: 'NNSERVE_REQUEST_TIMEOUT_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '30000', description: 'Time a client has to send a whole request (headers and body); slower ones get 408 and are disconnected. 0 = no limit.' },
@@ -90,6 +92,7 @@ export function defaults(): ServiceConfig {
     adminToken: null,
     apiKey: null,
     apiKeys: [],
+    corsOrigins: [],
     rateLimitMax: 0,
     rateLimitWindowMs: 60_000,
     requestTimeoutMs: 30_000,
@@ -107,6 +110,32 @@ export function defaults(): ServiceConfig {
     demo: true,
     docs: true,
   };
+}
+
+/** Comma-separated items, trimmed, empty ones dropped. */
+function list(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/**
+ * A browser sends `Origin: scheme://host[:port]` and CORS compares it as a string, so an entry with
+ * a path or a trailing slash would never match: refuse it at start-up instead of failing silently.
+ */
+function checkOrigin(origin: string, source: string): string {
+  if (origin === '*') return origin;
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    parsed = null;
+  }
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+    throw new ConfigError(`${source}: ${JSON.stringify(origin)} is not an origin; expected scheme://host[:port] with no path, e.g. https://shop.example.com, or *`);
+  }
+  return origin;
 }
 
 function parseValue(spec: SettingSpec, raw: string, source: string): ServiceConfig[keyof ServiceConfig] {
@@ -131,10 +160,9 @@ function parseValue(spec: SettingSpec, raw: string, source: string): ServiceConf
     case 'secret':
       return raw === '' ? null : raw;
     case 'secrets':
-      return raw
-        .split(',')
-        .map((k) => k.trim())
-        .filter((k) => k !== '');
+      return list(raw);
+    case 'origins':
+      return list(raw).map((origin) => checkOrigin(origin, source));
     case 'string':
       if (raw === '') throw new ConfigError(`${source}: must not be empty`);
       return raw;

@@ -68,7 +68,7 @@ t.test(`settings table in ${readme.path} matches the configuration`, async (t) =
 t.test(`curl examples in ${readme.path} run as written against the demo index`, async (t) => {
   const list = examples(readme.text);
   t.ok(list.length >= 10, `${list.length} curl examples found`);
-  const server = await serve(t, tempDir(t), { demo: true, adminToken: 'readme-token', workers: 1 });
+  const server = await serve(t, tempDir(t), { demo: true, adminToken: 'readme-token', workers: 1, corsOrigins: ['https://shop.example.com'] });
   let text = readme.text;
   for (const { command, expected, block } of list) {
     const cmd = command.replaceAll('http://localhost:8080', server.url);
