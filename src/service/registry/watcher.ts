@@ -106,7 +106,9 @@ export class IndexWatcher {
         this.again = true;
         return [];
       }
-      await this.idle();
+      // Several forced scans may wait here at once: each checks again when it wakes, so they run one
+      // after another instead of together (two loads of one multi-GB file would double its memory).
+      while (this.running) await this.idle();
     }
     const run = this.scanOnce(mode);
     this.running = run;
