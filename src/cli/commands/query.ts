@@ -177,8 +177,11 @@ async function answerQueries(answerer: QueryAnswerer): Promise<number> {
     busyNs += process.hrtime.bigint() - t0;
     if (closed) break;
     if (!ok) {
-      // events.once rejects when 'error' fires first; onError has already recorded that.
-      await Promise.race([once(stdout, 'drain'), once(stdout, 'close')]).catch(() => {});
+      // events.once rejects when 'error' fires first; onError has already recorded that. The waiter
+      // that loses is aborted: left behind, each wait would add a listener to stdout for good.
+      const loser = new AbortController();
+      await Promise.race([once(stdout, 'drain', { signal: loser.signal }), once(stdout, 'close', { signal: loser.signal })]).catch(() => {});
+      loser.abort();
     }
     if (closed) break;
   }
