@@ -6,7 +6,8 @@
  * so worker threads share one copy and the SIMD kernels can read the vectors in place. The first
  * `SCRATCH_BYTES` of such a memory are per-query scratch slots for the kernels (query vector,
  * candidate ids, distances); the node array starts right after. Indexes too large for one
- * WebAssembly memory (4 GiB) live in a plain SharedArrayBuffer and use the JS kernels.
+ * WebAssembly memory (4 GiB) live in a plain SharedArrayBuffer, where the kernels work on copies
+ * (see kernels/select-kernels.ts).
  */
 export interface IndexStorage {
   /** The whole backing buffer. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { allocateStorage, storageBytes, type IndexStorage } from '../../src/annoy/storage.js';
+import { allocateStorage, SCRATCH_SLOTS, storageBytes, type IndexStorage } from '../../src/annoy/storage.js';
 import { TWO_MEANS_SAMPLES, type BatchOp, type TwoMeansMode, type VectorKernels } from '../../src/annoy/kernels/kernels.js';
 import { createGatherKernels } from '../../src/annoy/kernels/gather-kernels.js';
 import { createWasmKernels } from '../../src/annoy/kernels/wasm-kernels.js';
@@ -147,6 +147,13 @@ t.test('two_means over gathered node records is bit-identical to in-place WASM',
       const w = run(createWasmKernels(wasm, f), wasm);
       const g = run(createGatherKernels(plain, f), plain);
       t.ok(g.extras !== undefined && same(w.p, g.p) && same(w.q, g.q) && Object.is(w.extras?.pExtra, g.extras.pExtra) && Object.is(w.extras?.qExtra, g.extras.qExtra), `${mode} f=${f}`);
+      // Every scratch slot of the memory taken (more build threads than slots): the in-place kernels
+      // hand two_means to the gathering ones, so the tree still comes out the same.
+      const flags = new Int32Array(wasm.buffer, 0, SCRATCH_SLOTS);
+      flags.fill(1);
+      const busy = run(createWasmKernels(wasm, f), wasm);
+      flags.fill(0);
+      t.ok(busy.extras !== undefined && same(w.p, busy.p) && same(w.q, busy.q) && Object.is(w.extras?.pExtra, busy.extras.pExtra) && Object.is(w.extras?.qExtra, busy.extras.qExtra), `${mode} f=${f}, every slot taken`);
     }
   }
   const plain = allocateStorage(1024, { wasm: false });

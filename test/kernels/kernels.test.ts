@@ -142,7 +142,7 @@ t.test('a bounded l2/l1 batch gives the exact result, or +Infinity where that re
   }
 });
 
-t.test('all scratch slots busy: the next session falls back to JS and stays correct', async (t) => {
+t.test('all scratch slots busy: the next session runs the gathering kernels, with the same bits as a slot', async (t) => {
   const f = 40;
   const fx = fixture(f, 7);
   const flags = new Int32Array(fx.storage.buffer, 0, SCRATCH_SLOTS);
@@ -165,6 +165,13 @@ t.test('all scratch slots busy: the next session falls back to JS and stays corr
   t.equal(bad, 0, 'no session sees another one\'s query');
 
   const fallback = sessions[SCRATCH_SLOTS];
+  const overflowOut = new Map<BatchOp, Float64Array>();
+  for (const op of ['dot', 'l2', 'l1'] as const) {
+    const o = new Float64Array(NODES);
+    fallback.batch(op, ids, 0, NODES, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, o, Infinity);
+    overflowOut.set(op, o);
+  }
+  const overflowDot = fallback.dot(fx.vecByte(3));
   fallback.release(); // owns no slot
   t.equal(flags.reduce((a, b) => a + b, 0), SCRATCH_SLOTS, 'releasing the fallback session frees nothing');
   const first = sessions[0];
@@ -179,6 +186,16 @@ t.test('all scratch slots busy: the next session falls back to JS and stays corr
   again.release();
   for (const s of sessions) s.release();
   t.equal(flags.reduce((a, b) => a + b, 0), 0, 'all slots free at the end');
+
+  // The same query in a slot: answers must not depend on whether the slots were all taken.
+  const inSlot = k.open(queries[SCRATCH_SLOTS]);
+  for (const [op, expected] of overflowOut) {
+    const o = new Float64Array(NODES);
+    inSlot.batch(op, ids, 0, NODES, fx.storage.byteOffset, fx.nodeBytes, fx.vOffset, o, Infinity);
+    t.ok(o.every((x, i) => Object.is(x, expected[i])), `${op}: the overflow session gave the slot's bits`);
+  }
+  t.ok(Object.is(inSlot.dot(fx.vecByte(3)), overflowDot), 'dot: the same bits');
+  inSlot.release();
 });
 
 t.test('a query too large for a scratch slot uses the JS path', async (t) => {

@@ -1,5 +1,6 @@
 import { CONTROL_BYTES, SCRATCH_SLOTS, SCRATCH_SLOT_BYTES, type IndexStorage } from '../storage.js';
 import { TWO_MEANS_SAMPLES, type BatchOp, type KernelSession, type VectorKernels } from './kernels.js';
+import { createGatherKernels, GATHER_MAX_DIMENSIONS } from './gather-kernels.js';
 import { createJsKernels } from './js-kernels.js';
 import { instantiateKernels, TWO_MEANS_MODE, type KernelExports } from './wasm-module.js';
 
@@ -12,7 +13,8 @@ import { instantiateKernels, TWO_MEANS_MODE, type KernelExports } from './wasm-m
  * Atomics.compareExchange and freed with Atomics.store. A slot holds the query (rounded up to 16
  * bytes) followed by a chunk of candidate ids (i32) and their results (f64, see kernels.wat);
  * two_means borrows a slot the same way for its sample ids and centroids.
- * A crashed thread that held a slot leaks it; the fallback keeps queries correct, only slower.
+ * A crashed thread that held a slot leaks it; sessions that find no free slot run the gathering
+ * kernels (same answers, bit for bit, a little slower).
  */
 
 /** One instance per WebAssembly.Memory per thread, with views over the whole memory. */
@@ -132,15 +134,28 @@ export function createWasmKernels(storage: IndexStorage, f: number): VectorKerne
   // Centroids p and q, then their two f64 extras, after the sample ids.
   const centroidBytes = Math.ceil((f * 4) / 16) * 16;
   const twoMeansFits = SAMPLES_BYTES + 2 * centroidBytes + 16 <= SCRATCH_SLOT_BYTES;
-  let fallback: VectorKernels | undefined;
-  const jsFallback = (): VectorKernels => (fallback ??= createJsKernels(storage, f));
+  let overflow: { kernels: VectorKernels; bytes: number } | undefined;
+  /**
+   * For a session or two_means that finds every slot taken (more threads than slots, or slots lost
+   * with crashed threads): the gathering kernels, which run the same code on this thread's own
+   * scratch, so answers do not change with load; plain JS (whose sums round differently) only
+   * past their size limit. Made again when a builder's memory has grown since.
+   */
+  const overflowKernels = (): VectorKernels => {
+    const buffer = storage.memory!.buffer as unknown as SharedArrayBuffer;
+    if (overflow === undefined || overflow.bytes !== buffer.byteLength) {
+      const current: IndexStorage = { ...storage, buffer };
+      overflow = { kernels: f <= GATHER_MAX_DIMENSIONS ? createGatherKernels(current, f) : createJsKernels(current, f), bytes: buffer.byteLength };
+    }
+    return overflow.kernels;
+  };
 
   return {
     kind: 'wasm-simd',
     open(query: Float32Array): KernelSession {
       if (query.length !== f) throw new RangeError(`query has ${query.length} values, expected ${f}`);
       const slot = querySlotsUsable ? claimSlot(b.flags) : -1;
-      return slot < 0 ? jsFallback().open(query) : new WasmSession(b, f, slot, query);
+      return slot < 0 ? overflowKernels().open(query) : new WasmSession(b, f, slot, query);
     },
     dotStored: (aByte, bByte) => exports.dot(aByte, bByte, f),
     l2Stored: (aByte, bByte) => exports.l2(aByte, bByte, f),
@@ -149,7 +164,7 @@ export function createWasmKernels(storage: IndexStorage, f: number): VectorKerne
       if (samples.length !== TWO_MEANS_SAMPLES) throw new RangeError(`two_means takes ${TWO_MEANS_SAMPLES} samples, got ${samples.length}`);
       if (p.length !== f || q.length !== f) throw new RangeError(`centroids must have ${f} values`);
       const slot = twoMeansFits ? claimSlot(b.flags) : -1;
-      if (slot < 0) return undefined;
+      if (slot < 0) return overflowKernels().twoMeans?.(samples, mode, nodeBase, nodeBytes, vOffset, extraOffset, p, q);
       try {
         const samplesPtr = CONTROL_BYTES + slot * SCRATCH_SLOT_BYTES;
         const pPtr = samplesPtr + SAMPLES_BYTES;
