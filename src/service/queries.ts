@@ -171,17 +171,20 @@ export class QueryService {
 
   private async runPooled(entry: IndexEntry, kind: QueryKind, queries: QuerySpec[], n: number, options: QueryOptions, effectiveK: number): Promise<QueryAnswer[]> {
     const deadline = new Deadline(this.config.deadlineMs);
-    this.registry.acquire(entry);
+    // The version stays retained while any thread may still read it, which can outlast this request
+    // (a 504 answers the caller while the task runs on): each task holds it until its worker is done.
+    const run = (part: QuerySpec[]): Promise<QueryAnswer[]> => {
+      this.registry.acquire(entry);
+      return this.pool.run(this.task(entry, part, n, options), deadline, () => this.registry.release(entry));
+    };
     try {
       let answers: QueryAnswer[];
       const chunk = Math.max(MIN_BATCH_CHUNK, Math.ceil(queries.length / this.config.workers));
       if (queries.length <= chunk) {
-        answers = await this.pool.run(this.task(entry, queries, n, options), deadline);
+        answers = await run(queries);
       } else {
         const parts: Promise<QueryAnswer[]>[] = [];
-        for (let i = 0; i < queries.length; i += chunk) {
-          parts.push(this.pool.run(this.task(entry, queries.slice(i, i + chunk), n, options), deadline));
-        }
+        for (let i = 0; i < queries.length; i += chunk) parts.push(run(queries.slice(i, i + chunk)));
         try {
           answers = (await Promise.all(parts)).flat();
         } catch (err) {
@@ -195,7 +198,6 @@ export class QueryService {
       return answers;
     } finally {
       deadline.clear();
-      this.registry.release(entry);
     }
   }
 

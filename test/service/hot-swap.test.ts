@@ -222,23 +222,48 @@ t.test('a request running during a swap finishes on its version; the old version
   const server = await serve(t, dir, { workers: 1, maxBatch: 8192, deadlineMs: 600_000, pollIntervalMs: 50, debounceMs: 20 });
   const registry = server.app.nn.registry;
   const queries = Array.from({ length: 4096 }, (_, i) => ({ vector: Array.from({ length: 16 }, (_, d) => Math.sin(i + d)) }));
+  // Seconds of work on one worker (every query scores the whole index), against a swap that takes
+  // tens of ms: the request is certain to be running when the new version is published.
+  const started = Date.now();
   const slow = http(server.url, 'POST', '/v1/indexes/slow/search/batch', { queries, n: 20, search_k: 1_000_000, include_distances: false });
   await waitFor(() => (registry.get('slow')!.inflight > 0 ? true : undefined), 2000, 5);
   writeIndex(dir, 'slow', big(2));
   await waitFor(() => (registry.get('slow')!.version === 2 ? true : undefined), 2000, 5);
+  const swappedAt = Date.now();
   const overlapped = registry.retained('slow').includes(1);
   const fresh = await http(server.url, 'POST', '/v1/indexes/slow/search', { vector: queries[0].vector, n: 3 });
   t.equal(fresh.body.version, 2, 'new requests use the new version');
   t.equal(generationOf(fresh.body.ids), 2);
   const r = await slow;
+  t.comment(`slow request ${Date.now() - started} ms; swap published ${swappedAt - started} ms after it started`);
   t.equal(r.status, 200);
   t.equal(r.body.version, 1, 'the running request names the version it started on');
   t.ok(
     r.body.results.every((x: { ids: string[] }) => generationOf(x.ids) === 1),
     'and all its answers come from that version',
   );
-  if (overlapped) t.pass('version 1 was still held while its request ran');
-  else t.comment('the slow request finished before the swap was published; overlap not observed this time');
+  t.ok(overlapped, 'version 1 was still held, after the swap, while its request ran');
   await waitFor(() => (registry.retained('slow').length === 1 ? true : undefined));
   t.same(registry.retained('slow'), [2], 'version 1 released once its request finished');
+});
+
+t.test('a request that timed out (504) still holds its version until its worker is done with it', async (t) => {
+  const dir = tempDir(t);
+  const big = (k: number) =>
+    buildIndex('late', { metric: 'euclidean', dimensions: 16, items: 2000, trees: 10, seed: 70 + k, ids: Array.from({ length: 2000 }, (_, i) => `g${k}-${i}`) });
+  writeIndex(dir, 'late', big(1));
+  const server = await serve(t, dir, { workers: 1, maxBatch: 8192, deadlineMs: 150, pollIntervalMs: 50, debounceMs: 20 });
+  const registry = server.app.nn.registry;
+  // About a second and a half of work on the one worker, far past the 150 ms deadline.
+  const queries = Array.from({ length: 4096 }, (_, i) => ({ vector: Array.from({ length: 16 }, (_, d) => Math.cos(i + d)) }));
+  const late = await http(server.url, 'POST', '/v1/indexes/late/search/batch', { queries, n: 20, search_k: 1_000_000, include_distances: false });
+  t.equal(late.status, 504, 'the caller got its 504');
+  writeIndex(dir, 'late', big(2));
+  await waitFor(() => (registry.get('late')!.version === 2 ? true : undefined), 2000, 5);
+  t.same(registry.retained('late'), [1, 2], 'version 1 is still held: the worker is still reading it');
+  await waitFor(() => (registry.retained('late').length === 1 ? true : undefined));
+  t.same(registry.retained('late'), [2], 'and released once the worker is done');
+  const fresh = await http(server.url, 'POST', '/v1/indexes/late/search', { vector: queries[0].vector, n: 3 });
+  t.equal(fresh.status, 200);
+  t.equal(fresh.body.version, 2);
 });

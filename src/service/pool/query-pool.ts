@@ -87,17 +87,24 @@ export class QueryPool {
    * (504), a bad input the engine refused (400), or 503 when the task's worker thread died twice.
    * Tasks are pure reads of immutable memory, so a task whose worker died under it (crash, out of
    * memory, terminated) is safe to run once more on the replacement.
+   * `onSettled` runs once no thread works on the task any more: at once when it is refused, else
+   * when its worker is done with it, which can be after a 504 has already answered the caller.
    */
-  async run(task: QueryTask, deadline: Deadline): Promise<QueryAnswer[]> {
-    if (this.closed) throw errors.shuttingDown();
-    if (this.submitted >= this.capacity) throw errors.queueFull(1);
-    if (deadline.isOver) throw errors.deadline(deadline.ms);
+  async run(task: QueryTask, deadline: Deadline, onSettled: () => void = () => undefined): Promise<QueryAnswer[]> {
+    const refusal = this.closed ? errors.shuttingDown() : this.submitted >= this.capacity ? errors.queueFull(1) : deadline.isOver ? errors.deadline(deadline.ms) : null;
+    if (refusal) {
+      onSettled();
+      throw refusal;
+    }
     this.submitted++;
     // Piscina is not given an abort signal: it runs abortable tasks only on idle workers, from a
     // separate list, which measured as 1 s p99 waits with one worker, and it kills the thread to
     // abort. A late caller gets its 504 here instead; the task finishes (queries are bounded) or,
     // still queued, is skipped by the worker past `deadlineAt`. The queue slot is held until then.
-    const work = this.coalescer.submit(task).finally(() => this.submitted--);
+    const work = this.coalescer.submit(task).finally(() => {
+      this.submitted--;
+      onSettled();
+    });
     const reply = await deadline.race(work);
     if ('error' in reply) {
       if (reply.error.code === 'input') throw errors.badInput(reply.error.message);
