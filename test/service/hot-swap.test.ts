@@ -214,14 +214,24 @@ t.test('an invalid index at start-up is rejected; the others are served and the 
   t.equal(metric(scrape, 'nnserve_index_swaps_total', { index: 'broken', result: 'rejected' }), 1);
 });
 
+/**
+ * An index whose every query at search_k 1,000,000 scores all 2,000 items: 4,096 of them keep one
+ * worker busy for seconds. Generation `k` names its ids `g<k>-…`.
+ */
+function slowIndex(name: string, k: number) {
+  return buildIndex(name, { metric: 'euclidean', dimensions: 16, items: 2000, trees: 10, seed: 50 + k, ids: Array.from({ length: 2000 }, (_, i) => `g${k}-${i}`) });
+}
+
+/** 4,096 query vectors of 16 dimensions. */
+const slowQueries = (wave: (x: number) => number) => Array.from({ length: 4096 }, (_, i) => ({ vector: Array.from({ length: 16 }, (_, d) => wave(i + d)) }));
+
 t.test('a request running during a swap finishes on its version; the old version is released after it', async (t) => {
   const dir = tempDir(t);
-  const big = (k: number) =>
-    buildIndex('slow', { metric: 'euclidean', dimensions: 16, items: 2000, trees: 10, seed: 50 + k, ids: Array.from({ length: 2000 }, (_, i) => `g${k}-${i}`) });
+  const big = (k: number) => slowIndex('slow', k);
   writeIndex(dir, 'slow', big(1));
   const server = await serve(t, dir, { workers: 1, maxBatch: 8192, deadlineMs: 600_000, pollIntervalMs: 50, debounceMs: 20 });
   const registry = server.app.nn.registry;
-  const queries = Array.from({ length: 4096 }, (_, i) => ({ vector: Array.from({ length: 16 }, (_, d) => Math.sin(i + d)) }));
+  const queries = slowQueries(Math.sin);
   // Seconds of work on one worker (every query scores the whole index), against a swap that takes
   // tens of ms: the request is certain to be running when the new version is published.
   const started = Date.now();
@@ -249,13 +259,12 @@ t.test('a request running during a swap finishes on its version; the old version
 
 t.test('a request that timed out (504) still holds its version until its worker is done with it', async (t) => {
   const dir = tempDir(t);
-  const big = (k: number) =>
-    buildIndex('late', { metric: 'euclidean', dimensions: 16, items: 2000, trees: 10, seed: 70 + k, ids: Array.from({ length: 2000 }, (_, i) => `g${k}-${i}`) });
+  const big = (k: number) => slowIndex('late', k);
   writeIndex(dir, 'late', big(1));
   const server = await serve(t, dir, { workers: 1, maxBatch: 8192, deadlineMs: 150, pollIntervalMs: 50, debounceMs: 20 });
   const registry = server.app.nn.registry;
   // About a second and a half of work on the one worker, far past the 150 ms deadline.
-  const queries = Array.from({ length: 4096 }, (_, i) => ({ vector: Array.from({ length: 16 }, (_, d) => Math.cos(i + d)) }));
+  const queries = slowQueries(Math.cos);
   const late = await http(server.url, 'POST', '/v1/indexes/late/search/batch', { queries, n: 20, search_k: 1_000_000, include_distances: false });
   t.equal(late.status, 504, 'the caller got its 504');
   writeIndex(dir, 'late', big(2));
