@@ -5,10 +5,10 @@
  */
 import type { FastifySerializerCompiler } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
+import { INDEX_NAME_PATTERN } from '../src/service/registry/scan.js';
 
 export type Limits = Pick<ServiceConfig, 'maxN' | 'maxSearchK' | 'maxBatch'>;
 
-export const INDEX_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
 
 /** The one error body every failure uses. */
 export const errorSchema = {
@@ -27,14 +27,16 @@ export const errorSchema = {
 export function errors(...codes: number[]): Record<number, object> {
   const text: Record<number, string> = {
     400: 'Invalid input: unknown field, wrong type, wrong vector length, bad n or search_k.',
-    401: 'Missing or wrong API key (only when NNSERVE_API_KEY is set).',
+    401: 'Missing or wrong API key (only when NNSERVE_API_KEY or NNSERVE_API_KEYS is set).',
     404: 'Unknown index or item.',
     413: 'Request body larger than the configured limit.',
-    503: 'Query queue full (see Retry-After) or shutting down.',
+    429: 'Too many requests from this address (only when NNSERVE_RATE_LIMIT_MAX is set); see Retry-After.',
+    503: 'Query queue full (see Retry-After), shutting down, or the query\'s worker thread failed twice.',
     504: 'The query did not finish within the configured deadline.',
   };
   const out: Record<number, object> = {};
-  for (const code of codes) out[code] = { description: text[code] ?? 'Error.', $ref: 'Error#' };
+  // Every route given error codes is a /v1 route, and those are rate limited when a limit is set.
+  for (const code of [...codes, 429]) out[code] = { description: text[code] ?? 'Error.', $ref: 'Error#' };
   return out;
 }
 

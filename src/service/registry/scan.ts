@@ -1,7 +1,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const INDEX_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** What an index name may be; the route schemas use the same text for `{name}`. */
+export const INDEX_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
+export const INDEX_NAME = new RegExp(INDEX_NAME_PATTERN);
 
 export interface ScanResult {
   /** Names with both `<name>.ann` and `<name>.json`, sorted. */
@@ -22,11 +24,19 @@ export function scanIndexDir(dir: string): ScanResult {
       ignored.push({ file, reason: `name must match ${INDEX_NAME}` });
     } else if (!files.has(`${name}.json`)) {
       ignored.push({ file, reason: `no manifest ${name}.json beside it` });
+    } else if (!isFile(join(dir, file)) || !isFile(join(dir, `${name}.json`))) {
+      // A FIFO or a device would block the loader's read for good, and with it every later swap.
+      ignored.push({ file, reason: `${name}.ann and ${name}.json must be regular files (or symlinks to them)` });
     } else {
       names.push(name);
     }
   }
   return { names: names.sort(), ignored };
+}
+
+/** True when `path` resolves (through symlinks) to a regular file. */
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
 }
 
 /**
