@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AnnoyIndex } from '../src/annoy/index.js';
-import { parseIdsFile, parseManifest } from '../src/index-files/manifest.js';
+import { idsFileProblem, parseIdsFile, parseManifest } from '../src/index-files/manifest.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
 import { storageSha256 } from '../src/index-files/storage-sha256.js';
 import type { LoadReply, LoadRequest } from '../src/service/registry/loader.js';
@@ -46,14 +46,8 @@ function load({ dir, name }: LoadRequest): LoadReply {
   const items = index.getNItems();
   const trees = index.getNTrees();
   if (manifest.trees !== undefined && manifest.trees !== trees) throw new Error(`${name}.ann has ${trees} trees, manifest says ${manifest.trees}`);
-  if (ids) {
-    if (ids.length !== items) throw new Error(`${manifest.ids} has ${ids.length} lines, index has ${items} items`);
-    const seen = new Set<string>();
-    for (const id of ids) {
-      if (seen.has(id)) throw new Error(`${manifest.ids}: duplicate id ${JSON.stringify(id.slice(0, 100))}`);
-      seen.add(id);
-    }
-  }
+  const idsProblem = ids && idsFileProblem(ids, items, manifest.ids!);
+  if (idsProblem) throw new Error(idsProblem);
   return { ok: true, manifest, ids, storage, items, trees };
 }
 

@@ -61,3 +61,17 @@ export function parseIdsFile(text: string): string[] {
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
 }
+
+/**
+ * What makes an ids file unusable for an index of `items` items: a line count that differs, or an
+ * id given twice (two items could not both be looked up by it). Null when it fits.
+ */
+export function idsFileProblem(ids: readonly string[], items: number, file: string): string | null {
+  if (ids.length !== items) return `${file} has ${ids.length} lines, the index has ${items} items`;
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (seen.has(id)) return `${file}: duplicate id ${JSON.stringify(id.slice(0, 100))}`;
+    seen.add(id);
+  }
+  return null;
+}

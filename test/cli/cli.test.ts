@@ -250,3 +250,24 @@ t.test('inspect rejects invalid files with exit 1', async (t) => {
   t.equal(r.code, 1, 'query refuses an invalid file too');
   t.match(r.stderr, /cannot open .*garbage\.ann as angular with 10 dimensions/);
 });
+
+t.test('inspect refuses an ids file the service would refuse: wrong length or a duplicate id', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'named.jsonl');
+  writeJsonl(input, randomRows(20, 4, 5).map((vector, i) => ({ id: `doc-${i}`, vector })));
+  const out = join(dir, 'named.ann');
+  t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '2']).code, 0);
+  const idsFile = join(dir, 'named.ids');
+  const ids = readFileSync(idsFile, 'utf8').trimEnd().split('\n');
+  t.equal(runCli(['inspect', out]).code, 0, 'as built');
+
+  writeFileSync(idsFile, [...ids.slice(0, -1), 'doc-0'].join('\n') + '\n');
+  let r = runCli(['inspect', out]);
+  t.equal(r.code, 1, 'duplicate id');
+  t.match(r.stderr, /named\.ids: duplicate id "doc-0"/);
+
+  writeFileSync(idsFile, ids.slice(1).join('\n') + '\n');
+  r = runCli(['inspect', out]);
+  t.equal(r.code, 1, 'one line short');
+  t.match(r.stderr, /named\.ids has 19 lines, the index has 20 items/);
+});

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { AnnoyIndex } from '../../annoy/index.js';
 import type { IndexStorage } from '../../annoy/storage.js';
-import { parseIdsFile } from '../../index-files/manifest.js';
+import { idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
 import { storageSha256 } from '../../index-files/storage-sha256.js';
 import { CliError, INDEX_OPTIONS, parseCommand, reportError, resolveIndexTarget, type IndexTarget } from '../args.js';
@@ -82,7 +82,8 @@ function compareWithManifest(target: IndexTarget, storage: IndexStorage, items: 
   if (target.idsPath !== null) {
     try {
       const ids = parseIdsFile(readFileSync(target.idsPath, 'utf8'));
-      if (valid && ids.length !== items) problems.push(`ids file ${target.idsPath} has ${ids.length} lines, the index has ${items} items`);
+      const problem = valid ? idsFileProblem(ids, items, `ids file ${target.idsPath}`) : null;
+      if (problem) problems.push(problem);
     } catch (err) {
       problems.push(`cannot read ids file ${target.idsPath}: ${(err as Error).message}`);
     }
