@@ -31,7 +31,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
                   required: ['index', 'result'],
                   properties: {
                     index: { type: 'string' },
-                    result: { type: 'string', enum: ['loaded', 'rejected', 'removed', 'unchanged'] },
+                    result: { type: 'string', enum: ['loaded', 'rejected', 'removed'] },
                     version: { type: 'integer', description: 'Version now served (after a successful load).' },
                   },
                 },

@@ -67,7 +67,3 @@ export function writeFilesAtomic(files: readonly FileToWrite[], options: WriteOp
   }
 }
 
-/** One file, atomically (see writeFilesAtomic). */
-export function writeFileAtomic(path: string, data: Uint8Array | string, options: WriteOptions = {}): void {
-  writeFilesAtomic([{ path, data }], options);
-}

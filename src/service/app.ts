@@ -67,7 +67,7 @@ function validationMessage(err: FastifyError): string {
 /** Errors the router raises before any route (or error handler) is involved. */
 function frameworkError(err: FastifyError): { status: number; message: string } {
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return { status: 414, message: 'a path segment is longer than 1024 characters' };
-  // Never echo the URL back: the message stays the same whatever the client sent.
+  // A URL that does not even decode is not echoed back (the 404 handler echoes decodable ones).
   return { status: 400, message: 'malformed URL (invalid percent-encoding)' };
 }
 

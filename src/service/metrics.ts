@@ -125,7 +125,6 @@ export class ServiceMetrics {
   }
 
   onLoad(outcome: LoadOutcome): void {
-    if (outcome.result === 'unchanged') return;
     this.swaps.inc({ index: outcome.index, result: outcome.result });
     if (outcome.seconds !== undefined) this.loadDuration.observe({ index: outcome.index }, outcome.seconds);
   }

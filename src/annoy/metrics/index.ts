@@ -6,7 +6,7 @@ import { manhattan } from './manhattan.js';
 import type { Metric } from './metric.js';
 import type { MetricName } from './names.js';
 
-export const METRICS: Readonly<Record<MetricName, Metric>> = Object.freeze({ angular, euclidean, manhattan, dot, hamming });
+const METRICS: Readonly<Record<MetricName, Metric>> = Object.freeze({ angular, euclidean, manhattan, dot, hamming });
 
 export function metricByName(name: MetricName): Metric {
   return METRICS[name];

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors } from '../errors.js';
+import { addRouteHook } from './route-hooks.js';
 
 /** Compares against every key without stopping at the first match, so timing does not tell which key matched. */
 function matchesAny(given: string | undefined, keys: readonly Buffer[]): boolean {
@@ -10,11 +11,6 @@ function matchesAny(given: string | undefined, keys: readonly Buffer[]): boolean
   let ok = false;
   for (const key of keys) if (b.length === key.length && timingSafeEqual(b, key)) ok = true;
   return ok;
-}
-
-/** Appends a route-level hook, keeping hooks the route or other plugins already set. */
-export function appendHook(existing: onRequestHookHandler | onRequestHookHandler[] | undefined, hook: onRequestHookHandler): onRequestHookHandler[] {
-  return existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook];
 }
 
 /**
@@ -34,7 +30,7 @@ async function auth(app: FastifyInstance, options: { apiKeys: readonly string[] 
     else done(errors.unauthorized());
   };
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/v1/indexes')) route.onRequest = appendHook(route.onRequest as onRequestHookHandler | onRequestHookHandler[] | undefined, check);
+    if (route.url.startsWith('/v1/indexes')) addRouteHook(route, check, 'last');
   });
 }
 

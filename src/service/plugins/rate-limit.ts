@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors } from '../errors.js';
+import { addRouteHook } from './route-hooks.js';
 
 /**
  * Optional per-address rate limit on the `/v1/…` routes (probes, metrics and docs are exempt, so
@@ -19,9 +20,7 @@ async function limits(app: FastifyInstance, options: { max: number; windowMs: nu
   });
   const limiter = app.rateLimit() as onRequestHookHandler;
   app.addHook('onRoute', (route) => {
-    if (!route.url.startsWith('/v1/')) return;
-    const existing = route.onRequest as onRequestHookHandler | onRequestHookHandler[] | undefined;
-    route.onRequest = existing === undefined ? [limiter] : [limiter, ...(Array.isArray(existing) ? existing : [existing])];
+    if (route.url.startsWith('/v1/')) addRouteHook(route, limiter, 'first');
   });
 }
 

@@ -19,7 +19,7 @@ export const DEMO = {
 
 
 /** The demo vectors: items scattered around 50 cluster centres, so neighbours are meaningful. */
-export function demoVectors(): Float32Array {
+function demoVectors(): Float32Array {
   const rand = mulberry32(DEMO.seed);
   const f = DEMO.dimensions;
   const centres = new Float32Array(DEMO.clusters * f);
@@ -34,7 +34,8 @@ export function demoVectors(): Float32Array {
 
 /**
  * Creates the `demo` index when `dir` holds no index, so a fresh clone answers the README's
- * examples. Deterministic (fixed data and seed); files appear atomically, `.ann` last.
+ * examples. Deterministic (fixed data and seed); files appear atomically, data first and
+ * the manifest last, as `nnserve build` writes them: a name is an index once its manifest is there.
  * Returns true when it built the index.
  */
 export function ensureDemoIndex(dir: string): boolean {

@@ -17,7 +17,7 @@ export interface WatcherOptions {
 
 export interface LoadOutcome {
   index: string;
-  result: 'loaded' | 'rejected' | 'removed' | 'unchanged';
+  result: 'loaded' | 'rejected' | 'removed';
   version?: number;
   seconds?: number;
 }
