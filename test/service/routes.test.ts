@@ -262,3 +262,15 @@ t.test('every metric is served', async (t) => {
     t.same(item.body.vector, engine.getItemVector(9), `${m.metric}: stored vector`);
   }
 });
+
+t.test('URLs the router refuses: an over-long path segment (414) and broken percent-encoding (400)', async (t) => {
+  const long = await http(base, 'GET', `/v1/indexes/words/items/${'x'.repeat(1025)}`);
+  noLeak(t, long, 414);
+  t.match(long.body.message, /longer than 1024 characters/);
+  const fits = await http(base, 'GET', `/v1/indexes/words/items/${'x'.repeat(1024)}`);
+  t.equal(fits.status, 404, 'a 1024-character id is looked up (and not found)');
+  const broken = await http(base, 'GET', '/v1/indexes/words/items/%E0%A4%A');
+  noLeak(t, broken, 400);
+  t.match(broken.body.message, /malformed URL/);
+  t.notMatch(broken.text, /%E0/, 'the broken URL is not echoed');
+});

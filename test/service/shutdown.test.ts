@@ -1,5 +1,5 @@
 import t from 'tap';
-import { buildIndex, http, metric, spawnServer, tempDir, waitFor, writeIndex } from './helpers.js';
+import { buildIndex, http, metric, spawnServer, tempDir, waitFor, writeIndex, type Teardown } from './helpers.js';
 
 
 t.test('SIGTERM: readiness fails, the running request finishes, exit code 0', async (t) => {
@@ -30,4 +30,58 @@ t.test('SIGTERM: readiness fails, the running request finishes, exit code 0', as
   t.equal(signal, null);
   t.equal(code, 0, 'exit code 0');
   t.match(output(), /shut down cleanly/);
+});
+
+t.test('with a shutdown delay, /readyz answers 503 while requests are still served', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'small', buildIndex('small', { dimensions: 4, items: 50 }));
+  const { child, base, output, exited } = await spawnServer(t, dir, 1, { NNSERVE_SHUTDOWN_DELAY_MS: '1500', NNSERVE_LOG_LEVEL: 'info' });
+  child.kill('SIGTERM');
+  const notReady = await waitFor(async () => {
+    const r = await http(base, 'GET', '/readyz');
+    return r.status === 503 ? r : undefined;
+  });
+  t.equal(notReady.status, 503, 'readiness fails at once');
+  const served = await http(base, 'GET', '/v1/indexes/small');
+  t.equal(served.status, 200, 'while the load balancer catches up, requests are still answered');
+  const [code] = await exited;
+  t.equal(code, 0);
+  t.match(output(), /shut down cleanly/);
+});
+
+/** A server busy with a batch that takes seconds on its one worker. */
+async function busyServer(t: Teardown, env: Record<string, string>) {
+  const dir = tempDir(t);
+  writeIndex(dir, 'slow', buildIndex('slow', { metric: 'euclidean', dimensions: 16, items: 2000, trees: 10, seed: 5 }));
+  const server = await spawnServer(t, dir, 1, { NNSERVE_MAX_BATCH: '8192', NNSERVE_DEADLINE_MS: '600000', NNSERVE_LOG_LEVEL: 'info', ...env });
+  const queries = Array.from({ length: 8192 }, (_, i) => ({ item: i % 2000 }));
+  const slow = http(server.base, 'POST', '/v1/indexes/slow/search/batch', { queries, n: 100, search_k: 1_000_000, include_distances: false }).catch(() => null);
+  await waitFor(async () => {
+    const text = (await http(server.base, 'GET', '/metrics')).text;
+    return (metric(text, 'nnserve_pool_active_tasks') ?? 0) > 0 ? true : undefined;
+  });
+  return { ...server, slow };
+}
+
+t.test('the grace period runs out: the process exits anyway, with code 1', async (t) => {
+  const { child, output, exited, slow } = await busyServer(t, { NNSERVE_SHUTDOWN_GRACE_MS: '200' });
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const [code, signal] = await exited;
+  t.equal(signal, null);
+  t.equal(code, 1, 'exit code 1: requests were still open');
+  t.ok(Date.now() - t0 < 5000, 'without waiting for the request');
+  t.match(output(), /shutdown grace period exceeded/);
+  await slow;
+});
+
+t.test('a second signal exits at once, with code 1', async (t) => {
+  const { child, output, exited, slow } = await busyServer(t, { NNSERVE_SHUTDOWN_GRACE_MS: '600000' });
+  child.kill('SIGTERM');
+  await waitFor(() => (/shutting down/.test(output()) ? true : undefined));
+  child.kill('SIGINT');
+  const [code] = await exited;
+  t.equal(code, 1);
+  t.match(output(), /second signal: exiting now/);
+  await slow;
 });
