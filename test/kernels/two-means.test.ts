@@ -277,7 +277,7 @@ t.test("dot: both kernels follow Annoy 1.17's two_means (dot_factor only in the 
   }
 });
 
-t.test('falls back to JS when f does not fit a scratch slot or no slot is free', { skip }, async (t) => {
+t.test('falls back to JS when f does not fit a scratch slot; to the gathering kernels when no slot is free', { skip }, async (t) => {
   const big = 17000; // 2 × 68 KB of centroids > one 128 KiB slot
   const fx = fixture('euclidean', big, 3, 0, 6);
   const samples = new Int32Array(TWO_MEANS_SAMPLES);
@@ -297,9 +297,14 @@ t.test('falls back to JS when f does not fit a scratch slot or no slot is free',
   const c = centroids(8);
   const call = () => small.wasm.kernels.twoMeans!(samples, 'angular', small.wasm.baseWord * 4, small.wasm.layout.nodeBytes, 12, 4, c.p, c.q);
   flags.fill(1);
-  t.equal(call(), undefined, 'declines when every slot is busy');
+  const busy = call();
+  const busyP = Array.from(c.p);
+  t.not(busy, undefined, 'runs when every slot is busy (on gathered copies)');
+  t.same(Array.from(flags), new Array(SCRATCH_SLOTS).fill(1), 'without taking a slot');
   flags.fill(0);
-  t.not(call(), undefined, 'runs once a slot is free');
+  const inSlot = call();
+  t.same(inSlot, busy, 'the same extras as in a slot');
+  t.same(Array.from(c.p), busyP, 'the same centroids as in a slot');
   t.same(Array.from(flags), new Array(SCRATCH_SLOTS).fill(0), 'gives its slot back');
   t.throws(() => small.wasm.kernels.twoMeans!(new Int32Array(5), 'angular', 0, 44, 12, 4, c.p, c.q), RangeError);
 });
