@@ -1,16 +1,11 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
+import { bearerToken, matchesAnySecret } from '../src/service/credentials.js';
 import { errors as serviceErrors } from '../src/service/errors.js';
 import { errors } from './schemas.js';
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** POST /v1/admin/reload: reload every index now. Exists only when NNSERVE_ADMIN_TOKEN is set. */
 const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
+  const secret = [Buffer.from(token)];
   app.post(
     '/v1/admin/reload',
     {
@@ -42,8 +37,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
         },
       },
       onRequest: async (request) => {
-        const header = request.headers.authorization ?? '';
-        if (!header.startsWith('Bearer ') || !sameSecret(header.slice(7), token)) throw serviceErrors.unauthorized();
+        if (!matchesAnySecret(bearerToken(request.headers.authorization), secret)) throw serviceErrors.unauthorized();
       },
     },
     async () => {

@@ -27,10 +27,16 @@ t.test('API keys: several accepted, checked on every query route whatever the UR
     t.equal((await http(s.url, 'GET', '/v1/indexes', undefined, { authorization: `Bearer ${key}` })).status, 200, `bearer ${key}`);
     t.equal((await http(s.url, 'GET', '/v1/indexes/words/items/w1', undefined, { 'x-api-key': key })).status, 200, `x-api-key ${key}`);
   }
+  // The scheme name is case-insensitive (RFC 9110): some clients and proxies send it in lower case.
+  for (const header of ['bearer k-one', 'BEARER k-one', 'Bearer  k-one']) {
+    t.equal((await http(s.url, 'GET', '/v1/indexes', undefined, { authorization: header })).status, 200, JSON.stringify(header));
+  }
   const attempts: [string, string, Record<string, string>][] = [
     ['/v1/indexes', 'no key', {}],
     ['/v1/indexes', 'wrong key', { authorization: 'Bearer k-three' }],
-    ['/v1/indexes', 'lower-case scheme', { authorization: 'bearer k-one' }],
+    ['/v1/indexes', 'lower-case scheme, wrong key', { authorization: 'bearer k-three' }],
+    ['/v1/indexes', 'no space after the scheme', { authorization: 'Bearerk-one' }],
+    ['/v1/indexes', 'another scheme', { authorization: 'Basic k-one' }],
     ['/v1/indexes', 'key with a suffix', { authorization: 'Bearer k-one2' }],
     ['/v1/indexes', 'prefix of a key', { authorization: 'Bearer k-on' }],
     ['/v1/indexes', 'two keys joined', { authorization: 'Bearer k-one,k-two' }],
@@ -58,6 +64,7 @@ t.test('admin routes: off by default, their own token, API keys do not open them
   const s = await serve(t, dir, { apiKeys: ['user-key'], adminToken: 'admin-token' });
   clean(t, await http(s.url, 'POST', '/v1/admin/reload', undefined, { authorization: 'Bearer user-key' }), 401, 'an API key is not an admin token');
   clean(t, await http(s.url, 'GET', '/v1/indexes', undefined, { authorization: 'Bearer admin-token' }), 401, 'the admin token is not an API key');
+  t.equal((await http(s.url, 'POST', '/v1/admin/reload', undefined, { authorization: 'bearer admin-token' })).status, 200, 'the admin scheme is case-insensitive too');
   t.equal((await http(s.url, 'POST', '/v1/admin/reload', undefined, { authorization: 'Bearer admin-token' })).status, 200, 'admin token works');
 });
 

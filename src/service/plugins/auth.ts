@@ -1,17 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
+import { bearerToken, matchesAnySecret } from '../credentials.js';
 import { errors } from '../errors.js';
 import { addRouteHook } from './route-hooks.js';
-
-/** Compares against every key without stopping at the first match, so timing does not tell which key matched. */
-function matchesAny(given: string | undefined, keys: readonly Buffer[]): boolean {
-  if (given === undefined) return false;
-  const b = Buffer.from(given);
-  let ok = false;
-  for (const key of keys) if (b.length === key.length && timingSafeEqual(b, key)) ok = true;
-  return ok;
-}
 
 /**
  * Optional API keys on the data routes (`/v1/indexes…`); probes, metrics and docs stay open.
@@ -23,10 +14,8 @@ async function auth(app: FastifyInstance, options: { apiKeys: readonly string[] 
   const keys = options.apiKeys.map((k) => Buffer.from(k));
   // A callback hook, not an async one: it runs on every data request.
   const check: onRequestHookHandler = (request, _reply, done) => {
-    const header = request.headers.authorization;
-    const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
     const apiKey = request.headers['x-api-key'];
-    if (matchesAny(bearer, keys) || matchesAny(typeof apiKey === 'string' ? apiKey : undefined, keys)) done();
+    if (matchesAnySecret(bearerToken(request.headers.authorization), keys) || matchesAnySecret(typeof apiKey === 'string' ? apiKey : undefined, keys)) done();
     else done(errors.unauthorized());
   };
   app.addHook('onRoute', (route) => {
