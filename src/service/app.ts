@@ -21,6 +21,7 @@ import rateLimit from './plugins/rate-limit.js';
 import { stdoutLogger } from './log-destination.js';
 import { lazyRequestLogger } from './request-logger.js';
 import securityHeaders from './plugins/security-headers.js';
+import strictQuery from './plugins/strict-query.js';
 import type { LoadedIndex } from './registry/loader.js';
 
 export interface AppOptions {
@@ -103,6 +104,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
 
+  // Every body this API takes is JSON: without this, a text/plain body would reach the schema as a
+  // string and come back as a puzzling "body must be object" instead of 415.
+  app.removeContentTypeParser('text/plain');
+
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.text).compile(schema));
 
@@ -113,6 +118,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return reply.code(err.statusCode).send(errorBody(err.statusCode, err.message));
     }
     if (err.validation) return reply.code(400).send(errorBody(400, validationMessage(err)));
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      const given = String(request.headers['content-type'] ?? 'none').slice(0, 100);
+      return reply.code(415).send(errorBody(415, `request bodies must be application/json (content-type: ${given})`));
+    }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status < 500) return reply.code(status).send(errorBody(status, err.message));
     request.log.error({ err }, 'request failed');
@@ -132,6 +141,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const apiKeys = [...(config.apiKey ? [config.apiKey] : []), ...config.apiKeys];
   if (apiKeys.length > 0) await app.register(auth, { apiKeys });
   await app.register(openapi, { ui: config.docs });
+  await app.register(strictQuery);
 
   for (const schema of sharedSchemas) app.addSchema(schema);
   await app.register(health);

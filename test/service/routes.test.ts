@@ -181,13 +181,20 @@ t.test('input errors', async (t) => {
   t.match(unknown.body.message, /unknown field "k"/);
   for (const n of [0, -1, 1.5, 1001, '3']) noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: vector(8), n }), 400);
   for (const k of [0, -2, 2_000_000]) noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: vector(8), search_k: k }), 400);
-  for (const qs of ['n=0', 'n=abc', 'n=1001', 'search_k=0', 'search_k=-5', 'include_distances=maybe', 'bogus=1']) {
+  // Integers in decimal digits only: Number() would take hex, padding and exponents.
+  for (const qs of ['n=0', 'n=abc', 'n=1001', 'search_k=0', 'search_k=-5', 'include_distances=maybe', 'bogus=1', 'n=0x10', 'n=%20%203', 'n=1e1', 'n=3.0', 'n=', 'search_k=0x10', 'n=3&n=x']) {
     noLeak(t, await http(base, 'GET', `/v1/indexes/words/items/w1/neighbors?${qs}`), 400);
   }
   noLeak(t, await http(base, 'POST', '/v1/indexes/nope/search', { vector: vector(8) }), 404);
   noLeak(t, await http(base, 'GET', '/v1/indexes/words/items/w1/neighbours'), 404);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: Array.from({ length: 3000 }, () => 1.2345) }), 413);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', 'vector=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415);
+  const plain = await http(base, 'POST', '/v1/indexes/words/search', JSON.stringify({ vector: vector(8) }), { 'content-type': 'text/plain' });
+  noLeak(t, plain, 415);
+  t.match(plain.body.message, /text\/plain/, 'names the content type it refused');
+  const spelled = await http(base, 'GET', '/v1/indexes/words/items/w1/neighbors?n=0x10');
+  t.match(spelled.body.message, /querystring\/n must be an integer written in decimal digits/);
+  for (const qs of ['n=3', 'n=-0', 'search_k=-1', 'n=3&search_k=50']) t.equal((await http(base, 'GET', `/v1/indexes/words/items/w1/neighbors?${qs}`)).status, qs === 'n=-0' ? 400 : 200, qs);
 });
 
 t.test('request ids', async (t) => {
