@@ -1,4 +1,4 @@
-import { AnnoyInputError } from '../annoy/index.js';
+import { AnnoyInputError, queryVectorProblem } from '../annoy/index.js';
 import type { ServiceConfig } from './config.js';
 import { prepareFloatQuery } from '../annoy/metrics/float-vectors.js';
 import { answerQueries } from './pool/answer.js';
@@ -145,7 +145,10 @@ export class QueryService {
     if (vector.length !== entry.dimensions) throw errors.dimensionMismatch(entry.dimensions, vector.length);
     // JSON has no NaN/Infinity literals, but 1e400 parses to Infinity and 1e39 overflows float32.
     try {
-      return prepareFloatQuery(vector, entry.dimensions, what);
+      const query = prepareFloatQuery(vector, entry.dimensions, what);
+      const problem = queryVectorProblem(entry.metric, query, what);
+      if (problem) throw errors.badInput(problem);
+      return query;
     } catch (err) {
       throw err instanceof AnnoyInputError ? errors.badInput(err.message) : err;
     }

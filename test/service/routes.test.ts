@@ -174,6 +174,21 @@ t.test('input errors', async (t) => {
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', '{"vector":[1e400,2,3,4,5,6,7,8]}'), 400);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', '{"vector":[1e39,2,3,4,5,6,7,8]}'), 400);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', '{"vector":[NaN,2,3,4,5,6,7,8]}'), 400);
+  // Finite in float32, but the squared length is not: every distance would be Infinity (null in JSON).
+  const huge = await http(base, 'POST', '/v1/indexes/words/search', { vector: [2e19, 2e19, 1, 1, 1, 1, 1, 1], include_distances: true });
+  noLeak(t, huge, 400);
+  t.match(huge.body.message, /^vector is too long: its squared length 8\.00e\+38 is past the 32-bit float range/);
+  const batchHuge = await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ vector: vector(8) }, { vector: [3e19, 1, 1, 1, 1, 1, 1, 1] }] });
+  noLeak(t, batchHuge, 400);
+  t.match(batchHuge.body.message, /queries\[1\]\.vector is too long/);
+  t.equal((await http(base, 'POST', '/v1/indexes/words/search', { vector: [1e18, 1e18, 1, 1, 1, 1, 1, 1], include_distances: true })).status, 200, 'large but in range');
+  // Hamming vectors are bits: Annoy's wrapper would quietly read 2 as 1 and 0.5 as 0.
+  for (const bad of [2, 0.5, -1]) {
+    const bits = Array.from({ length: 16 }, (_, i) => (i === 3 ? bad : i % 2));
+    const r = await http(base, 'POST', '/v1/indexes/ham/search', { vector: bits });
+    noLeak(t, r, 400);
+    t.match(r.body.message, new RegExp(`vector\\[3\\] is ${bad}; hamming vectors hold 0 or 1 per bit`));
+  }
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', '{"vector":[1,2,'), 400);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', {}), 400);
   const unknown = await http(base, 'POST', '/v1/indexes/words/search', { vector: vector(8), k: 3 });
