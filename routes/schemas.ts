@@ -45,10 +45,12 @@ export const externalIdSchema = {
   description: 'External item id: a string when the index has an ids file, else the item number.',
 } as const;
 
-/** Not validated against INDEX_NAME_PATTERN: a name that cannot exist is simply not found (404). */
+/**
+ * Not validated against INDEX_NAME_PATTERN: a name that cannot exist is simply not found (404),
+ * the empty one of `/v1/indexes/` included.
+ */
 export const nameParam = {
   type: 'string',
-  minLength: 1,
   maxLength: 256,
   description: `Index name: the file name \`<name>.ann\` without extension (${INDEX_NAME_PATTERN}).`,
 } as const;
@@ -56,9 +58,9 @@ export const nameParam = {
 /** Path parameters of routes under /v1/indexes/{name}. */
 export const nameParams = { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false } as const;
 
+/** The empty id of `…/items/` is not found (404) like any other unknown id. */
 export const idParam = {
   type: 'string',
-  minLength: 1,
   maxLength: 1024,
   description: 'External item id, URL-encoded.',
 } as const;

@@ -202,6 +202,7 @@ t.test('input errors', async (t) => {
   }
   noLeak(t, await http(base, 'POST', '/v1/indexes/nope/search', { vector: vector(8) }), 404);
   noLeak(t, await http(base, 'GET', '/v1/indexes/words/items/w1/neighbours'), 404);
+  for (const path of ['/v1/indexes/', '/v1/indexes/words/items/', '/v1/indexes/words/items//neighbors']) noLeak(t, await http(base, 'GET', path), 404);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { vector: Array.from({ length: 3000 }, () => 1.2345) }), 413);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', 'vector=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415);
   const plain = await http(base, 'POST', '/v1/indexes/words/search', JSON.stringify({ vector: vector(8) }), { 'content-type': 'text/plain' });
