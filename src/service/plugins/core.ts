@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ServiceConfig } from '../config.js';
@@ -48,6 +49,11 @@ export interface CoreOptions {
 async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
   const { config } = options;
   const log = app.log.child({ component: 'indexes' });
+  // A mistyped --index-dir would otherwise come up quietly serving the demo index, or nothing.
+  if (!existsSync(config.indexDir)) {
+    if (config.demo) log.warn({ dir: config.indexDir }, 'index directory does not exist: creating it (with the demo index)');
+    else log.error({ dir: config.indexDir }, 'index directory does not exist: serving no index until it appears');
+  }
   if (config.demo && ensureDemoIndex(config.indexDir)) {
     log.info({ dir: config.indexDir }, 'index directory held no index: created the demo index');
   }
