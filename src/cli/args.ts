@@ -27,9 +27,10 @@ export interface ParsedCommand {
  * --help was asked for. `positionals` is the exact count the command takes.
  */
 export function parseCommand(argv: string[], options: OptionSpec, positionals: string[]): ParsedCommand | null {
+  const spec: OptionSpec = { ...options, help: { type: 'boolean', short: 'h' } };
   let parsed: { values: OptionValues; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as {
+    parsed = parseArgs({ args: attachNegativeValues(argv, spec), options: spec, allowPositionals: true, strict: true }) as {
       values: OptionValues;
       positionals: string[];
     };
@@ -44,6 +45,45 @@ export function parseCommand(argv: string[], options: OptionSpec, positionals: s
     throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals.length])}`);
   }
   return parsed;
+}
+
+/** `-1`, `-2.5`, `-1e3`: no option is spelled like this, so such a word is always a value. */
+const NEGATIVE_NUMBER = /^-(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+
+/**
+ * parseArgs refuses `--trees -1` as ambiguous (the value looks like an option) and would have
+ * users write `--trees=-1`. A negative number right after an option that takes a value is that
+ * value, so it is attached first: `--trees=-1`, `-k-1`, `-dk-1`. Words after `--` are left alone.
+ */
+function attachNegativeValues(argv: string[], options: OptionSpec): string[] {
+  const takesValue = (name: string | undefined): boolean => name !== undefined && Object.hasOwn(options, name) && options[name].type === 'string';
+  const longName = (short: string): string | undefined => Object.keys(options).find((name) => options[name].short === short);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      if (arg.startsWith('--') && !arg.includes('=') && takesValue(arg.slice(2))) {
+        out.push(`${arg}=${next}`);
+        i++;
+        continue;
+      }
+      // In a short group (-dk) the first option that takes a value takes the rest of the group,
+      // or the next word when it comes last.
+      const letters = arg.startsWith('-') && !arg.startsWith('--') ? [...arg.slice(1)] : [];
+      if (letters.length > 0 && letters.findIndex((c) => takesValue(longName(c))) === letters.length - 1) {
+        out.push(arg + next);
+        i++;
+        continue;
+      }
+    }
+    out.push(arg);
+  }
+  return out;
 }
 
 /** An integer option; `undefined` when absent. */

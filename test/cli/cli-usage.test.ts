@@ -88,3 +88,37 @@ t.test('build input errors exit 1 with the reader message', async (t) => {
   t.equal(r.code, 1);
   t.match(r.stderr, /ENOENT/);
 });
+
+t.test('a negative number after an option is its value', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'v.csv');
+  writeFileSync(input, '1,2\n3,4\n5,6\n');
+  const out = join(dir, 'v.ann');
+
+  let r = runCli(['build', input, out, '--metric', 'euclidean', '--trees', '-1']);
+  t.equal(r.code, 0, `--trees -1 is the automatic count: ${r.stderr}`);
+  t.match(r.stderr, /nnserve build: wrote .*v\.ann/);
+
+  r = runCli(['query', out, '--search-k', '-1', '-n', '2'], '{"item": 0}\n');
+  t.equal(r.code, 0, r.stderr);
+  t.equal((JSON.parse(r.stdout) as { ids: number[] }).ids.length, 2, '--search-k -1');
+  r = runCli(['query', out, '-k', '-1', '-n', '2'], '{"item": 0}\n');
+  t.equal(r.code, 0, `-k -1: ${r.stderr}`);
+  r = runCli(['query', out, '-dk', '-1'], '{"item": 0}\n');
+  t.equal(r.code, 0, `-dk -1 (a group ending in an option that takes a value): ${r.stderr}`);
+  t.match(JSON.parse(r.stdout), { distances: [0] });
+
+  // Taken as the value, then checked like any other value.
+  r = runCli(['build', input, out, '--metric', 'euclidean', '--seed', '-1']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /nnserve build: --seed must be between 0 and \d+ \(got -1\)/);
+  r = runCli(['build', input, out, '--metric', 'euclidean', '--trees', '-2.5']);
+  t.match(r.stderr, /--trees must be an integer \(got "-2\.5"\)/);
+  r = runCli(['query', out, '-n', '-3']);
+  t.match(r.stderr, /--n must be between 1 and \d+ \(got -3\)/);
+
+  // A word that is not a number still reads as a forgotten value.
+  r = runCli(['build', input, out, '--trees', '--metric', 'euclidean']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /Option '--trees' argument is ambiguous/);
+});
