@@ -271,3 +271,27 @@ t.test('inspect refuses an ids file the service would refuse: wrong length or a 
   t.equal(r.code, 1, 'one line short');
   t.match(r.stderr, /named\.ids has 19 lines, the index has 20 items/);
 });
+
+t.test('search_k must be -1 or a positive integer, as in the HTTP API', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'v.fvecs');
+  writeFvecs(input, randomRows(30, 4, 2));
+  const out = join(dir, 'v.ann');
+  t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '2']).code, 0);
+
+  for (const flag of [['--search-k', '0'], ['-k', '0'], ['--search-k=0'], ['-k', '-2']]) {
+    const r = runCli(['query', out, ...flag], '{"item": 0}\n');
+    t.equal(r.code, 2, `${flag.join(' ')} is a usage error`);
+    t.equal(r.stdout, '', 'nothing answered');
+    t.match(r.stderr, /nnserve query: --search-k must be -1 \(n × trees\) or a positive integer \(got -?\d\)\n\nUsage: nnserve query/);
+  }
+
+  const lines = ['{"item": 0, "search_k": 0}', '{"item": 0, "search_k": -2}', '{"item": 0, "search_k": 1.5}', '{"item": 0, "search_k": 5, "n": 1}', '{"item": 0, "search_k": -1, "n": 1}'];
+  const r = runCli(['query', out], lines.join('\n') + '\n');
+  t.equal(r.code, 1, 'exit 1 after a bad line');
+  const results = jsonLines(r.stdout) as Result[];
+  for (let i = 0; i < 3; i++) t.same(results[i], { error: '"search_k" must be -1 (n × trees) or a positive integer' }, lines[i]);
+  t.same(results[3], { ids: [0] });
+  t.same(results[4], { ids: [0] });
+  t.match(JSON.parse(r.stderr), { queries: 2, errors: 3 });
+});

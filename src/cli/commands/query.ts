@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { AnnoyIndex } from '../../annoy/index.js';
 import { parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
-import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget } from '../args.js';
+import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget, UsageError, type OptionValues } from '../args.js';
 
 export const usage = `Usage: nnserve query <file.ann> [options] < queries.jsonl
 
@@ -21,7 +21,7 @@ Options:
   -m, --metric <m>        angular | euclidean | manhattan | dot | hamming (default: from the manifest)
   -f, --dimensions <f>    vector length; hamming: bits (default: from the manifest)
   -n, --n <n>             neighbours per query (default 10)
-  -k, --search-k <k>      candidates to inspect (default -1 = n × trees)
+  -k, --search-k <k>      candidates to inspect: -1 (default) = n × trees, or a positive integer
   -d, --include-distances add "distances" to each result
   -h, --help              show this help
 `;
@@ -48,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const defaults: Defaults = {
       n: intOption(parsed.values, 'n', 1, 1_000_000) ?? 10,
-      searchK: intOption(parsed.values, 'search-k', -1) ?? -1,
+      searchK: searchKOption(parsed.values),
       includeDistances: parsed.values['include-distances'] === true,
     };
     const target = resolveIndexTarget(parsed.positionals[0], parsed.values, (m) => process.stderr.write(`nnserve query: ${m}\n`));
@@ -70,6 +70,19 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError('query', usage, err);
   }
+}
+
+/** 0 would inspect no candidate and answer every query with no ids; the HTTP API refuses it too. */
+const SEARCH_K_RULE = 'must be -1 (n × trees) or a positive integer';
+
+function isSearchK(k: unknown): k is number {
+  return typeof k === 'number' && Number.isInteger(k) && (k === -1 || k > 0);
+}
+
+function searchKOption(values: OptionValues): number {
+  const k = intOption(values, 'search-k', Number.MIN_SAFE_INTEGER) ?? -1;
+  if (!isSearchK(k)) throw new UsageError(`--search-k ${SEARCH_K_RULE} (got ${k})`);
+  return k;
 }
 
 /** Turns one input line into one output line; never throws. */
@@ -110,7 +123,7 @@ class QueryAnswerer {
     const searchK = q.search_k === undefined ? this.defaults.searchK : q.search_k;
     const withDistances = q.include_distances === undefined ? this.defaults.includeDistances : q.include_distances;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error('"n" must be a positive integer');
-    if (typeof searchK !== 'number' || !Number.isInteger(searchK) || searchK < -1) throw new Error('"search_k" must be an integer >= -1');
+    if (!isSearchK(searchK)) throw new Error(`"search_k" ${SEARCH_K_RULE}`);
     if (typeof withDistances !== 'boolean') throw new Error('"include_distances" must be true or false');
 
     let result;
