@@ -1,0 +1,59 @@
+import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { runCli, type CliResult } from './run-cli.js';
+import { tempDir } from './fixtures.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** Where a user mistake must end: one line naming the problem, no stack trace, exit 1. */
+function oneLine(t: Test, r: CliResult, pattern: RegExp): void {
+  t.equal(r.code, 1, 'exit 1');
+  t.match(r.stderr, pattern);
+  t.equal(r.stderr.trimEnd().split('\n').length, 1, `one line on stderr: ${r.stderr}`);
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+t.test('serve: a port in use is one line, exit 1', async (t) => {
+  const taken = createServer();
+  taken.listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.teardown(() => taken.close());
+  const port = (taken.address() as AddressInfo).port;
+  const r = runCli(['serve', '--host', '127.0.0.1', '--port', String(port), '--index-dir', tempDir(t), '--log-level', 'silent']);
+  oneLine(t, r, new RegExp(`^nnserve serve: port ${port} on 127\\.0\\.0\\.1 is already in use\\n$`));
+});
+
+t.test('serve: a host that is not an address of this machine, or not a host at all', async (t) => {
+  // 192.0.2.0/24 is TEST-NET-1: never assigned to a local interface.
+  let r = runCli(['serve', '--host', '192.0.2.1', '--port', '0', '--index-dir', tempDir(t), '--log-level', 'silent']);
+  oneLine(t, r, /^nnserve serve: cannot listen on 192\.0\.2\.1: the address is not one of this machine's/);
+
+  // .invalid never resolves (RFC 6761); without DNS the lookup fails with EAI_AGAIN instead.
+  r = runCli(['serve', '--host', 'no-such-host.invalid', '--port', '0', '--index-dir', tempDir(t), '--log-level', 'silent']);
+  oneLine(t, r, /^nnserve serve: cannot resolve the host no-such-host\.invalid/);
+});
+
+/** The first port any user may open (Linux makes it a setting); below it listening needs privilege. */
+function unprivilegedPortStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+  } catch {
+    return 1024;
+  }
+}
+
+t.test('serve: a port below 1024 without the privilege to open it', { skip: unprivilegedPortStart() <= 80 ? 'port 80 is open to every user here' : false }, async (t) => {
+  const dir = tempDir(t);
+  chmodSync(dir, 0o777);
+  const args = ['serve', '--host', '127.0.0.1', '--port', '80', '--index-dir', dir, '--log-level', 'silent'];
+  const expected = /^nnserve serve: no permission to listen on port 80 on 127\.0\.0\.1 \(ports below 1024 need root or CAP_NET_BIND_SERVICE\)\n$/;
+  if (process.getuid?.() !== 0) return oneLine(t, runCli(args), expected);
+  // Root may open any port: run the CLI as nobody, through env(1) to drop NODE_OPTIONS: tap's
+  // process hooks would otherwise write a record under the test's directory, which nobody may not.
+  const child = spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, MAIN, ...args], { cwd: dir, uid: 65534, gid: 65534, encoding: 'utf8', timeout: 60_000 });
+  oneLine(t, { code: child.status, stdout: child.stdout, stderr: child.stderr }, expected);
+});
