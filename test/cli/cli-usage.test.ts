@@ -1,5 +1,5 @@
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './run-cli.js';
 import { tempDir } from './fixtures.js';
@@ -121,4 +121,27 @@ t.test('a negative number after an option is its value', async (t) => {
   r = runCli(['build', input, out, '--trees', '--metric', 'euclidean']);
   t.equal(r.code, 2);
   t.match(r.stderr, /Option '--trees' argument is ambiguous/);
+});
+
+t.test('build checks the output directory before reading the input', async (t) => {
+  const dir = tempDir(t);
+  // The input fails on its last line: reaching it would mean the build had started.
+  const input = join(dir, 'v.jsonl');
+  writeFileSync(input, '{"vector": [1, 2]}\n{"vector": [3]}\n');
+  const missing = join(dir, 'nodir');
+  let r = runCli(['build', input, join(missing, 'x.ann'), '--metric', 'euclidean']);
+  t.equal(r.code, 1);
+  t.equal(r.stderr, `nnserve build: output directory ${missing} does not exist\n`);
+
+  const file = join(dir, 'plain-file');
+  writeFileSync(file, '');
+  r = runCli(['build', input, join(file, 'x.ann'), '--metric', 'euclidean']);
+  t.equal(r.code, 1);
+  t.equal(r.stderr, `nnserve build: output directory ${file} is not a directory\n`);
+
+  const taken = join(dir, 'taken.ann');
+  mkdirSync(taken);
+  r = runCli(['build', input, taken, '--metric', 'euclidean']);
+  t.equal(r.code, 1);
+  t.equal(r.stderr, `nnserve build: ${taken} is a directory\n`);
 });

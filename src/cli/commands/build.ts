@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { basename } from 'node:path';
+import { accessSync, constants, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { AnnoyIndex } from '../../annoy/index.js';
 import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
@@ -8,7 +9,7 @@ import { buildIndex } from '../../build/build-index.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
-import { intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
+import { CliError, intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
 import { createProgress } from '../progress.js';
 
 export const usage = `Usage: nnserve build <input> <output.ann> --metric <metric> [options]
@@ -55,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     const seed = intOption(parsed.values, 'seed', 0);
     const threads = intOption(parsed.values, 'threads', 1, 1024) ?? availableParallelism();
     if (!output.endsWith('.ann')) throw new UsageError(`the output file must end in .ann (got ${JSON.stringify(output)})`);
+    checkOutputPath(output);
     await buildCommand({ input, output, metric, trees, seed, threads });
     return 0;
   } catch (err) {
@@ -119,7 +121,12 @@ async function buildCommand(req: BuildRequest): Promise<void> {
   if (idsPath !== null && names !== null) files.push({ path: idsPath, data: names.join('\n') + '\n' });
   files.push({ path: req.output, data: bytes });
   files.push({ path: manifestPathFor(req.output), data: JSON.stringify(manifest, null, 2) + '\n' });
-  writeFilesAtomic(files);
+  try {
+    writeFilesAtomic(files);
+  } catch (err) {
+    // The error names the hidden temporary file; name the file the user asked for.
+    throw new CliError(`cannot write ${req.output}: ${(err as Error).message.replace(/, \w+ '.*$/, '')}`);
+  }
 
   const seconds = (performance.now() - started) / 1000;
   const rows = set.vectors.length / set.dimensions;
@@ -128,6 +135,29 @@ async function buildCommand(req: BuildRequest): Promise<void> {
     `nnserve build: wrote ${req.output} (${rows} items${holes > 0 ? ` + ${holes} holes` : ''}, ${set.dimensions} dimensions, ` +
       `${req.metric}, ${manifest.trees} trees, ${formatBytes(bytes.byteLength)}) in ${seconds.toFixed(2)} s\n`,
   );
+}
+
+/**
+ * The files are written beside <output.ann> only once the index is built: a mistyped directory is
+ * checked first, so nobody waits for a long build to fail at the end (or reads about a temp file).
+ */
+function checkOutputPath(output: string): void {
+  const dir = dirname(output);
+  let stats;
+  try {
+    stats = statSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new CliError(`output directory ${dir} does not exist`);
+    throw new CliError(`cannot use the output directory ${dir}: ${(err as Error).message}`);
+  }
+  if (!stats.isDirectory()) throw new CliError(`output directory ${dir} is not a directory`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new CliError(`output directory ${dir} is not writable`);
+  }
+  if (statSync(output, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`${output} is a directory`);
 }
 
 /** Hamming vectors are one 0/1 value per bit; anything else would be silently thresholded at 0.5. */
