@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { float32Problem } from './row-buffer.js';
 import { InputError, type VectorSet } from './vector-set.js';
 
 const CHUNK_BYTES = 16 * 1024 * 1024;
@@ -46,9 +47,10 @@ export function readNpy(path: string): VectorSet {
       }
       for (let k = 0; k < count; k++) {
         const v = itemBytes === 4 ? view.getFloat32(k * 4, littleEndian) : view.getFloat64(k * 8, littleEndian);
-        if (!Number.isFinite(v)) {
+        const problem = float32Problem(v);
+        if (problem !== null) {
           const at = first + k;
-          throw new InputError(`${path}: row ${Math.floor(at / dimensions) + 1}: value ${(at % dimensions) + 1} is ${v}; vectors must hold finite numbers`);
+          throw new InputError(`${path}: row ${Math.floor(at / dimensions) + 1}: value ${(at % dimensions) + 1} is ${problem}`);
         }
         vectors[first + k] = v;
       }

@@ -25,9 +25,9 @@ export class RowBuffer {
     const data = this.data;
     for (let j = 0; j < f; j++) {
       const v = values[j];
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new InputError(`${this.source}: ${where}: value ${j + 1} is ${describe(v)}; vectors must hold finite numbers`);
-      }
+      if (typeof v !== 'number') throw new InputError(`${this.source}: ${where}: value ${j + 1} is ${describe(v)}; vectors must hold finite numbers`);
+      const problem = float32Problem(v);
+      if (problem !== null) throw new InputError(`${this.source}: ${where}: value ${j + 1} is ${problem}`);
       data[this.length + j] = v;
     }
     this.length += f;
@@ -48,8 +48,17 @@ export class RowBuffer {
   }
 }
 
+/**
+ * Why `v` cannot be an Annoy value, or null when it can. Annoy stores float32: a double beyond
+ * its range (1e39) would silently become Infinity, so it is refused as itself, not as Infinity.
+ */
+export function float32Problem(v: number): string | null {
+  if (!Number.isFinite(v)) return `${v}; vectors must hold finite numbers`;
+  if (!Number.isFinite(Math.fround(v))) return `${v}, outside the 32-bit float range (±3.4e38) that Annoy stores`;
+  return null;
+}
+
 function describe(v: unknown): string {
-  if (typeof v === 'number') return String(v);
   if (typeof v === 'string') return `the text ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
   return v === null ? 'null' : typeof v;
 }

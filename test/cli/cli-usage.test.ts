@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './run-cli.js';
-import { tempDir } from './fixtures.js';
+import { tempDir, writeNpy } from './fixtures.js';
 
 t.test('usage', async (t) => {
   let r = runCli([]);
@@ -144,4 +144,31 @@ t.test('build checks the output directory before reading the input', async (t) =
   r = runCli(['build', input, taken, '--metric', 'euclidean']);
   t.equal(r.code, 1);
   t.equal(r.stderr, `nnserve build: ${taken} is a directory\n`);
+});
+
+t.test('a value beyond the 32-bit float range is named, with file and row', async (t) => {
+  const dir = tempDir(t);
+  const cases: Array<[string, string | Buffer, RegExp]> = [
+    ['big.csv', '1,2\n3,1e39\n', /big\.csv: line 2: value 2 is 1e\+39, outside the 32-bit float range \(±3\.4e38\) that Annoy stores/],
+    ['small.csv', 'id,a,b\n7,-4e38,1\n', /small\.csv: line 2: value 1 is -4e\+38, outside the 32-bit float range/],
+    ['big.jsonl', '{"vector": [1, 2]}\n\n{"vector": [1e39, 2]}\n', /big\.jsonl: line 3: value 1 is 1e\+39, outside the 32-bit float range/],
+  ];
+  for (const [name, text, pattern] of cases) {
+    writeFileSync(join(dir, name), text);
+    const r = runCli(['build', join(dir, name), join(dir, 'out.ann'), '--metric', 'euclidean']);
+    t.equal(r.code, 1, name);
+    t.match(r.stderr, pattern, name);
+    t.notMatch(r.stderr, /Infinity/, `${name}: 1e39 is not called Infinity`);
+  }
+  const npy = join(dir, 'big.npy');
+  writeNpy(npy, [[1, 2], [3, -1e39]], { descr: '<f8' });
+  const r = runCli(['build', npy, join(dir, 'out.ann'), '--metric', 'euclidean']);
+  t.equal(r.code, 1, 'npy float64');
+  t.match(r.stderr, /big\.npy: row 2: value 2 is -1e\+39, outside the 32-bit float range/);
+
+  // The largest float32 itself is a value like any other.
+  const edge = join(dir, 'edge.csv');
+  writeFileSync(edge, '3.4028234663852886e38,1\n-3.4028234663852886e38,2\n');
+  const built = runCli(['build', edge, join(dir, 'edge.ann'), '--metric', 'euclidean']);
+  t.equal(built.code, 0, built.stderr);
 });
