@@ -172,3 +172,16 @@ t.test('a value beyond the 32-bit float range is named, with file and row', asyn
   const built = runCli(['build', edge, join(dir, 'edge.ann'), '--metric', 'euclidean']);
   t.equal(built.code, 0, built.stderr);
 });
+
+t.test('an id too large to build is refused with the size it would take', async (t) => {
+  const dir = tempDir(t);
+  // Annoy allocates a node for every id up to the largest: 2^31 nodes of 24 bytes (euclidean, 2 dimensions).
+  const input = join(dir, 'far.jsonl');
+  writeFileSync(input, '{"id": 0, "vector": [1, 2]}\n{"id": 2147483647, "vector": [3, 4]}\n');
+  const r = runCli(['build', input, join(dir, 'far.ann'), '--metric', 'euclidean']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^nnserve build: id 2147483647 would make an index of 2147483648 items × 24 bytes = 48\.00 GiB, more than /);
+  t.match(r.stderr, /give sparse ids as strings\n$/, 'says how to number sparse ids');
+  t.equal(r.stderr.split('\n').length, 2, 'one line');
+  t.notMatch(r.stderr, /allocation failed/);
+});

@@ -6,6 +6,7 @@ import { AnnoyIndex } from '../../annoy/index.js';
 import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
 import { buildIndex } from '../../build/build-index.js';
+import { formatBytes } from '../../build/format-bytes.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
@@ -168,11 +169,4 @@ function checkBits(vectors: Float32Array, dimensions: number, source: string): v
       throw new InputError(`${source}: row ${Math.floor(k / dimensions) + 1}: value ${(k % dimensions) + 1} is ${v}; hamming vectors hold 0 or 1 per bit`);
     }
   }
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
