@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMetricName, METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
@@ -132,6 +132,7 @@ export const INDEX_OPTIONS: OptionSpec = {
 export function resolveIndexTarget(file: string, values: OptionValues, warn: (message: string) => void): IndexTarget {
   const metricFlag = metricOption(values);
   const dimensionsFlag = intOption(values, 'dimensions', 1, 1_000_000);
+  checkIndexFile(file);
   const manifestPath = manifestPathFor(file);
   let manifest: IndexManifest | null = null;
   if (existsSync(manifestPath)) {
@@ -151,6 +152,22 @@ export function resolveIndexTarget(file: string, values: OptionValues, warn: (me
   }
   const idsPath = manifest?.ids ? join(dirname(manifestPath), manifest.ids) : null;
   return { file, metric, dimensions, manifest, manifestPath, idsPath };
+}
+
+/**
+ * A missing file is the first thing to say: asking for --metric and --dimensions, or for the
+ * manifest beside it, would send the user looking for the wrong problem.
+ */
+function checkIndexFile(file: string): void {
+  let stats;
+  try {
+    stats = statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new CliError(`${file} does not exist`);
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!stats.isFile()) throw new CliError(`${file} is not a file`);
 }
 
 /**

@@ -67,7 +67,29 @@ t.test('metric and dimensions needed without a manifest', async (t) => {
 
   r = runCli(['inspect', join(dir, 'missing.ann'), '-m', 'angular', '-f', '4']);
   t.equal(r.code, 1);
-  t.match(r.stderr, /cannot read .*missing\.ann/);
+  t.match(r.stderr, /missing\.ann does not exist/);
+});
+
+t.test('inspect and query say a missing file is missing before asking for a manifest', async (t) => {
+  const dir = tempDir(t);
+  const missing = join(dir, 'nonexistent.ann');
+  for (const command of ['inspect', 'query']) {
+    for (const flags of [[], ['-m', 'angular', '-f', '4']]) {
+      const how = [command, ...flags].join(' ');
+      let r = runCli([command, missing, ...flags]);
+      t.equal(r.code, 1, `${how}: a missing file exits 1`);
+      t.equal(r.stderr, `nnserve ${command}: ${missing} does not exist\n`, how);
+      r = runCli([command, dir, ...flags]);
+      t.equal(r.code, 1, `${how}: a directory exits 1`);
+      t.equal(r.stderr, `nnserve ${command}: ${dir} is not a file\n`, how);
+      r = runCli([command, join(dir, 'no-dir', 'x.ann'), ...flags]);
+      t.match(r.stderr, /no-dir\/x\.ann does not exist\n$/, `${how}: under a missing directory`);
+    }
+    // A mistyped flag is still a usage error first.
+    const r = runCli([command, missing, '--metric', 'cosine']);
+    t.equal(r.code, 2);
+    t.match(r.stderr, /--metric must be one of/);
+  }
 });
 
 t.test('build input errors exit 1 with the reader message', async (t) => {

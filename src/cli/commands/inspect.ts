@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { AnnoyIndex } from '../../annoy/index.js';
 import type { IndexStorage } from '../../annoy/storage.js';
 import { idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
@@ -9,8 +9,8 @@ import { CliError, INDEX_OPTIONS, parseCommand, reportError, resolveIndexTarget,
 export const usage = `Usage: nnserve inspect <file.ann> [--metric <m> --dimensions <f>]
 
 Validates an Annoy index file and prints a JSON summary (node size, items, trees, holes, bytes,
-validation result, kernels, and how the file compares with its manifest). Exits 1 when the
-file is not a valid index for the metric and dimensions, or disagrees with its manifest.
+validation result, kernels, and how the file compares with its manifest). Exits 1 when the file
+is missing, is not a valid index for the metric and dimensions, or disagrees with its manifest.
 
 Metric and dimensions come from the manifest <file>.json beside the file; flags override it.
 
@@ -48,10 +48,9 @@ interface InspectReport {
 function inspectFile(target: IndexTarget): InspectReport {
   let storage: IndexStorage;
   try {
-    if (!statSync(target.file).isFile()) throw new CliError(`${target.file} is not a file`);
+    // resolveIndexTarget has checked that the file exists and is a file.
     storage = readIndexFile(target.file);
   } catch (err) {
-    if (err instanceof CliError) throw err;
     throw new CliError(`cannot read ${target.file}: ${(err as Error).message}`);
   }
   const engine = AnnoyIndex.inspect(storage, target.metric, target.dimensions);
