@@ -202,6 +202,16 @@ t.test('csv with names and no header; hamming from jsonl', async (t) => {
   t.equal(result.distances![0], 0);
   const expected = rows.map((row) => row.reduce<number>((s, v, j) => s + (v !== rows[9][j] ? 1 : 0), 0)).sort((x, y) => x - y).slice(0, 3);
   t.same(result.distances, expected, 'hamming distances match a brute-force count');
+
+  // Refused as by the HTTP API: a value that is not a bit, a vector whose distances would overflow.
+  const notBits = runCli(['query', hamming], JSON.stringify({ vector: rows[1].map((v, j) => (j === 2 ? 2 : v)) }) + '\n');
+  t.equal(notBits.code, 1);
+  t.match(jsonLines(notBits.stdout)[0], { error: /vector\[2\] is 2; hamming vectors hold 0 or 1 per bit/ });
+  const tooLong = runCli(['query', out], '{"vector": [3e19, 3e19, 0]}\n{"vector": [0, 1, 0]}\n');
+  t.equal(tooLong.code, 1);
+  const [refused, fine] = jsonLines(tooLong.stdout) as Result[];
+  t.match(refused, { error: /vector is too long/ });
+  t.equal(fine.ids![0], 'banana', 'the next line is still answered');
 });
 
 t.test('inspect rejects invalid files with exit 1', async (t) => {

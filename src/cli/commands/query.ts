@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { AnnoyIndex } from '../../annoy/index.js';
+import { AnnoyIndex, queryVectorProblem } from '../../annoy/index.js';
 import { parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
 import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget, UsageError, type OptionValues } from '../args.js';
@@ -133,6 +133,9 @@ class QueryAnswerer {
     } else if (q.vector !== undefined) {
       if (!Array.isArray(q.vector)) throw new Error('"vector" must be an array of numbers');
       for (const v of q.vector) if (typeof v !== 'number') throw new Error('"vector" must hold only numbers');
+      // What the HTTP API refuses too: values a hamming index cannot hold, lengths that overflow distances.
+      const problem = q.vector.length === this.index.dimensions ? queryVectorProblem(this.index.metric, q.vector as number[]) : null;
+      if (problem) throw new Error(problem);
       result = this.index.getNnsByVector(q.vector as number[], n, searchK, withDistances);
     } else {
       throw new Error('expected {"item": ...} or {"vector": [...]}');
