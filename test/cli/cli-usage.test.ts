@@ -188,10 +188,16 @@ t.test('a value beyond the 32-bit float range is named, with file and row', asyn
   t.equal(r.code, 1, 'npy float64');
   t.match(r.stderr, /big\.npy: row 2: value 2 is -1e\+39, outside the 32-bit float range/);
 
-  // The largest float32 itself is a value like any other.
+  // The largest float32 itself is a value the readers take; a vector whose squared length is past
+  // the range is refused next, as the service refuses such a query (every distance would overflow).
   const edge = join(dir, 'edge.csv');
   writeFileSync(edge, '3.4028234663852886e38,1\n-3.4028234663852886e38,2\n');
-  const built = runCli(['build', edge, join(dir, 'edge.ann'), '--metric', 'euclidean']);
+  const overflowing = runCli(['build', edge, join(dir, 'edge.ann'), '--metric', 'euclidean']);
+  t.equal(overflowing.code, 1);
+  t.match(overflowing.stderr, /edge\.csv: row 1 is too long: its squared length 1\.16e\+77 is past the 32-bit float range/);
+  const large = join(dir, 'large.csv');
+  writeFileSync(large, '1e19,1\n-1e19,2\n3,4\n');
+  const built = runCli(['build', large, join(dir, 'large.ann'), '--metric', 'euclidean']);
   t.equal(built.code, 0, built.stderr);
 });
 

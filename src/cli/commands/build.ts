@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { accessSync, constants, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { AnnoyIndex } from '../../annoy/index.js';
+import { AnnoyIndex, queryVectorProblem } from '../../annoy/index.js';
 import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
 import { buildIndex } from '../../build/build-index.js';
@@ -78,6 +78,7 @@ async function buildCommand(req: BuildRequest): Promise<void> {
   const started = performance.now();
   const set = await readVectors(req.input);
   if (req.metric === 'hamming') checkBits(set.vectors, set.dimensions, req.input);
+  else checkLengths(set.vectors, set.dimensions, req.metric, req.input);
   // Integer ids are Annoy item ids; names (or no ids) number the items in input order.
   const names = set.ids !== null && typeof set.ids[0] === 'string' ? (set.ids as string[]) : null;
   const itemIds = set.ids !== null && typeof set.ids[0] === 'number' ? (set.ids as number[]) : undefined;
@@ -159,6 +160,17 @@ function checkOutputPath(output: string): void {
     throw new CliError(`output directory ${dir} is not writable`);
   }
   if (statSync(output, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`${output} is a directory`);
+}
+
+/**
+ * A vector whose squared length is past the float32 range can be stored, but every distance to it
+ * overflows (to Infinity, which JSON cannot carry): refused here as the service refuses such queries.
+ */
+function checkLengths(vectors: Float32Array, dimensions: number, metric: MetricName, source: string): void {
+  for (let row = 0; row * dimensions < vectors.length; row++) {
+    const problem = queryVectorProblem(metric, vectors.subarray(row * dimensions, (row + 1) * dimensions), `row ${row + 1}`);
+    if (problem) throw new InputError(`${source}: ${problem}`);
+  }
 }
 
 /** Hamming vectors are one 0/1 value per bit; anything else would be silently thresholded at 0.5. */
