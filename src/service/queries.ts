@@ -1,4 +1,4 @@
-import { AnnoyInputError, queryVectorProblem } from '../annoy/index.js';
+import { AnnoyInputError, isSearchK, queryVectorProblem, SEARCH_K_RULE } from '../annoy/index.js';
 import type { ServiceConfig } from './config.js';
 import { prepareFloatQuery } from '../annoy/metrics/float-vectors.js';
 import { answerQueries } from './pool/answer.js';
@@ -155,7 +155,7 @@ export class QueryService {
   }
 
   private checkSearchK(searchK: number): void {
-    if (searchK === 0 || searchK < -1) throw errors.badInput('search_k must be -1 (default: n × trees) or a positive integer');
+    if (!isSearchK(searchK)) throw errors.badInput(`search_k ${SEARCH_K_RULE}`);
   }
 
   /** Inline queries are answered before this returns; pooled ones through the promise. */

@@ -1,8 +1,14 @@
 import t from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from './run-cli.js';
+import { runCli, type CliResult } from './run-cli.js';
 import { tempDir, writeNpy } from './fixtures.js';
+
+/** Writes `text` as `dir/name` and runs `nnserve build` on it into `dir/<name>.ann`. */
+function buildFromText(dir: string, name: string, text: string, metric = 'euclidean'): CliResult {
+  writeFileSync(join(dir, name), text);
+  return runCli(['build', join(dir, name), join(dir, `${name}.ann`), '--metric', metric]);
+}
 
 t.test('usage', async (t) => {
   let r = runCli([]);
@@ -94,15 +100,11 @@ t.test('inspect and query say a missing file is missing before asking for a mani
 
 t.test('build input errors exit 1 with the reader message', async (t) => {
   const dir = tempDir(t);
-  const input = join(dir, 'bad.jsonl');
-  writeFileSync(input, '{"id": 0, "vector": [1, 2]}\n{"id": 1, "vector": [1]}\n');
-  let r = runCli(['build', input, join(dir, 'out.ann'), '--metric', 'euclidean']);
+  let r = buildFromText(dir, 'bad.jsonl', '{"id": 0, "vector": [1, 2]}\n{"id": 1, "vector": [1]}\n');
   t.equal(r.code, 1);
   t.match(r.stderr, /bad\.jsonl: line 2: vector has 1 values, earlier rows have 2/);
 
-  const bits = join(dir, 'bits.jsonl');
-  writeFileSync(bits, '{"vector": [0, 1, 1]}\n{"vector": [0, 0.5, 1]}\n');
-  r = runCli(['build', bits, join(dir, 'bits.ann'), '--metric', 'hamming']);
+  r = buildFromText(dir, 'bits.jsonl', '{"vector": [0, 1, 1]}\n{"vector": [0, 0.5, 1]}\n', 'hamming');
   t.equal(r.code, 1);
   t.match(r.stderr, /row 2: value 2 is 0.5; hamming vectors hold 0 or 1 per bit/);
 
@@ -170,14 +172,13 @@ t.test('build checks the output directory before reading the input', async (t) =
 
 t.test('a value beyond the 32-bit float range is named, with file and row', async (t) => {
   const dir = tempDir(t);
-  const cases: Array<[string, string | Buffer, RegExp]> = [
+  const cases: Array<[string, string, RegExp]> = [
     ['big.csv', '1,2\n3,1e39\n', /big\.csv: line 2: value 2 is 1e\+39, outside the 32-bit float range \(±3\.4e38\) that Annoy stores/],
     ['small.csv', 'id,a,b\n7,-4e38,1\n', /small\.csv: line 2: value 1 is -4e\+38, outside the 32-bit float range/],
     ['big.jsonl', '{"vector": [1, 2]}\n\n{"vector": [1e39, 2]}\n', /big\.jsonl: line 3: value 1 is 1e\+39, outside the 32-bit float range/],
   ];
   for (const [name, text, pattern] of cases) {
-    writeFileSync(join(dir, name), text);
-    const r = runCli(['build', join(dir, name), join(dir, 'out.ann'), '--metric', 'euclidean']);
+    const r = buildFromText(dir, name, text);
     t.equal(r.code, 1, name);
     t.match(r.stderr, pattern, name);
     t.notMatch(r.stderr, /Infinity/, `${name}: 1e39 is not called Infinity`);
@@ -190,23 +191,17 @@ t.test('a value beyond the 32-bit float range is named, with file and row', asyn
 
   // The largest float32 itself is a value the readers take; a vector whose squared length is past
   // the range is refused next, as the service refuses such a query (every distance would overflow).
-  const edge = join(dir, 'edge.csv');
-  writeFileSync(edge, '3.4028234663852886e38,1\n-3.4028234663852886e38,2\n');
-  const overflowing = runCli(['build', edge, join(dir, 'edge.ann'), '--metric', 'euclidean']);
+  const overflowing = buildFromText(dir, 'edge.csv', '3.4028234663852886e38,1\n-3.4028234663852886e38,2\n');
   t.equal(overflowing.code, 1);
   t.match(overflowing.stderr, /edge\.csv: row 1 is too long: its squared length 1\.16e\+77 is past the 32-bit float range/);
-  const large = join(dir, 'large.csv');
-  writeFileSync(large, '1e19,1\n-1e19,2\n3,4\n');
-  const built = runCli(['build', large, join(dir, 'large.ann'), '--metric', 'euclidean']);
+  const built = buildFromText(dir, 'large.csv', '1e19,1\n-1e19,2\n3,4\n');
   t.equal(built.code, 0, built.stderr);
 });
 
 t.test('an id too large to build is refused with the size it would take', async (t) => {
   const dir = tempDir(t);
   // Annoy allocates a node for every id up to the largest: 2^31 nodes of 24 bytes (euclidean, 2 dimensions).
-  const input = join(dir, 'far.jsonl');
-  writeFileSync(input, '{"id": 0, "vector": [1, 2]}\n{"id": 2147483647, "vector": [3, 4]}\n');
-  const r = runCli(['build', input, join(dir, 'far.ann'), '--metric', 'euclidean']);
+  const r = buildFromText(dir, 'far.jsonl', '{"id": 0, "vector": [1, 2]}\n{"id": 2147483647, "vector": [3, 4]}\n');
   t.equal(r.code, 1);
   t.match(r.stderr, /^nnserve build: id 2147483647 would make an index of 2147483648 items × 24 bytes = 48\.00 GiB, more than /);
   t.match(r.stderr, /give sparse ids as strings\n$/, 'says how to number sparse ids');

@@ -1,6 +1,6 @@
 import { copyFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { buildIndex, http, metric, serve, tempDir, waitFor, writeTestFile, writeIndex, type BuiltIndex } from './helpers.js';
 
 const ITEMS = 300;
@@ -225,19 +225,26 @@ function slowIndex(name: string, k: number) {
 /** 4,096 query vectors of 16 dimensions. */
 const slowQueries = (wave: (x: number) => number) => Array.from({ length: 4096 }, (_, i) => ({ vector: Array.from({ length: 16 }, (_, d) => wave(i + d)) }));
 
-t.test('a request running during a swap finishes on its version; the old version is released after it', async (t) => {
+/**
+ * One worker serving generation 1 of a slow index named `name`, and the means to publish
+ * generation 2 over it.
+ */
+async function slowService(t: Test, name: string, deadlineMs: number) {
   const dir = tempDir(t);
-  const big = (k: number) => slowIndex('slow', k);
-  writeIndex(dir, 'slow', big(1));
-  const server = await serve(t, dir, { workers: 1, maxBatch: 8192, deadlineMs: 600_000, pollIntervalMs: 50, debounceMs: 20 });
-  const registry = server.app.nn.registry;
+  writeIndex(dir, name, slowIndex(name, 1));
+  const server = await serve(t, dir, { workers: 1, maxBatch: 8192, deadlineMs, pollIntervalMs: 50, debounceMs: 20 });
+  return { server, registry: server.app.nn.registry, publishSecond: () => writeIndex(dir, name, slowIndex(name, 2)) };
+}
+
+t.test('a request running during a swap finishes on its version; the old version is released after it', async (t) => {
+  const { server, registry, publishSecond } = await slowService(t, 'slow', 600_000);
   const queries = slowQueries(Math.sin);
   // Seconds of work on one worker (every query scores the whole index), against a swap that takes
   // tens of ms: the request is certain to be running when the new version is published.
   const started = Date.now();
   const slow = http(server.url, 'POST', '/v1/indexes/slow/search/batch', { queries, n: 20, search_k: 1_000_000, include_distances: false });
   await waitFor(() => (registry.get('slow')!.inflight > 0 ? true : undefined), 2000, 5);
-  writeIndex(dir, 'slow', big(2));
+  publishSecond();
   await waitFor(() => (registry.get('slow')!.version === 2 ? true : undefined), 2000, 5);
   const swappedAt = Date.now();
   const overlapped = registry.retained('slow').includes(1);
@@ -258,16 +265,12 @@ t.test('a request running during a swap finishes on its version; the old version
 });
 
 t.test('a request that timed out (504) still holds its version until its worker is done with it', async (t) => {
-  const dir = tempDir(t);
-  const big = (k: number) => slowIndex('late', k);
-  writeIndex(dir, 'late', big(1));
-  const server = await serve(t, dir, { workers: 1, maxBatch: 8192, deadlineMs: 150, pollIntervalMs: 50, debounceMs: 20 });
-  const registry = server.app.nn.registry;
+  const { server, registry, publishSecond } = await slowService(t, 'late', 150);
   // About a second and a half of work on the one worker, far past the 150 ms deadline.
   const queries = slowQueries(Math.cos);
   const late = await http(server.url, 'POST', '/v1/indexes/late/search/batch', { queries, n: 20, search_k: 1_000_000, include_distances: false });
   t.equal(late.status, 504, 'the caller got its 504');
-  writeIndex(dir, 'late', big(2));
+  publishSecond();
   await waitFor(() => (registry.get('late')!.version === 2 ? true : undefined), 2000, 5);
   t.same(registry.retained('late'), [1, 2], 'version 1 is still held: the worker is still reading it');
   await waitFor(() => (registry.retained('late').length === 1 ? true : undefined));

@@ -27,3 +27,13 @@ export function queryVectorProblem(metric: MetricName, vector: ArrayLike<number>
   }
   return null;
 }
+
+/**
+ * What the HTTP API and the query command accept as search_k. Annoy also takes 0, which inspects no
+ * candidate and answers every query with no ids: a caller's mistake, not a request.
+ */
+export const SEARCH_K_RULE = 'must be -1 (n × trees) or a positive integer';
+
+export function isSearchK(k: unknown): k is number {
+  return typeof k === 'number' && Number.isInteger(k) && (k === -1 || k > 0);
+}

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { AnnoyIndex, queryVectorProblem } from '../../annoy/index.js';
+import { AnnoyIndex, isSearchK, queryVectorProblem, SEARCH_K_RULE } from '../../annoy/index.js';
 import { parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
 import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget, UsageError, type OptionValues } from '../args.js';
@@ -70,13 +70,6 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError('query', usage, err);
   }
-}
-
-/** 0 would inspect no candidate and answer every query with no ids; the HTTP API refuses it too. */
-const SEARCH_K_RULE = 'must be -1 (n × trees) or a positive integer';
-
-function isSearchK(k: unknown): k is number {
-  return typeof k === 'number' && Number.isInteger(k) && (k === -1 || k > 0);
 }
 
 function searchKOption(values: OptionValues): number {

@@ -19,7 +19,7 @@ async function auth(app: FastifyInstance, options: { apiKeys: readonly string[] 
     else done(errors.unauthorized());
   };
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/v1/indexes')) addRouteHook(route, check, 'last');
+    if (route.url.startsWith('/v1/indexes')) addRouteHook(route, 'onRequest', check, 'last');
   });
 }
 

@@ -20,7 +20,7 @@ async function limits(app: FastifyInstance, options: { max: number; windowMs: nu
   });
   const limiter = app.rateLimit() as onRequestHookHandler;
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/v1/')) addRouteHook(route, limiter, 'first');
+    if (route.url.startsWith('/v1/')) addRouteHook(route, 'onRequest', limiter, 'first');
   });
 }
 

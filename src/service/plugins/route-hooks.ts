@@ -1,12 +1,17 @@
-import type { onRequestHookHandler, RouteOptions } from 'fastify';
+import type { onRequestHookHandler, preValidationHookHandler, RouteOptions } from 'fastify';
+
+interface RouteHooks {
+  onRequest: onRequestHookHandler;
+  preValidation: preValidationHookHandler;
+}
 
 /**
- * Adds an onRequest hook to one route as it is registered (from an 'onRoute' hook), keeping the
- * hooks the route or other plugins already set. 'first' runs it before them (the rate limit, so
- * failed checks count too), 'last' after them.
+ * Adds a hook to one route as it is registered (from an 'onRoute' hook), keeping the hooks the
+ * route or other plugins already set. 'first' runs it before them (the rate limit, so failed checks
+ * count too; the query-string check, before anything reads the values), 'last' after them.
  */
-export function addRouteHook(route: RouteOptions, hook: onRequestHookHandler, position: 'first' | 'last'): void {
-  const existing = route.onRequest as onRequestHookHandler | onRequestHookHandler[] | undefined;
+export function addRouteHook<K extends keyof RouteHooks>(route: RouteOptions, name: K, hook: RouteHooks[K], position: 'first' | 'last'): void {
+  const existing = route[name] as RouteHooks[K] | RouteHooks[K][] | undefined;
   const others = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing];
-  route.onRequest = position === 'first' ? [hook, ...others] : [...others, hook];
+  (route as unknown as Record<K, RouteHooks[K][]>)[name] = position === 'first' ? [hook, ...others] : [...others, hook];
 }

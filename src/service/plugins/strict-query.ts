@@ -1,6 +1,7 @@
 import type { FastifyInstance, preValidationHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors } from '../errors.js';
+import { addRouteHook } from './route-hooks.js';
 
 const DECIMAL_INTEGER = /^-?\d{1,16}$/;
 
@@ -30,8 +31,7 @@ async function strictQuery(app: FastifyInstance): Promise<void> {
       }
       done();
     };
-    const existing = route.preValidation;
-    route.preValidation = existing === undefined ? [check] : Array.isArray(existing) ? [check, ...existing] : [check, existing];
+    addRouteHook(route, 'preValidation', check, 'first');
   });
 }
 
