@@ -33,6 +33,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app.close();
+    app.nn.undoStartupFiles();
     throw err;
   }
   const address = app.server.address() as AddressInfo;

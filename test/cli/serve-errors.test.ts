@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { runCli, type CliResult } from './run-cli.js';
@@ -25,6 +26,22 @@ t.test('serve: a port in use is one line, exit 1', async (t) => {
   const port = (taken.address() as AddressInfo).port;
   const r = runCli(['serve', '--host', '127.0.0.1', '--port', String(port), '--index-dir', tempDir(t), '--log-level', 'silent']);
   oneLine(t, r, new RegExp(`^nnserve serve: port ${port} on 127\\.0\\.0\\.1 is already in use\\n$`));
+});
+
+t.test('serve: a start that fails leaves no demo index behind', async (t) => {
+  const taken = createServer();
+  taken.listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.teardown(() => taken.close());
+  const port = String((taken.address() as AddressInfo).port);
+  const empty = tempDir(t);
+  const missing = join(tempDir(t), 'indexes');
+  for (const dir of [empty, missing]) {
+    const r = runCli(['serve', '--host', '127.0.0.1', '--port', port, '--index-dir', dir, '--log-level', 'silent']);
+    t.equal(r.code, 1, r.stderr);
+  }
+  t.same(readdirSync(empty), [], 'an empty index directory stays empty');
+  t.notOk(existsSync(missing), 'a missing index directory is not left created');
 });
 
 t.test('serve: a host that is not an address of this machine, or not a host at all', async (t) => {

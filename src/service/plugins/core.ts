@@ -5,7 +5,7 @@ import type { ServiceConfig } from '../config.js';
 import { ServiceMetrics } from '../metrics.js';
 import { QueryPool } from '../pool/query-pool.js';
 import { QueryService } from '../queries.js';
-import { ensureDemoIndex } from '../registry/demo.js';
+import { ensureDemoIndex, removeDemoIndex } from '../registry/demo.js';
 import { IndexRegistry } from '../registry/registry.js';
 import type { LoadedIndex } from '../registry/loader.js';
 import { IndexWatcher } from '../registry/watcher.js';
@@ -28,6 +28,8 @@ export interface NnServices {
   lifecycle: Lifecycle;
   /** Settles when the initial load is over (success or not). */
   initialLoad: Promise<void>;
+  /** Removes what start-up created on disk (the demo index); for a server that failed to listen. */
+  undoStartupFiles(): void;
 }
 
 declare module 'fastify' {
@@ -50,11 +52,13 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
   const { config } = options;
   const log = app.log.child({ component: 'indexes' });
   // A mistyped --index-dir would otherwise come up quietly serving the demo index, or nothing.
-  if (!existsSync(config.indexDir)) {
+  const dirExisted = existsSync(config.indexDir);
+  if (!dirExisted) {
     if (config.demo) log.warn({ dir: config.indexDir }, 'index directory does not exist: creating it (with the demo index)');
     else log.error({ dir: config.indexDir }, 'index directory does not exist: serving no index until it appears');
   }
-  if (config.demo && ensureDemoIndex(config.indexDir)) {
+  const demoCreated = config.demo && ensureDemoIndex(config.indexDir);
+  if (demoCreated) {
     log.info({ dir: config.indexDir }, 'index directory held no index: created the demo index');
   }
   const registry = new IndexRegistry();
@@ -96,6 +100,9 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
     lifecycle,
     get initialLoad(): Promise<void> {
       return started ?? Promise.resolve();
+    },
+    undoStartupFiles() {
+      if (demoCreated) removeDemoIndex(config.indexDir, !dirExisted);
     },
   };
   app.decorate('nn', services);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnnoyBuilder } from '../../annoy/index.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
@@ -65,4 +65,19 @@ export function ensureDemoIndex(dir: string): boolean {
     { path: join(dir, `${DEMO.name}.json`), data: JSON.stringify(manifest, null, 2) + '\n' },
   ]);
   return true;
+}
+
+/**
+ * Undoes ensureDemoIndex when the server it was made for never started (say, its port was taken):
+ * a failed start should leave the disk as it found it. The manifest goes first, so a server
+ * watching the directory never sees an index without its data. The directory goes only when empty.
+ */
+export function removeDemoIndex(dir: string, andDirectory: boolean): void {
+  for (const ext of ['json', 'ann', 'ids']) rmSync(join(dir, `${DEMO.name}.${ext}`), { force: true });
+  if (!andDirectory) return;
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Something else was put there meanwhile: it stays.
+  }
 }
