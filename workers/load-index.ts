@@ -48,6 +48,13 @@ function load({ dir, name }: LoadRequest): LoadReply {
   if (manifest.trees !== undefined && manifest.trees !== trees) throw new Error(`${name}.ann has ${trees} trees, manifest says ${manifest.trees}`);
   const idsProblem = ids && idsFileProblem(ids, items, manifest.ids!);
   if (idsProblem) throw new Error(idsProblem);
+  // Annoy would serve it, answering null (JSON's rendering of NaN and Infinity) for distances in
+  // an arbitrary order; better the previous version keeps serving and the log says what to fix.
+  const unusable = index.findUnusableItem();
+  if (unusable !== null) {
+    const id = ids === null ? '' : ` (id ${JSON.stringify(ids[unusable.item])})`;
+    throw new Error(`${name}.ann: ${unusable.problem}${id}; rebuild the index without it`);
+  }
   return { ok: true, manifest, ids, storage, items, trees };
 }
 

@@ -3,6 +3,7 @@ import type { VectorKernels } from './kernels/kernels.js';
 import { AnnoyInputError, IndexFormatError } from './errors.js';
 import { metricByName } from './metrics/index.js';
 import type { Metric, NodeLayout, QueryContext, StoreContext } from './metrics/metric.js';
+import { itemVectorProblem, type UnusableItem } from './item-vectors.js';
 import { isMetricName, type MetricName } from './metrics/names.js';
 import { nodeArrays, type NodeArrays } from './node-arrays.js';
 import { searchNns, type QueryResult } from './search.js';
@@ -34,6 +35,8 @@ export interface IndexSummary {
   kernels: VectorKernels['kind'];
   valid: boolean;
   error?: string;
+  /** A valid file whose item vectors make distances NaN or infinite (see findUnusableItem). */
+  unusableItem?: string;
 }
 
 function checkGeometry(metricName: MetricName, dimensions: number): Metric {
@@ -111,7 +114,11 @@ export class AnnoyIndex {
     };
     try {
       const index = new AnnoyIndex(storage, impl, dimensions, true);
-      return { ...summary, items: index.getNItems(), trees: index.getNTrees(), holes: index.structure.holes, kernels: index.kernels.kind, valid: true };
+      const unusable = index.findUnusableItem();
+      return {
+        ...summary, items: index.getNItems(), trees: index.getNTrees(), holes: index.structure.holes, kernels: index.kernels.kind, valid: true,
+        ...(unusable === null ? {} : { unusableItem: unusable.problem }),
+      };
     } catch (error) {
       if (!(error instanceof IndexFormatError)) throw error;
       return { ...summary, error: error.message };
@@ -129,6 +136,16 @@ export class AnnoyIndex {
   /** Item slots in [0, n_items) never added. */
   getNHoles(): number {
     return this.structure.holes;
+  }
+
+  /**
+   * The first item whose vector holds NaN or ±Infinity or whose squared length overflows float32,
+   * described; null when there is none. Annoy serves such files (with NaN or infinite distances);
+   * the engine does too, and leaves refusing them to its callers. Hamming bits are always usable.
+   */
+  findUnusableItem(): UnusableItem | null {
+    if (this.metric === 'hamming') return null;
+    return itemVectorProblem(this.nodes, this.baseWord, this.layout, this.structure.nItems, this.dimensions);
   }
 
   hasItem(item: number): boolean {

@@ -282,6 +282,24 @@ t.test('inspect refuses an ids file the service would refuse: wrong length or a 
   t.match(r.stderr, /named\.ids has 19 lines, the index has 20 items/);
 });
 
+t.test('inspect refuses an item vector the service would refuse: NaN in an otherwise valid file', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'v.fvecs');
+  writeFvecs(input, randomRows(30, 4, 2));
+  const out = join(dir, 'v.ann');
+  t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '2']).code, 0);
+  // As a faulty upstream would have handed it to Annoy: item 6's vector[3] (16-byte header, 4 floats).
+  const bytes = readFileSync(out);
+  bytes.writeFloatLE(NaN, 6 * 32 + 16 + 12);
+  const bare = join(dir, 'bare');
+  mkdirSync(bare);
+  writeFileSync(join(bare, 'v.ann'), bytes);
+  const r = runCli(['inspect', join(bare, 'v.ann'), '-m', 'euclidean', '-f', '4']);
+  t.equal(r.code, 1);
+  t.match(JSON.parse(r.stdout), { valid: true, unusableItem: /^item 6's vector\[3\] is NaN/ });
+  t.match(r.stderr, /is not valid: item 6's vector\[3\] is NaN, .* \(nnserve serve refuses such a file\)/);
+});
+
 t.test('search_k must be -1 or a positive integer, as in the HTTP API', async (t) => {
   const dir = tempDir(t);
   const input = join(dir, 'v.fvecs');

@@ -1,7 +1,7 @@
 import type { MetricName } from './names.js';
 
 /** The largest finite float32. */
-const FLOAT32_MAX = 3.4028234663852886e38;
+export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
  * What makes a query vector unanswerable in a meaningful way, beyond what Annoy itself checks
@@ -22,10 +22,11 @@ export function queryVectorProblem(metric: MetricName, vector: ArrayLike<number>
   }
   let squared = 0;
   for (let i = 0; i < vector.length; i++) squared += vector[i] * vector[i];
-  if (squared > FLOAT32_MAX) {
-    return `${what} is too long: its squared length ${squared.toPrecision(3)} is past the 32-bit float range (${FLOAT32_MAX.toPrecision(3)}), so distances would overflow; scale the vectors down`;
-  }
-  return null;
+  return squared > FLOAT32_MAX ? squaredLengthProblem(squared, what) : null;
+}
+
+export function squaredLengthProblem(squared: number, what: string): string {
+  return `${what} is too long: its squared length ${squared.toPrecision(3)} is past the 32-bit float range (${FLOAT32_MAX.toPrecision(3)}), so distances would overflow; scale the vectors down`;
 }
 
 /**

@@ -10,7 +10,8 @@ export const usage = `Usage: nnserve inspect <file.ann> [--metric <m> --dimensio
 
 Validates an Annoy index file and prints a JSON summary (node size, items, trees, holes, bytes,
 validation result, kernels, and how the file compares with its manifest). Exits 1 when the file
-is missing, is not a valid index for the metric and dimensions, or disagrees with its manifest.
+is missing, is not a valid index for the metric and dimensions, holds an item vector that makes
+distances NaN or infinite (the service refuses such files), or disagrees with its manifest.
 
 Metric and dimensions come from the manifest <file>.json beside the file; flags override it.
 
@@ -56,6 +57,7 @@ function inspectFile(target: IndexTarget): InspectReport {
   const engine = AnnoyIndex.inspect(storage, target.metric, target.dimensions);
   const problems: string[] = [];
   if (!engine.valid) problems.push(`${engine.error ?? 'invalid structure'} (read as ${target.metric}, ${target.dimensions} dimensions)`);
+  if (engine.unusableItem) problems.push(`${engine.unusableItem} (nnserve serve refuses such a file)`);
 
   const manifestCheck = target.manifest === null ? null : compareWithManifest(target, storage, engine.items, engine.trees, engine.valid);
   if (manifestCheck !== null) problems.push(...manifestCheck.problems);
