@@ -22,14 +22,14 @@ import { stdoutLogger } from './log-destination.js';
 import { lazyRequestLogger } from './request-logger.js';
 import securityHeaders from './plugins/security-headers.js';
 import strictQuery from './plugins/strict-query.js';
-import type { LoadedIndex } from './registry/loader.js';
+import type { IndexLoad } from './registry/watcher.js';
 
 export interface AppOptions {
   config: ServiceConfig;
   /** A pino logger or Fastify logger options; defaults to JSON logs at config.logLevel. */
   logger?: FastifyServerOptions['loggerInstance'];
   /** Test hook: replaces the loader worker. */
-  load?: (dir: string, name: string) => Promise<LoadedIndex>;
+  load?: IndexLoad;
 }
 
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;

@@ -25,6 +25,7 @@ export interface ServiceConfig {
   inlineMaxWork: number;
   pollIntervalMs: number;
   debounceMs: number;
+  loadTimeoutMs: number;
   shutdownGraceMs: number;
   shutdownDelayMs: number;
   demo: boolean;
@@ -71,6 +72,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'inlineMaxWork', flag: '--inline-max-work', env: 'NNSERVE_INLINE_MAX_WORK', kind: 'int', min: 0, max: 100_000_000, defaultText: '50000', description: 'Queries whose work ((search_k + one leaf) × dimensions) is at most this run on the event loop (tens of µs) instead of a worker, saving the thread round trip; heavier ones always go to the pool. 0 = every query goes to the pool.' },
   { key: 'pollIntervalMs', flag: '--poll-interval-ms', env: 'NNSERVE_POLL_INTERVAL_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '2000', description: 'How often index files are stat-ed (through symlinks) to catch replacements fs.watch misses; 0 = watch events only.' },
   { key: 'debounceMs', flag: '--debounce-ms', env: 'NNSERVE_DEBOUNCE_MS', kind: 'int', min: 0, max: 600_000, defaultText: '300', description: 'Quiet time after a file change before the index is reloaded (lets `.ann`, `.json` and `.ids` land together).' },
+  { key: 'loadTimeoutMs', flag: '--load-timeout-ms', env: 'NNSERVE_LOAD_TIMEOUT_MS', kind: 'int', min: 0, max: 86_400_000, defaultText: '600000', description: 'Longest one index load (read and validation) may take; a load still running then is abandoned and counted as rejected, the version being served stays, and the same files are not tried again until they change (a hung network mount would otherwise hold up every later swap). 0 = no limit.' },
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: 'NNSERVE_SHUTDOWN_GRACE_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '10000', description: 'On SIGTERM/SIGINT, time allowed for in-flight requests to finish before the process exits anyway (exit code 1).' },
   { key: 'shutdownDelayMs', flag: '--shutdown-delay-ms', env: 'NNSERVE_SHUTDOWN_DELAY_MS', kind: 'int', min: 0, max: 600_000, defaultText: '0', description: 'On SIGTERM/SIGINT, time `/readyz` reports 503 while still serving, so load balancers stop sending traffic first.' },
   { key: 'demo', flag: '--demo', env: 'NNSERVE_DEMO', kind: 'bool', defaultText: 'true', description: 'Create the deterministic `demo` index when the index directory holds no index at start-up.' },
@@ -105,6 +107,7 @@ export function defaults(): ServiceConfig {
     inlineMaxWork: 50_000,
     pollIntervalMs: 2000,
     debounceMs: 300,
+    loadTimeoutMs: 600_000,
     shutdownGraceMs: 10_000,
     shutdownDelayMs: 0,
     demo: true,

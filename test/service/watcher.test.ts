@@ -4,7 +4,8 @@ import pino from 'pino';
 import { loadIndexInWorker, type LoadedIndex } from '../../src/service/registry/loader.js';
 import { IndexRegistry } from '../../src/service/registry/registry.js';
 import { IndexWatcher } from '../../src/service/registry/watcher.js';
-import { buildIndex, tempDir, writeIndex } from './helpers.js';
+import { startServer } from '../../src/service/server.js';
+import { buildIndex, http, metric, tempDir, testConfig, writeIndex } from './helpers.js';
 
 t.test('admin reloads asked for at once run one after another, never two loads together', async (t) => {
   const dir = tempDir(t);
@@ -37,3 +38,83 @@ t.test('admin reloads asked for at once run one after another, never two loads t
   await watcher.idle();
   t.equal(running, 0, 'idle() waits for the last load');
 });
+
+/** A load that never finishes, as a read on a hung network mount; records the signal it was given. */
+function hungLoad(signals: AbortSignal[], otherwise: (dir: string, name: string) => Promise<LoadedIndex>, hungName = 'stuck') {
+  return (dir: string, name: string, signal: AbortSignal): Promise<LoadedIndex> => {
+    if (name !== hungName) return otherwise(dir, name);
+    signals.push(signal);
+    return new Promise<LoadedIndex>(() => undefined);
+  };
+}
+
+t.test('a load that outlives the load timeout is abandoned: rejected, the other indexes load, the same files are not tried again', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'stuck', buildIndex('stuck', { dimensions: 4, items: 40 }));
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const signals: AbortSignal[] = [];
+  const registry = new IndexRegistry();
+  const watcher = new IndexWatcher(registry, {
+    dir, pollIntervalMs: 0, debounceMs: 0, loadTimeoutMs: 2000, log: pino({ level: 'silent' }),
+    load: hungLoad(signals, (d, name) => loadIndexInWorker({ dir: d, name })),
+  });
+  t.teardown(() => watcher.stop());
+  const started = Date.now();
+  const outcomes = await watcher.start();
+  t.ok(Date.now() - started < 15_000, 'start-up is not held up for good');
+  t.same(outcomes.map((o) => [o.index, o.result]), [['stuck', 'rejected'], ['words', 'loaded']]);
+  t.equal(signals.length, 1);
+  t.equal(signals[0].aborted, true, 'the load was told to stop');
+  t.match((signals[0].reason as Error).message, /loading took longer than 2000 ms \(NNSERVE_LOAD_TIMEOUT_MS\) and was abandoned/);
+  t.equal(registry.get('stuck'), undefined);
+
+  // An unforced scan, as the poll makes: the same files are not tried again.
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 41 }));
+  await waitForVersion(registry, 'words', 2);
+  t.equal(signals.length, 1, 'the stuck files were not tried again');
+});
+
+t.test('the service: NNSERVE_LOAD_TIMEOUT_MS rejects a hung load, and the service becomes ready with the rest', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'stuck', buildIndex('stuck', { dimensions: 4, items: 40 }));
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const signals: AbortSignal[] = [];
+  const server = await startServer({ config: testConfig(dir, { loadTimeoutMs: 2000 }), load: hungLoad(signals, (d, name) => loadIndexInWorker({ dir: d, name })) });
+  t.teardown(() => server.shutdown('test over'));
+  await server.app.nn.initialLoad;
+  t.equal((await http(server.url, 'GET', '/readyz')).status, 200);
+  t.same((await http(server.url, 'GET', '/v1/indexes')).body.indexes.map((i: { name: string }) => i.name), ['words']);
+  t.equal(metric((await http(server.url, 'GET', '/metrics')).text, 'nnserve_index_swaps_total', { index: 'stuck', result: 'rejected' }), 1);
+  t.equal(signals[0]?.aborted, true);
+});
+
+t.test('stopping the watcher abandons the load in progress: shutdown does not wait for it', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'stuck', buildIndex('stuck', { dimensions: 4, items: 40 }));
+  const signals: AbortSignal[] = [];
+  const watcher = new IndexWatcher(new IndexRegistry(), {
+    dir, pollIntervalMs: 0, debounceMs: 0, log: pino({ level: 'silent' }),
+    load: hungLoad(signals, () => Promise.reject(new Error('not used'))),
+  });
+  const loading = watcher.start();
+  while (signals.length === 0) await sleep(5);
+  watcher.stop();
+  t.same(await loading, [], 'no outcome for an abandoned load');
+  await watcher.idle();
+  t.equal(signals[0].aborted, true);
+  t.match((signals[0].reason as Error).message, /shutting down/);
+});
+
+t.test('the loader thread stops when its load is abandoned', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const controller = new AbortController();
+  const loading = loadIndexInWorker({ dir, name: 'words' }, controller.signal);
+  controller.abort(new Error('abandoned'));
+  await t.rejects(loading, { message: 'abandoned' });
+});
+
+async function waitForVersion(registry: IndexRegistry, name: string, version: number): Promise<void> {
+  for (let i = 0; i < 400 && registry.get(name)?.version !== version; i++) await sleep(25);
+  if (registry.get(name)?.version !== version) throw new Error(`${name} never reached version ${version}`);
+}

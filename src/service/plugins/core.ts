@@ -7,8 +7,7 @@ import { QueryPool } from '../pool/query-pool.js';
 import { QueryService } from '../queries.js';
 import { ensureDemoIndex, removeDemoIndex } from '../registry/demo.js';
 import { IndexRegistry } from '../registry/registry.js';
-import type { LoadedIndex } from '../registry/loader.js';
-import { IndexWatcher } from '../registry/watcher.js';
+import { IndexWatcher, type IndexLoad } from '../registry/watcher.js';
 import { collectGarbage, enableExplicitGc } from '../gc.js';
 
 export interface Lifecycle {
@@ -41,7 +40,7 @@ declare module 'fastify' {
 export interface CoreOptions {
   config: ServiceConfig;
   /** Test hook: replaces the loader worker. */
-  load?: (dir: string, name: string) => Promise<LoadedIndex>;
+  load?: IndexLoad;
 }
 
 /**
@@ -78,7 +77,7 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
   const queries = new QueryService(registry, pool, metrics, config);
   const watcher = new IndexWatcher(
     registry,
-    { dir: config.indexDir, pollIntervalMs: config.pollIntervalMs, debounceMs: config.debounceMs, log, load: options.load },
+    { dir: config.indexDir, pollIntervalMs: config.pollIntervalMs, debounceMs: config.debounceMs, loadTimeoutMs: config.loadTimeoutMs, log, load: options.load },
     { onLoad: (outcome) => metrics.onLoad(outcome) },
   );
   metrics.bindPool(pool);

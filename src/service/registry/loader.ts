@@ -27,12 +27,25 @@ const LOADER_URL = new URL('../../../workers/load-index.js', import.meta.url);
 
 /**
  * Reads and validates one index on a throw-away worker thread, so reading and checking a large file
- * never blocks the event loop. Rejects with IndexLoadError carrying the reason.
+ * never blocks the event loop. Rejects with IndexLoadError carrying the reason, or with the
+ * signal's reason when aborted.
  */
-export function loadIndexInWorker(request: LoadRequest): Promise<LoadedIndex> {
+export function loadIndexInWorker(request: LoadRequest, signal?: AbortSignal): Promise<LoadedIndex> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(LOADER_URL, { workerData: request, execArgv: workerExecArgv() });
     let settled = false;
+    // Abandoned (timeout, shutdown): stop the thread between two reads. A thread stuck inside one
+    // read of a hung mount cannot be stopped; unref'd, it at least keeps no one waiting.
+    signal?.addEventListener(
+      'abort',
+      () => {
+        if (!settled) reject(signal.reason);
+        settled = true;
+        worker.unref();
+        void worker.terminate();
+      },
+      { once: true },
+    );
     worker.once('message', (reply: LoadReply) => {
       settled = true;
       if (reply.ok) {

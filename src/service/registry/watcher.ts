@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
-import { loadIndexInWorker, type LoadedIndex } from './loader.js';
+import { IndexLoadError, loadIndexInWorker, type LoadedIndex } from './loader.js';
 import type { IndexRegistry } from './registry.js';
 import { indexFingerprint, scanIndexDir } from './scan.js';
 
@@ -11,9 +11,14 @@ export interface WatcherOptions {
   /** A change must stay unchanged this long before it is loaded. */
   debounceMs: number;
   log: FastifyBaseLogger;
+  /** A load still running after this long is abandoned and rejected; 0 = no limit. */
+  loadTimeoutMs?: number;
   /** Injected for tests; defaults to the loader worker. */
-  load?: (dir: string, name: string) => Promise<LoadedIndex>;
+  load?: IndexLoad;
 }
+
+/** Reads and validates one index; should stop early when `signal` aborts. */
+export type IndexLoad = (dir: string, name: string, signal: AbortSignal) => Promise<LoadedIndex>;
 
 export interface LoadOutcome {
   index: string;
@@ -42,14 +47,16 @@ export class IndexWatcher {
   private running: Promise<LoadOutcome[]> | null = null;
   private again = false;
   private stopped = false;
-  private readonly load: (dir: string, name: string) => Promise<LoadedIndex>;
+  /** The load in progress, so that stop() can abandon it. */
+  private loading: AbortController | null = null;
+  private readonly load: IndexLoad;
 
   constructor(
     private readonly registry: IndexRegistry,
     private readonly options: WatcherOptions,
     private readonly events: WatcherEvents = {},
   ) {
-    this.load = options.load ?? ((dir, name) => loadIndexInWorker({ dir, name }));
+    this.load = options.load ?? ((dir, name, signal) => loadIndexInWorker({ dir, name }, signal));
   }
 
   /** Loads every index found now (no debounce), then starts watching. */
@@ -76,6 +83,8 @@ export class IndexWatcher {
 
   stop(): void {
     this.stopped = true;
+    // A shutdown should not wait for a multi-GB file to finish loading only to drop it.
+    this.loading?.abort(new IndexLoadError('the service is shutting down'));
     this.fsWatcher?.close();
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
@@ -202,8 +211,9 @@ export class IndexWatcher {
     const started = process.hrtime.bigint();
     let loaded: LoadedIndex;
     try {
-      loaded = await this.load(dir, name);
+      loaded = await this.loadWithinLimit(name);
     } catch (err) {
+      if (this.stopped) return null;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (indexFingerprint(dir, name) !== fingerprint) {
         this.attempted.delete(name);
@@ -231,5 +241,27 @@ export class IndexWatcher {
     const outcome: LoadOutcome = { index: name, result: 'loaded', version: entry.version, seconds };
     this.events.onLoad?.(outcome);
     return outcome;
+  }
+
+  /**
+   * One load, abandoned when it outlives loadTimeoutMs (a hung network mount would otherwise stall
+   * every later swap, admin reload and shutdown behind it) or when the watcher stops. The files are
+   * then marked attempted, so the same files are not tried again (each try could strand a thread).
+   */
+  private async loadWithinLimit(name: string): Promise<LoadedIndex> {
+    const controller = new AbortController();
+    this.loading = controller;
+    const limit = this.options.loadTimeoutMs ?? 0;
+    const timer =
+      limit > 0
+        ? setTimeout(() => controller.abort(new IndexLoadError(`loading took longer than ${limit} ms (NNSERVE_LOAD_TIMEOUT_MS) and was abandoned: a hung or very slow file system?`)), limit)
+        : null;
+    const abandoned = new Promise<never>((_resolve, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true }));
+    try {
+      return await Promise.race([this.load(this.options.dir, name, controller.signal), abandoned]);
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.loading = null;
+    }
   }
 }
