@@ -16,6 +16,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
         security: [{ adminToken: [] }],
         response: {
           200: {
+            description: 'What the reload did, index by index.',
             type: 'object',
             required: ['results'],
             properties: {

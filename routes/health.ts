@@ -11,7 +11,7 @@ const statusSchema = {
 const health: FastifyPluginAsync = async (app) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: statusSchema } } },
+    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: { description: 'The process is up.', ...statusSchema } } } },
     async () => ({ status: 'ok' }),
   );
 
@@ -22,7 +22,7 @@ const health: FastifyPluginAsync = async (app) => {
         tags: ['operations'],
         summary: 'Readiness: initial index load finished and not shutting down',
         description: 'An index file that fails validation at start-up does not keep the service unready; it is logged and counted in nnserve_index_swaps_total{result="rejected"}.',
-        response: { 200: statusSchema, 503: { description: 'Still loading, or shutting down.', ...ref.error } },
+        response: { 200: { description: 'Ready for traffic.', ...statusSchema }, 503: { description: 'Still loading, or shutting down.', ...ref.error } },
       },
     },
     async (_request, reply) => {

@@ -25,7 +25,7 @@ const indexes: FastifyPluginAsync = async (app) => {
         tags: ['indexes'],
         summary: 'List the indexes being served',
         response: {
-          200: { type: 'object', required: ['indexes'], properties: { indexes: { type: 'array', items: ref.indexInfo } } },
+          200: { description: 'Every index being served, by name.', type: 'object', required: ['indexes'], properties: { indexes: { type: 'array', items: ref.indexInfo } } },
           ...errors(401),
         },
       },
@@ -40,7 +40,7 @@ const indexes: FastifyPluginAsync = async (app) => {
         tags: ['indexes'],
         summary: 'Describe one index',
         params: nameParams,
-        response: { 200: ref.indexInfo, ...errors(400, 401, 404) },
+        response: { 200: { description: 'The index.', ...ref.indexInfo }, ...errors(400, 401, 404) },
       },
     },
     async (request) => info(app.nn.queries.index(request.params.name)),

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
+import { EXAMPLE_ITEM, OTHER_EXAMPLE_ITEM } from './examples.js';
 import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, nameParams, nativeJson, nSchema, ref, searchKSchema } from './schemas.js';
 
 interface ItemParams {
@@ -32,6 +33,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
         params: itemParams,
         response: {
           200: {
+            description: 'The vector as stored in the index (hamming: 0/1 per bit).',
             type: 'object',
             required: ['index', 'version', 'id', 'vector'],
             properties: {
@@ -67,7 +69,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
           },
           additionalProperties: false,
         },
-        response: { 200: ref.neighbors, ...errors(400, 401, 404, 503, 504) },
+        response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 503, 504) },
       },
     },
     (request) => {
@@ -91,11 +93,15 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
         querystring: {
           type: 'object',
           required: ['a', 'b'],
-          properties: { a: { ...idParam, description: 'First item id.' }, b: { ...idParam, description: 'Second item id.' } },
+          properties: {
+            a: { ...idParam, description: 'First item id.', examples: [EXAMPLE_ITEM] },
+            b: { ...idParam, description: 'Second item id.', examples: [OTHER_EXAMPLE_ITEM] },
+          },
           additionalProperties: false,
         },
         response: {
           200: {
+            description: "The distance, as Annoy's get_distance gives it.",
             type: 'object',
             required: ['index', 'version', 'distance'],
             properties: { index: { type: 'string' }, version: { type: 'integer' }, distance: { type: 'number' } },

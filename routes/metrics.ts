@@ -9,7 +9,7 @@ const metrics: FastifyPluginAsync = async (app) => {
         tags: ['operations'],
         summary: 'Prometheus metrics (text exposition format)',
         produces: ['text/plain'],
-        response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4.' } },
+        response: { 200: { type: 'string', description: 'The metrics in Prometheus text format 0.0.4.' } },
       },
     },
     async (_request, reply) => {

@@ -6,6 +6,7 @@
 import type { FastifySerializerCompiler } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 import { INDEX_NAME_PATTERN } from '../src/service/registry/scan.js';
+import { EXAMPLE_INDEX, EXAMPLE_ITEM } from './examples.js';
 
 export type Limits = Pick<ServiceConfig, 'maxN' | 'maxSearchK' | 'maxBatch'>;
 
@@ -53,6 +54,7 @@ export const nameParam = {
   type: 'string',
   maxLength: 256,
   description: `Index name: the file name \`<name>.ann\` without extension (${INDEX_NAME_PATTERN}).`,
+  examples: [EXAMPLE_INDEX],
 } as const;
 
 /** Path parameters of routes under /v1/indexes/{name}. */
@@ -63,6 +65,7 @@ export const idParam = {
   type: 'string',
   maxLength: 1024,
   description: 'External item id, URL-encoded.',
+  examples: [EXAMPLE_ITEM],
 } as const;
 
 /**

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 import type { BatchQuery, ExternalId } from '../src/service/queries.js';
+import { batchExample, searchExample } from './examples.js';
 import { errors, externalIdSchema, includeDistancesSchema, nameParams, nativeJson, neighborsResponse, nSchema, ref, searchKSchema, vectorSchema } from './schemas.js';
 
 interface SearchBody {
@@ -46,8 +47,9 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
             },
           },
           additionalProperties: false,
+          examples: [searchExample],
         },
-        response: { 200: ref.neighbors, ...errors(400, 401, 404, 413, 503, 504) },
+        response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 413, 503, 504) },
       },
     },
     (request) => {
@@ -85,9 +87,11 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
             include_distances: includeDistancesSchema,
           },
           additionalProperties: false,
+          examples: [batchExample],
         },
         response: {
           200: {
+            description: 'One result per query, in the order of the queries.',
             type: 'object',
             required: ['index', 'version', 'results'],
             properties: {

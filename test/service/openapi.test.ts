@@ -2,13 +2,59 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { generateOpenApiYaml } from '../../src/service/openapi.js';
+import { ensureDemoIndex } from '../../src/service/registry/demo.js';
 import { repoRoot } from '../helpers/fixtures.js';
+import { http, serve, tempDir } from './helpers.js';
 
 t.test('openapi.yaml is what the route schemas generate (run `npm run openapi` when this fails)', async (t) => {
   const committed = readFileSync(join(repoRoot, 'openapi.yaml'), 'utf8');
   const generated = await generateOpenApiYaml();
   t.equal(committed, generated);
+  t.notMatch(generated, /Default Response/, 'every response has a description of its own');
   for (const path of ['/v1/indexes', '/v1/indexes/{name}', '/v1/indexes/{name}/items/{id}/neighbors', '/v1/indexes/{name}/search', '/v1/indexes/{name}/search/batch', '/v1/indexes/{name}/items/{id}', '/v1/indexes/{name}/distance', '/v1/admin/reload', '/healthz', '/readyz', '/metrics']) {
     t.ok(generated.includes(`\n  ${path}:\n`), `documents ${path}`);
   }
+});
+
+interface Parameter {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  example?: unknown;
+}
+interface Operation {
+  parameters?: Parameter[];
+  requestBody?: { content: Record<string, { example?: unknown }> };
+}
+
+t.test("the document's examples, as Swagger UI's Try-it-out sends them, answer 200 on the demo index", async (t) => {
+  const dir = tempDir(t);
+  ensureDemoIndex(dir);
+  const server = await serve(t, dir, { workers: 1 });
+  const doc = (await http(server.url, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, Operation>> };
+  let tried = 0;
+  for (const [template, operations] of Object.entries(doc.paths)) {
+    if (!template.startsWith('/v1/indexes/{name}')) continue;
+    for (const [method, op] of Object.entries(operations)) {
+      const params = op.parameters ?? [];
+      let path = template;
+      const query = new URLSearchParams();
+      for (const p of params) {
+        if (p.in === 'path') {
+          t.ok(p.example !== undefined, `${method} ${template}: {${p.name}} has an example`);
+          path = path.replace(`{${p.name}}`, encodeURIComponent(String(p.example)));
+        } else if (p.in === 'query' && p.example !== undefined) {
+          query.set(p.name, String(p.example));
+        }
+      }
+      const body = op.requestBody?.content['application/json']?.example;
+      if (op.requestBody) t.ok(body !== undefined, `${method} ${template}: the body has an example`);
+      const url = query.size > 0 ? `${path}?${query}` : path;
+      const r = await http(server.url, method.toUpperCase() as 'GET' | 'POST', url, body);
+      t.equal(r.status, 200, `${method.toUpperCase()} ${url}: ${r.text.slice(0, 200)}`);
+      tried++;
+    }
+  }
+  t.equal(tried, 6, 'every per-index operation was tried');
+  const search = await http(server.url, 'POST', '/v1/indexes/demo/search', doc.paths['/v1/indexes/{name}/search'].post.requestBody!.content['application/json'].example);
+  t.equal(search.body.ids[0], 'item-42', 'the example vector finds the item it was taken from');
 });

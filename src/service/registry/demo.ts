@@ -32,6 +32,12 @@ function demoVectors(): Float32Array {
   return out;
 }
 
+/** Item `i`'s demo vector, rounded to 3 decimals: for examples that should find that item first. */
+export function demoItemVector(i: number): number[] {
+  const f = DEMO.dimensions;
+  return Array.from(demoVectors().subarray(i * f, (i + 1) * f), (x) => Math.round(x * 1000) / 1000);
+}
+
 /**
  * Creates the `demo` index when `dir` holds no index, so a fresh clone answers the README's
  * examples. Deterministic (fixed data and seed); files appear atomically, data first and
