@@ -21,10 +21,30 @@ export interface StartOptions extends AppOptions {
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
+ * Settles with `work`'s exit code, or with 1 (and an error line) when it takes longer than `graceMs`.
+ * The timer is cleared when the work wins, so a clean shutdown logs no false alarm afterwards.
+ */
+async function withinGrace(app: FastifyInstance, graceMs: number, work: Promise<number>): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<number>((resolve) => {
+    timer = setTimeout(() => {
+      app.log.error({ graceMs }, 'shutdown grace period exceeded; exiting with requests still open');
+      resolve(1);
+    }, graceMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Builds and starts the service. Shutdown: readiness fails at once, traffic keeps being served for
  * `shutdownDelayMs` (so load balancers can notice), then the listener closes, in-flight requests
- * finish, the worker pool drains and stops. If that takes longer than `shutdownGraceMs`, `stopped`
- * resolves with 1 and the caller should exit anyway.
+ * finish, the worker pool drains and stops. If that takes longer than `shutdownGraceMs` after the
+ * delay, `stopped` resolves with 1 and the caller should exit anyway.
  */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config } = options;
@@ -46,23 +66,22 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const shutdown = (reason: string): Promise<number> => {
     if (shutting) return shutting;
     app.nn.lifecycle.shuttingDown = true;
-    app.log.info({ reason, graceMs: config.shutdownGraceMs }, 'shutting down');
-    const grace = new Promise<number>((resolve) => {
-      setTimeout(() => {
-        app.log.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period exceeded; exiting with requests still open');
-        resolve(1);
-      }, config.shutdownGraceMs).unref();
-    });
-    const clean = (async () => {
-      if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs);
+    app.log.info({ reason, delayMs: config.shutdownDelayMs, graceMs: config.shutdownGraceMs }, 'shutting down');
+    const drain = async (): Promise<number> => {
       await app.close();
       app.log.info('shut down cleanly');
       return 0;
-    })().catch((err: Error) => {
-      app.log.error({ err }, 'error while shutting down');
-      return 1;
-    });
-    shutting = Promise.race([clean, grace]);
+    };
+    shutting = (async () => {
+      if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs);
+      // The grace period is for requests still open once the listener closes: counted from the
+      // signal, a delay as long as the grace ended every shutdown of an idle server with exit 1.
+      const drained = drain().catch((err: Error) => {
+        app.log.error({ err }, 'error while shutting down');
+        return 1;
+      });
+      return withinGrace(app, config.shutdownGraceMs, drained);
+    })();
     void shutting.then(resolveStopped);
     return shutting;
   };

@@ -49,6 +49,27 @@ t.test('with a shutdown delay, /readyz answers 503 while requests are still serv
   t.match(output(), /shut down cleanly/);
 });
 
+t.test('a shutdown delay longer than the grace period: the grace counts from the end of the delay', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'small', buildIndex('small', { dimensions: 4, items: 50 }));
+  const { child, base, output, exited } = await spawnServer(t, dir, 1, {
+    NNSERVE_SHUTDOWN_DELAY_MS: '1500',
+    NNSERVE_SHUTDOWN_GRACE_MS: '500',
+    NNSERVE_LOG_LEVEL: 'info',
+  });
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  // Past the grace period but still inside the delay: the server must still be answering.
+  await new Promise((r) => setTimeout(r, 900));
+  const served = await http(base, 'GET', '/v1/indexes/small').then((r) => r.status, () => 0);
+  t.equal(served, 200, 'still serving during the delay, after grace-period milliseconds');
+  const [code] = await exited;
+  t.equal(code, 0, 'an idle server exits 0');
+  t.ok(Date.now() - t0 >= 1400, 'not before the delay is over');
+  t.match(output(), /shut down cleanly/);
+  t.notMatch(output(), /grace period exceeded/);
+});
+
 /** A server busy with a batch that takes seconds on its one worker. */
 async function busyServer(t: Teardown, env: Record<string, string>) {
   const dir = tempDir(t);
