@@ -2,11 +2,11 @@
  * Loader thread: reads one index (manifest, ids, `.ann`) into shared memory, validates it with the
  * engine and posts the storage back. Runs once per load, then exits.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AnnoyIndex } from '../src/annoy/index.js';
 import { idsFileProblem, parseIdsFile, parseManifest } from '../src/index-files/manifest.js';
+import { readRegularFileText } from '../src/index-files/open-regular.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
 import { storageSha256 } from '../src/index-files/storage-sha256.js';
 import type { LoadReply, LoadRequest } from '../src/service/registry/loader.js';
@@ -15,7 +15,7 @@ function load({ dir, name }: LoadRequest): LoadReply {
   const manifestFile = `${name}.json`;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(join(dir, manifestFile), 'utf8'));
+    raw = JSON.parse(readRegularFileText(join(dir, manifestFile)));
   } catch (err) {
     throw new Error(`${manifestFile}: ${(err as Error).message}`);
   }
@@ -23,7 +23,7 @@ function load({ dir, name }: LoadRequest): LoadReply {
   let ids: string[] | null = null;
   if (manifest.ids) {
     try {
-      ids = parseIdsFile(readFileSync(join(dir, manifest.ids), 'utf8'));
+      ids = parseIdsFile(readRegularFileText(join(dir, manifest.ids)));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new Error(`${manifest.ids} (named by ${manifestFile}): ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { allocateStorage, storageBytes, type IndexStorage } from '../annoy/storage.js';
+import { openRegularFile } from './open-regular.js';
 
 /** One readSync must stay below 2 GiB; 64 MiB chunks keep the copy streaming through cache. */
 const CHUNK_BYTES = 64 * 1024 * 1024;
@@ -14,7 +15,7 @@ export class IndexFileChangedError extends Error {
  * two files; a file that shrinks or grows while being read is reported, not half-loaded.
  */
 export function readIndexFile(path: string, options: { shared?: boolean; wasm?: boolean } = {}): IndexStorage {
-  const fd = openSync(path, 'r');
+  const fd = openRegularFile(path);
   try {
     const size = fstatSync(fd).size;
     const storage = allocateStorage(size, options);

@@ -4,13 +4,16 @@
  * keeps answering. (test/service/hot-swap.test.ts covers a truncated file, a short ids file, wrong
  * dimensions and a broken manifest at a coarser level; these cases check the exact reasons.)
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import t from 'tap';
+import { startServer } from '../../src/service/server.js';
 import { loadIndexInWorker } from '../../src/service/registry/loader.js';
-import { buildIndex, http, metric, rng, tempDir, waitFor, writeTestFiles, writeIndex, type BuiltIndex } from '../service/helpers.js';
-import { serveLogged } from './helpers.js';
+import { buildIndex, http, metric, rng, tempDir, testConfig, waitFor, writeTestFiles, writeIndex, type BuiltIndex } from '../service/helpers.js';
+import { LogCapture, serveLogged } from './helpers.js';
 
 const ITEMS = 300;
 const DIMS = 8;
@@ -131,4 +134,43 @@ t.test('files replaced while being read: the half-read pair is never published',
     [1, 2],
     'the stale read was not published as a version',
   );
+});
+
+t.test('an ids file that is a FIFO is rejected, and holds up neither readiness nor later swaps', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'other', buildIndex('other', { dimensions: 4, items: 30 }));
+  writeTestFiles([
+    { path: join(dir, 'swap.ann'), data: g1.ann },
+    { path: join(dir, 'swap.json'), data: JSON.stringify(g1.manifest) },
+  ]);
+  // Opening a FIFO for reading waits for a writer: a loader doing so never returned.
+  const fifo = join(dir, 'swap.ids');
+  execFileSync('mkfifo', [fifo]);
+  t.teardown(() => {
+    // Releases a reader stuck on the FIFO (the behaviour this test guards against), so a failing
+    // run ends instead of hanging in the server's shutdown.
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // No reader waiting.
+    }
+  });
+  const logs = new LogCapture();
+  const server = await startServer({ config: testConfig(dir, { logLevel: 'info', pollIntervalMs: 50, debounceMs: 20 }), logger: pino({ level: 'info' }, logs.stream) });
+  t.teardown(() => server.shutdown('test over'));
+  const base = server.url;
+
+  await waitFor(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined), 200);
+  t.pass('ready once the start-up load is over');
+  const [line] = logs.find('index rejected; keeping the version being served', { index: 'swap' });
+  t.match(String(line?.err), /^swap\.ids \(named by swap\.json\): swap\.ids is not a regular file$/, 'the reason names the ids file');
+  t.equal(metric((await http(base, 'GET', '/metrics')).text, 'nnserve_index_swaps_total', { index: 'swap', result: 'rejected' }), 1);
+  t.equal((await http(base, 'GET', '/v1/indexes/other')).status, 200, 'the other index is served');
+
+  // The watcher is not stuck: a real ids file in place of the FIFO is loaded.
+  rmSync(fifo);
+  writeTestFiles([{ path: fifo, data: g1.ids!.join('\n') + '\n' }]);
+  await waitFor(async () => ((await http(base, 'GET', '/v1/indexes/swap')).status === 200 ? true : undefined), 200);
+  const r = await http(base, 'POST', '/v1/indexes/swap/search', { vector: [1, 1, 1, 1, 1, 1, 1, 1], n: 5 });
+  t.equal(generationOf(r.body.ids), 1, 'the index is served once its ids file is a file');
 });
