@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Ajv, type Options as AjvOptions } from 'ajv';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import admin from '../../routes/admin.js';
 import { sharedSchemas } from '../../routes/schemas.js';
 import health from '../../routes/health.js';
@@ -15,7 +15,7 @@ import { ServiceError } from './errors.js';
 import auth from './plugins/auth.js';
 import core from './plugins/core.js';
 import crossOrigin from './plugins/cors.js';
-import observability from './plugins/observability.js';
+import observability, { answerRefusedUrl } from './plugins/observability.js';
 import openapi from './plugins/openapi.js';
 import rateLimit from './plugins/rate-limit.js';
 import { stdoutLogger } from './log-destination.js';
@@ -91,9 +91,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: config.requestTimeoutMs,
     // Node applies a request timeout to bodies only when given at construction, not when set later.
     http: config.requestTimeoutMs > 0 ? { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.requestTimeoutMs / 4))) } : {},
-    frameworkErrors: (err, _request, reply) => {
+    frameworkErrors: (err, request, reply) => {
       const { status, message } = frameworkError(err);
-      return (reply as unknown as FastifyReply).code(status).send(errorBody(status, message));
+      return answerRefusedUrl(app, config.accessLog, request as unknown as FastifyRequest, reply as unknown as FastifyReply, status, errorBody(status, message));
     },
   }) as unknown as FastifyInstance;
 

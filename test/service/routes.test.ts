@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { AnnoyIndex, storageFromBytes } from '../../src/annoy/index.js';
-import { buildIndex, http, serve, tempDir, writeIndex, type Reply } from './helpers.js';
+import { serveLogged } from '../reliability/helpers.js';
+import { buildIndex, http, metric, serve, tempDir, writeIndex, type Reply } from './helpers.js';
 
 const dir = tempDir(t);
 const wordIds = Array.from({ length: 200 }, (_, i) => (i === 199 ? 'slash/and space?&' : `w${i}`));
@@ -296,4 +297,25 @@ t.test('URLs the router refuses: an over-long path segment (414) and broken perc
   noLeak(t, broken, 400);
   t.match(broken.body.message, /malformed URL/);
   t.notMatch(broken.text, /%E0/, 'the broken URL is not echoed');
+});
+
+t.test('URLs the router refuses get the request id, security headers, a metric and an access line', async (t) => {
+  const { server: logged, logs } = await serveLogged(t, dir, { accessLog: true });
+  const refused = [
+    { path: `/v1/indexes/words/items/${'x'.repeat(1025)}`, status: 414 },
+    { path: '/v1/indexes/words/items/%E0%A4%A', status: 400 },
+  ];
+  for (const { path, status } of refused) {
+    const r = await http(logged.url, 'GET', path, undefined, { 'x-request-id': `refused-${status}` });
+    t.equal(r.status, status);
+    t.equal(r.headers['x-request-id'], `refused-${status}`, `${status}: the caller's request id is echoed`);
+    t.equal(r.headers['x-content-type-options'], 'nosniff', `${status}: security headers`);
+    t.equal(r.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
+    t.equal(r.headers['cache-control'], 'no-store', `${status}: an error body is not cached`);
+    const [line] = logs.find('request completed', { reqId: `refused-${status}` });
+    t.match(line, { method: 'GET', route: 'unmatched', status }, `${status}: access line`);
+    t.notMatch(JSON.stringify(line), /xxxx|%E0/, `${status}: the URL is not logged`);
+    const scrape = (await http(logged.url, 'GET', '/metrics')).text;
+    t.equal(metric(scrape, 'nnserve_http_request_duration_seconds_count', { route: 'unmatched', method: 'GET', status: String(status) }), 1, `${status}: counted`);
+  }
 });

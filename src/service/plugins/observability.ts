@@ -1,5 +1,24 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { ServiceMetrics } from '../metrics.js';
+import { setSecurityHeaders } from './security-headers.js';
+
+/** Route label of answers no route produced (404s, URLs the router refuses). */
+const UNMATCHED = 'unmatched';
+
+/** Headers every answer carries: its request id, and `connection: close` once shutting down. */
+function stampResponse(request: FastifyRequest, reply: FastifyReply, shuttingDown: boolean): void {
+  reply.header('x-request-id', request.id);
+  // While shutting down, each connection is closed after its response, so keep-alive clients cannot
+  // hold the server open past the in-flight requests.
+  if (shuttingDown) reply.header('connection', 'close');
+}
+
+/** One finished request: the latency histogram under the route pattern, and the access line. */
+function recordResponse(metrics: ServiceMetrics, log: FastifyBaseLogger | null, request: FastifyRequest, route: string, status: number, ms: number): void {
+  metrics.observeHttp(route, request.method, status, ms / 1000);
+  log?.info({ reqId: request.id, method: request.method, route, status, ms: Math.round(ms * 1000) / 1000 }, 'request completed');
+}
 
 /**
  * Per-request bookkeeping: echoes the request id, observes the HTTP latency histogram under the
@@ -11,26 +30,33 @@ import fp from 'fastify-plugin';
  */
 async function observability(app: FastifyInstance, options: { accessLog: boolean }): Promise<void> {
   const { metrics, lifecycle } = app.nn;
-  const { accessLog } = options;
   // The access line goes through the root logger with the request id as a field: the same JSON line
   // as through the request's child logger, without making that child (see request-logger.ts).
-  const log = app.log;
-  // Every answer passes onSend (errors and 404s too). While shutting down, each connection is closed
-  // after its response, so keep-alive clients cannot hold the server open past the in-flight requests.
+  const log = options.accessLog ? app.log : null;
+  // Every answer passes onSend (errors and 404s too).
   app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
-    if (lifecycle.shuttingDown) reply.header('connection', 'close');
+    stampResponse(request, reply, lifecycle.shuttingDown);
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const ms = reply.elapsedTime;
-    metrics.observeHttp(route, request.method, reply.statusCode, ms / 1000);
-    if (accessLog) {
-      log.info({ reqId: request.id, method: request.method, route, status: reply.statusCode, ms: Math.round(ms * 1000) / 1000 }, 'request completed');
-    }
+    recordResponse(metrics, log, request, request.routeOptions.url ?? UNMATCHED, reply.statusCode, reply.elapsedTime);
     done();
   });
+}
+
+/**
+ * Answers a URL the router refuses before any route or hook is involved (a path segment over the
+ * length limit, broken percent-encoding). Fastify runs no hooks for these, so this gives them what
+ * the hooks give every other answer: request id, security headers, the latency metric and the access
+ * line; without it they were invisible in both.
+ */
+export function answerRefusedUrl(app: FastifyInstance, accessLog: boolean, request: FastifyRequest, reply: FastifyReply, status: number, body: object): FastifyReply {
+  const started = performance.now();
+  reply.code(status);
+  stampResponse(request, reply, app.nn.lifecycle.shuttingDown);
+  setSecurityHeaders(request, reply);
+  reply.raw.once('finish', () => recordResponse(app.nn.metrics, accessLog ? app.log : null, request, UNMATCHED, status, performance.now() - started));
+  return reply.send(body);
 }
 
 export default fp(observability, { name: 'nnserve-observability', dependencies: ['nnserve-core'] });
