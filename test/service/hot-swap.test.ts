@@ -1,6 +1,8 @@
-import { copyFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { IndexLoadError, loadIndexInWorker } from '../../src/service/registry/loader.js';
+import { serveLogged } from '../reliability/helpers.js';
 import { buildIndex, http, metric, serve, tempDir, waitFor, writeTestFile, writeIndex, type BuiltIndex } from './helpers.js';
 
 const ITEMS = 300;
@@ -174,6 +176,24 @@ t.test('new index names appear, removed ones disappear', async (t) => {
   rmSync(join(dir, 'fresh.ann'));
   await waitFor(async () => ((await http(server.url, 'GET', '/v1/indexes/fresh')).status === 404 ? true : undefined));
   t.pass('removed index is no longer served');
+});
+
+t.test('an index the service could not read is loaded once its permissions are fixed', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'swap', generation(1));
+  const ann = join(dir, 'swap.ann');
+  chmodSync(ann, 0o000);
+  // Root reads any file: the loader refuses an unreadable one as it would fail for any other user.
+  const load = async (d: string, name: string) => {
+    if ((statSync(join(d, `${name}.ann`)).mode & 0o444) === 0) throw new IndexLoadError(`EACCES: permission denied, open '${name}.ann'`);
+    return loadIndexInWorker({ dir: d, name });
+  };
+  const { server } = await serveLogged(t, dir, { pollIntervalMs: 50, debounceMs: 20 }, 'silent', load);
+  t.equal(metric((await http(server.url, 'GET', '/metrics')).text, 'nnserve_index_swaps_total', { index: 'swap', result: 'rejected' }), 1, 'rejected at start-up');
+  // A chmod changes neither the file's content, size, mtime nor inode: only its ctime.
+  chmodSync(ann, 0o644);
+  await waitFor(async () => ((await servedVersion(server.url)) === 1 ? true : undefined), 200);
+  t.pass('served without a new delivery or an admin reload');
 });
 
 t.test('registry keeps a replaced version until its last task releases it', async (t) => {

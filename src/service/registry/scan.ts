@@ -42,11 +42,12 @@ function isFile(path: string): boolean {
 /**
  * Identity of what a path currently resolves to (through symlinks): a rename over the path, a copy
  * then rename, or a Kubernetes `..data` symlink flip all change dev/ino, an in-place rewrite changes
- * size or mtime.
+ * size or mtime, and a chmod or chown changes ctime: a file rejected because the service could not
+ * read it is loaded once its permissions are fixed, not only after the next delivery.
  */
 export function fileIdentity(path: string): string {
   const s = statSync(path, { throwIfNoEntry: false });
-  return s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}` : '-';
+  return s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : '-';
 }
 
 /**
