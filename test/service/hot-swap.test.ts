@@ -196,6 +196,24 @@ t.test('an index the service could not read is loaded once its permissions are f
   t.pass('served without a new delivery or an admin reload');
 });
 
+t.test('an index landing during the initial load is served after it, with polling off', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'swap', generation(1));
+  let first = true;
+  // The first load (the start-up one) is slow, as a multi-GB file is; the new index lands during it.
+  const load = async (d: string, name: string) => {
+    if (first) {
+      first = false;
+      writeIndex(dir, 'fresh', buildIndex('fresh', { items: 20, dimensions: 3 }));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return loadIndexInWorker({ dir: d, name });
+  };
+  const { server } = await serveLogged(t, dir, { pollIntervalMs: 0, debounceMs: 20 }, 'silent', load);
+  await waitFor(async () => ((await servedVersion(server.url, 'fresh')) === 1 ? true : undefined), 200);
+  t.pass('the new index is served without another change in the directory');
+});
+
 t.test('registry keeps a replaced version until its last task releases it', async (t) => {
   const { IndexRegistry } = await import('../../src/service/registry/registry.js');
   const { storageFromBytes } = await import('../../src/annoy/index.js');

@@ -59,16 +59,18 @@ export class IndexWatcher {
     this.load = options.load ?? ((dir, name, signal) => loadIndexInWorker({ dir, name }, signal));
   }
 
-  /** Loads every index found now (no debounce), then starts watching. */
+  /** Starts watching, then loads every index found now (no debounce). */
   async start(): Promise<LoadOutcome[]> {
-    const outcomes = await this.sync({ initial: true });
-    if (this.stopped) return outcomes;
+    // Watching first: a file landing during a long initial load (multi-GB indexes take a while)
+    // queues a scan for right after it, instead of waiting for a poll, or forever with polling off.
     try {
       this.fsWatcher = watch(this.options.dir, { persistent: false }, () => this.wake(Math.min(50, this.options.debounceMs)));
       this.fsWatcher.on('error', (err) => this.options.log.warn({ err: err.message }, 'fs.watch failed; relying on polling'));
     } catch (err) {
       this.options.log.warn({ err: (err as Error).message }, 'fs.watch unavailable; relying on polling');
     }
+    const outcomes = await this.sync({ initial: true });
+    if (this.stopped) return outcomes;
     if (this.options.pollIntervalMs > 0) {
       this.pollTimer = setInterval(() => this.wake(0), this.options.pollIntervalMs);
       this.pollTimer.unref();
