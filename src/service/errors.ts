@@ -19,8 +19,9 @@ export class ServiceError extends Error {
 export const errors = {
   indexNotFound: (name: string) => new ServiceError('NNS_ERR_INDEX_NOT_FOUND', 404, `index ${JSON.stringify(name)} not found`),
   itemNotFound: (index: string, id: string | number) => new ServiceError('NNS_ERR_ITEM_NOT_FOUND', 404, `item ${JSON.stringify(id)} not found in index ${JSON.stringify(index)}`),
-  dimensionMismatch: (expected: number, actual: number) =>
-    new ServiceError('NNS_ERR_DIM_MISMATCH', 400, `vector has ${actual} values, index expects ${expected}`),
+  /** `what` names the vector ("vector", or "queries[3].vector" in a batch of hundreds). */
+  dimensionMismatch: (what: string, expected: number, actual: number) =>
+    new ServiceError('NNS_ERR_DIM_MISMATCH', 400, `${what} has ${actual} values, index expects ${expected}`),
   badInput: (message: string) => new ServiceError('NNS_ERR_BAD_INPUT', 400, message),
   queueFull: (retryAfterSeconds: number) =>
     new ServiceError('NNS_ERR_QUEUE_FULL', 503, 'query queue is full, retry later', { 'retry-after': String(retryAfterSeconds) }),

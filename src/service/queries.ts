@@ -142,7 +142,7 @@ export class QueryService {
   }
 
   private vectorOf(entry: IndexEntry, vector: readonly number[], what: string): Float32Array {
-    if (vector.length !== entry.dimensions) throw errors.dimensionMismatch(entry.dimensions, vector.length);
+    if (vector.length !== entry.dimensions) throw errors.dimensionMismatch(what, entry.dimensions, vector.length);
     // JSON has no NaN/Infinity literals, but 1e400 parses to Infinity and 1e39 overflows float32.
     try {
       const query = prepareFloatQuery(vector, entry.dimensions, what);

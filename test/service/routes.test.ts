@@ -127,6 +127,9 @@ t.test('batch search', async (t) => {
   t.same(ints2.body.results, [{ ids: engineInts.getNnsByItem(5, 2).ids }, { ids: engineInts.getNnsByItem(6, 2).ids }]);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ item: 'missing' }] }), 404);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ vector: [1, 2] }] }), 400);
+  const short = await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ item: 'w1' }, { vector: vector(8) }, { vector: [1, 2] }] });
+  noLeak(t, short, 400);
+  t.equal(short.body.message, 'queries[2].vector has 2 values, index expects 8', 'the message says which query of the batch is wrong');
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ vector: vector(8), item: 'w1' }] }), 400);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: Array.from({ length: 65 }, () => ({ item: 'w1' })) }), 400);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [] }), 400);
