@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { bearerToken, matchesAnySecret } from '../src/service/credentials.js';
 import { errors as serviceErrors } from '../src/service/errors.js';
+import { IndexDirError } from '../src/service/registry/watcher.js';
 import { errors } from './schemas.js';
 
 /** POST /v1/admin/reload: reload every index now. Exists only when NNSERVE_ADMIN_TOKEN is set. */
@@ -12,7 +13,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
       schema: {
         tags: ['operations'],
         summary: 'Reload every index from the index directory now',
-        description: 'Needs `Authorization: Bearer <NNSERVE_ADMIN_TOKEN>`; answers 404 when no admin token is configured. Invalid files are rejected and the old version keeps serving.',
+        description: 'Needs `Authorization: Bearer <NNSERVE_ADMIN_TOKEN>`; answers 404 when no admin token is configured, 503 when the index directory cannot be read. Invalid files are rejected and the old version keeps serving.',
         security: [{ adminToken: [] }],
         response: {
           200: {
@@ -34,7 +35,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
               },
             },
           },
-          ...errors(401, 404),
+          ...errors(401, 404, 503),
         },
       },
       onRequest: async (request) => {
@@ -42,7 +43,13 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
       },
     },
     async () => {
-      const outcomes = await app.nn.watcher.reloadAll();
+      let outcomes;
+      try {
+        outcomes = await app.nn.watcher.reloadAll();
+      } catch (err) {
+        if (err instanceof IndexDirError) throw serviceErrors.indexDirUnreadable(err.code);
+        throw err;
+      }
       return { results: outcomes.map(({ index, result, version }) => ({ index, result, version })) };
     },
   );

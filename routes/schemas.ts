@@ -32,7 +32,7 @@ export function errors(...codes: number[]): Record<number, object> {
     404: 'Unknown index or item.',
     413: 'Request body larger than the configured limit.',
     429: 'Too many requests from this address (only when NNSERVE_RATE_LIMIT_MAX is set); see Retry-After.',
-    503: 'Query queue full (see Retry-After), shutting down, or the query\'s worker thread failed twice.',
+    503: 'Query queue full (see Retry-After), shutting down, the query\'s worker thread failed twice, or (admin reload) the index directory cannot be read.',
     504: 'The query did not finish within the configured deadline.',
   };
   const out: Record<number, object> = {};

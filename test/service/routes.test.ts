@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { AnnoyIndex, storageFromBytes } from '../../src/annoy/index.js';
@@ -271,6 +271,21 @@ t.test('admin reload', async (t) => {
     ['dotp', 'ham', 'ints', 'manh', 'words'].map((index) => ({ index, result: 'loaded', version: 2 })),
   );
   t.equal((await http(admin.url, 'GET', '/v1/indexes/words')).body.version, 2);
+});
+
+t.test('admin reload that cannot read the index directory: 503, and the indexes keep serving', async (t) => {
+  const own = tempDir(t);
+  writeIndex(own, 'ints', ints);
+  const admin = await serve(t, own, { adminToken: 'tok', pollIntervalMs: 0 });
+  const moved = `${own}-moved`;
+  renameSync(own, moved);
+  t.teardown(() => renameSync(moved, own));
+  const r = await http(admin.url, 'POST', '/v1/admin/reload', undefined, { authorization: 'Bearer tok' });
+  noLeak(t, r, 503);
+  t.equal(r.body.message, 'the index directory cannot be read (ENOENT); nothing was reloaded, see the server log');
+  const served = await http(admin.url, 'GET', '/v1/indexes/ints');
+  t.equal(served.status, 200, 'the loaded index is still served');
+  t.equal(served.body.version, 1);
 });
 
 t.test('every metric is served', async (t) => {

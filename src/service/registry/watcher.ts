@@ -27,6 +27,14 @@ export interface LoadOutcome {
   seconds?: number;
 }
 
+/** The index directory could not be listed (`code` is the errno code, e.g. ENOENT); nothing was loaded. */
+export class IndexDirError extends Error {
+  override name = 'IndexDirError';
+  constructor(readonly code: string) {
+    super(`cannot read the index directory (${code})`);
+  }
+}
+
 export interface WatcherEvents {
   onLoad?: (outcome: LoadOutcome) => void;
 }
@@ -143,6 +151,8 @@ export class IndexWatcher {
       scan = scanIndexDir(dir);
     } catch (err) {
       log.error({ err: (err as Error).message, dir }, 'cannot read index directory');
+      // An admin reload must not answer "done, nothing to load" when it could not even look.
+      if (mode.force) throw new IndexDirError((err as NodeJS.ErrnoException).code ?? 'unknown error');
       return outcomes;
     }
     for (const { file, reason } of scan.ignored) {
