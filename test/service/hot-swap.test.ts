@@ -214,6 +214,20 @@ t.test('an index landing during the initial load is served after it, with pollin
   t.pass('the new index is served without another change in the directory');
 });
 
+t.test('an index directory gone for a while is logged once, not at every poll', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'swap', generation(1));
+  const { server, logs } = await serveLogged(t, dir, { pollIntervalMs: 20, debounceMs: 20 });
+  const moved = `${dir}-moved`;
+  renameSync(dir, moved);
+  await new Promise((r) => setTimeout(r, 500));
+  renameSync(moved, dir);
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(logs.find('cannot read index directory').length, 1, 'one error line for the outage (about 25 polls)');
+  t.equal(logs.find('index directory readable again').length, 1, 'and one line when it is back');
+  t.equal(await servedVersion(server.url), 1, 'the index was served throughout');
+});
+
 t.test('registry keeps a replaced version until its last task releases it', async (t) => {
   const { IndexRegistry } = await import('../../src/service/registry/registry.js');
   const { storageFromBytes } = await import('../../src/annoy/index.js');

@@ -49,6 +49,8 @@ export class IndexWatcher {
   private readonly attempted = new Map<string, string>();
   private readonly pending = new Map<string, { fingerprint: string; since: number }>();
   private readonly ignoredLogged = new Set<string>();
+  /** Why the last scan could not list the directory; null while it can. */
+  private dirProblem: string | null = null;
   private fsWatcher: FSWatcher | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
@@ -150,10 +152,18 @@ export class IndexWatcher {
     try {
       scan = scanIndexDir(dir);
     } catch (err) {
-      log.error({ err: (err as Error).message, dir }, 'cannot read index directory');
+      const message = (err as Error).message;
+      // Once per outage, not at every poll (an unmounted volume would log an error every 2 s for
+      // hours); a different reason, or an admin reload, is logged again.
+      if (message !== this.dirProblem || mode.force) log.error({ err: message, dir }, 'cannot read index directory');
+      this.dirProblem = message;
       // An admin reload must not answer "done, nothing to load" when it could not even look.
       if (mode.force) throw new IndexDirError((err as NodeJS.ErrnoException).code ?? 'unknown error');
       return outcomes;
+    }
+    if (this.dirProblem !== null) {
+      log.info({ dir }, 'index directory readable again');
+      this.dirProblem = null;
     }
     for (const { file, reason } of scan.ignored) {
       if (this.ignoredLogged.has(file)) continue;
