@@ -194,6 +194,8 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
     const spec = SETTINGS.find((s) => s.flag === flag || (negated !== null && s.kind === 'bool' && s.flag === negated));
     if (!spec) throw new ConfigError(`unknown option ${flag}`);
     let raw: string;
+    // `--no-docs=true` reads as "no docs" but would have set the value given: refuse the mix.
+    if (eq > 0 && negated) throw new ConfigError(`${flag} takes no value; write ${negated}=${arg.slice(eq + 1)} or ${flag}`);
     if (eq > 0) raw = arg.slice(eq + 1);
     else if (spec.kind === 'bool') raw = negated ? 'false' : 'true';
     else {

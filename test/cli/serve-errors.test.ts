@@ -80,3 +80,10 @@ t.test('serve: a port below 1024 without the privilege to open it', { skip: unpr
   const child = asNobody([MAIN, ...args]);
   oneLine(t, { code: child.status, stdout: child.stdout, stderr: child.stderr }, expected);
 });
+
+t.test('serve: a negated flag given a value is a usage error, not the opposite setting', async (t) => {
+  // `--port 70000` after it fails too: the old parser took --no-docs=true as docs on and stopped there.
+  const r = runCli(['serve', '--no-docs=true', '--port', '70000']);
+  t.equal(r.code, 2, 'exit 2, as for any usage error');
+  t.match(r.stderr, /^nnserve serve: --no-docs takes no value; write --docs=true or --no-docs\n/);
+});
