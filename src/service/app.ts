@@ -22,6 +22,7 @@ import { stdoutLogger } from './log-destination.js';
 import { lazyRequestLogger } from './request-logger.js';
 import securityHeaders from './plugins/security-headers.js';
 import strictQuery from './plugins/strict-query.js';
+import identityBodies from './plugins/identity-bodies.js';
 import type { IndexLoad } from './registry/watcher.js';
 
 export interface AppOptions {
@@ -142,6 +143,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (apiKeys.length > 0) await app.register(auth, { apiKeys });
   await app.register(openapi, { ui: config.docs });
   await app.register(strictQuery);
+  await app.register(identityBodies);
 
   for (const schema of sharedSchemas) app.addSchema(schema);
   await app.register(health);

@@ -22,6 +22,9 @@ export const errors = {
   /** `what` names the vector ("vector", or "queries[3].vector" in a batch of hundreds). */
   dimensionMismatch: (what: string, expected: number, actual: number) =>
     new ServiceError('NNS_ERR_DIM_MISMATCH', 400, `${what} has ${actual} values, index expects ${expected}`),
+  /** RFC 9110 §15.5.16: a 415 for a content coding says which codings are accepted. */
+  compressedBody: (coding: string) =>
+    new ServiceError('NNS_ERR_CONTENT_ENCODING', 415, `request bodies must be plain JSON, not compressed (content-encoding: ${coding.slice(0, 100)})`, { 'accept-encoding': 'identity' }),
   badInput: (message: string) => new ServiceError('NNS_ERR_BAD_INPUT', 400, message),
   queueFull: (retryAfterSeconds: number) =>
     new ServiceError('NNS_ERR_QUEUE_FULL', 503, 'query queue is full, retry later', { 'retry-after': String(retryAfterSeconds) }),

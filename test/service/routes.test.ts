@@ -1,4 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { request } from 'undici';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { AnnoyIndex, storageFromBytes } from '../../src/annoy/index.js';
@@ -257,6 +259,19 @@ t.test('API key', async (t) => {
   t.equal((await http(locked.url, 'GET', '/v1/indexes/words/items/w1', undefined, { 'x-api-key': 's3cret' })).status, 200);
   t.equal((await http(locked.url, 'GET', '/healthz')).status, 200);
   t.equal((await http(locked.url, 'GET', '/metrics')).status, 200);
+});
+
+t.test('compressed request bodies: 415 naming the coding, not "Body is not valid JSON"', async (t) => {
+  const body = JSON.stringify({ vector: vector(8), n: 2 });
+  for (const [coding, data] of [['gzip', gzipSync(body)], ['br', brotliCompressSync(body)], ['gzip', body]] as const) {
+    const res = await request(`${base}/v1/indexes/words/search`, { method: 'POST', body: data, headers: { 'content-type': 'application/json', 'content-encoding': coding } });
+    const text = await res.body.text();
+    t.equal(res.statusCode, 415, `${coding}: 415`);
+    t.same(JSON.parse(text), { statusCode: 415, error: 'Unsupported Media Type', message: `request bodies must be plain JSON, not compressed (content-encoding: ${coding})` });
+    t.equal(res.headers['accept-encoding'], 'identity', `${coding}: says what is accepted`);
+  }
+  const identity = await http(base, 'POST', '/v1/indexes/words/search', body, { 'content-encoding': 'identity' });
+  t.equal(identity.status, 200, 'identity is no coding at all');
 });
 
 t.test('admin reload', async (t) => {

@@ -1,7 +1,8 @@
-import type { onRequestHookHandler, preValidationHookHandler, RouteOptions } from 'fastify';
+import type { onRequestHookHandler, preParsingHookHandler, preValidationHookHandler, RouteOptions } from 'fastify';
 
 interface RouteHooks {
   onRequest: onRequestHookHandler;
+  preParsing: preParsingHookHandler;
   preValidation: preValidationHookHandler;
 }
 
