@@ -63,6 +63,10 @@ export function validateStructure(nodes: NodeArrays, baseWord: number, layout: N
   }
   if (holes === nItems) fail('every item slot is empty');
   const isItem = (id: number): boolean => id >= 0 && id < nItems && present[id] === 1;
+  // Annoy writes the root over a single item as a one-id bucket, zero-padded. Its n_descendants
+  // (n_items) exceeds K once that item's id does, so the search reads it as a split whose second
+  // child is slot 0, a hole: an empty bucket to the search, which Annoy's own files depend on.
+  const loneItem = nItems - holes === 1;
 
   for (let i = nItems; i < nodeCount; i++) {
     const w = baseWord + i * nw;
@@ -83,7 +87,7 @@ export function validateStructure(nodes: NodeArrays, baseWord: number, layout: N
         const child = i32[w + cw + side];
         // Children are written before their parent (post-order), so they always point backwards.
         if (child < 0 || child >= i) fail(`split node ${i} has child ${child} outside 0..${i - 1}`);
-        if (child < nItems && !isItem(child)) fail(`split node ${i} points at empty item slot ${child}`);
+        if (child < nItems && !isItem(child) && !(loneItem && nd === nItems)) fail(`split node ${i} points at empty item slot ${child}`);
       }
       if (nd < nItems) {
         const size = (c: number): number => (c < nItems ? 1 : i32[baseWord + c * nw]);

@@ -75,6 +75,18 @@ t.test('holes: only the added ids exist and are returned', async (t) => {
   t.throws(() => index.getNnsByItem(10, 1), /not in the index/);
 });
 
+t.test('one item whose id is above K: builds, opens and is found, for every metric', async (t) => {
+  for (const metric of METRIC_NAMES) {
+    const f = metric === 'hamming' ? 64 : 3;
+    const b = new AnnoyBuilder(metric, f);
+    b.addItem(1000, metric === 'hamming' ? randomVectors(1, f, 3, true) : [1, 2, 3]);
+    b.build(3);
+    const index = AnnoyIndex.open(storageFromBytes(b.save()), metric, f);
+    t.equal(index.getNItems(), 1001, `${metric}: 1001 item slots`);
+    t.same(index.getNnsByItem(1000, 5).ids, [1000], `${metric}: the item is its own neighbour`);
+  }
+});
+
 t.test('n_trees = -1 builds until the file holds about 2·n_items nodes', async (t) => {
   const f = 8;
   const data = randomVectors(3000, f, 11);

@@ -205,6 +205,12 @@ cases.push({ name: 'small-angular-f40', description: '20 items <= K=42: every ro
   cases.push({ name: 'only5-angular-f4', description: 'only id 5 added: 6 items, ids 0..4 are holes', metric: 'angular', dimensions: 4, trees: 3, seed: 1, vectors: makeVectors(rng, 'angular', 4, 1, 1), ids: [5], extraN: [6, 10] });
 }
 {
+  // Annoy writes a lone item's root as a one-id bucket; with n_items > K its n_descendants (= n_items)
+  // makes it read as a split node whose second child is hole 0.
+  const rng = prng(9);
+  cases.push({ name: 'only9-euclidean-f2', description: 'only id 9 added: 10 items > K=4, the roots are one-id buckets read as splits', metric: 'euclidean', dimensions: 2, trees: 3, seed: 1, vectors: makeVectors(rng, 'euclidean', 2, 1, 1), ids: [9], extraN: [10] });
+}
+{
   const rng = prng(7);
   cases.push({ name: 'ties-euclidean-f8', description: '50 distinct vectors x 4 copies: exact distance ties', metric: 'euclidean', dimensions: 8, trees: 10, seed: 1, vectors: duplicated(rng, 'euclidean', 8, 50, 4), extraN: [200, 250] });
   cases.push({ name: 'ties-angular-f8', description: '10 distinct vectors x 20 copies (> K=10): forces the random-split fallback', metric: 'angular', dimensions: 8, trees: 10, seed: 1, vectors: duplicated(rng, 'angular', 8, 10, 20), extraN: [200, 250] });
