@@ -17,7 +17,7 @@ interface Cell {
  * ("" escapes a quote), but a cell cannot span lines.
  *
  * Header: the first line is a header when its first cell is `id` (any case) or any later cell is
- * text (not a number, not empty). A header made only of numbers cannot be told from data and is read as data.
+ * text (not a number, quoted or not, and not empty). A header made only of numbers cannot be told from data and is read as data.
  *
  * Id column: the first column holds ids when the header names it `id`, or when the first cell of
  * the first data row is not a number (e.g. a name, or any quoted value). Otherwise every column is
@@ -51,7 +51,7 @@ export async function readCsv(path: string): Promise<VectorSet> {
     const values = new Array<unknown>(cells.length - (idColumn ? 1 : 0));
     for (let j = 0; j < values.length; j++) {
       const cell = cells[j + (idColumn ? 1 : 0)];
-      values[j] = NUMBER.test(cell.text.trim()) ? parseNumber(cell.text) : cell.text;
+      values[j] = isNumeric(cell) ? parseNumber(cell.text) : cell.text;
     }
     rows.push(values, where);
   }
@@ -61,13 +61,20 @@ export async function readCsv(path: string): Promise<VectorSet> {
 
 function isHeader(cells: Cell[]): boolean {
   if (cells[0].text.trim().toLowerCase() === 'id') return true;
-  if (cells.length === 1) return !isNumber(cells[0]);
+  // Quoting does not make a number a name here: data rows read quoted numbers as values, so
+  // writers that quote every cell would otherwise lose their first row to a "header".
+  if (cells.length === 1) return !isNumeric(cells[0]);
   // Empty cells are missing values, not names.
-  return cells.slice(1).some((cell) => !isNumber(cell) && cell.text.trim().length > 0);
+  return cells.slice(1).some((cell) => !isNumeric(cell) && cell.text.trim().length > 0);
+}
+
+/** Whether the cell's text is a number, quoted or not (the id column is where quotes matter). */
+function isNumeric(cell: Cell): boolean {
+  return NUMBER.test(cell.text.trim());
 }
 
 function isNumber(cell: Cell): boolean {
-  return !cell.quoted && NUMBER.test(cell.text.trim());
+  return !cell.quoted && isNumeric(cell);
 }
 
 /** Number() does not read "inf"/"nan"; map them so the row check reports them as non-finite values. */

@@ -163,6 +163,14 @@ t.test('csv', async (t) => {
   set = await readVectors(write('quoted.csv', '"1",0.5\n"2",0.25\n'));
   t.same(set.ids, ['1', '2'], 'quoted integers are names');
 
+  set = await readVectors(write('allquoted.csv', '"a","0.5","1"\n"b","1.5","2"\n'));
+  t.same(set.ids, ['a', 'b'], 'quoted numbers after the first cell are data, not a header (writers that quote every cell)');
+  t.same(Array.from(set.vectors), [0.5, 1, 1.5, 2]);
+
+  set = await readVectors(write('allquotedheader.csv', '"name","x","y"\n"a","0.5","1"\n'));
+  t.same(set.ids, ['a'], 'a quoted header of names is still a header');
+  t.same(Array.from(set.vectors), [0.5, 1]);
+
   set = await readVectors(write('mixed.csv', 'name,a\nfoo,1\n12,2\n'));
   t.same(set.ids, ['foo', '12'], 'names mixed with integers are all names');
 
