@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { IdCollector } from './id-collector.js';
 import { RowBuffer } from './row-buffer.js';
+import { textLines } from './text-lines.js';
 import { InputError, type VectorSet } from './vector-set.js';
 
 /** Decimal numbers plus the spellings of NaN/Infinity, so those are recognised as numbers and then rejected by value. */
@@ -30,8 +29,7 @@ export async function readCsv(path: string): Promise<VectorSet> {
   let header: boolean | undefined;
   let idColumn: boolean | undefined;
   let lineNo = 0;
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
+  for await (const line of textLines(path)) {
     lineNo++;
     if (line.trim().length === 0) continue;
     const where = `line ${lineNo}`;

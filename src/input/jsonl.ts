@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { IdCollector } from './id-collector.js';
 import { RowBuffer } from './row-buffer.js';
+import { textLines } from './text-lines.js';
 import { InputError, type VectorSet } from './vector-set.js';
 
 /**
@@ -13,8 +12,7 @@ export async function readJsonl(path: string): Promise<VectorSet> {
   const ids = new IdCollector(path);
   let withIds: boolean | undefined;
   let lineNo = 0;
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
+  for await (const line of textLines(path)) {
     lineNo++;
     if (line.trim().length === 0) continue;
     const where = `line ${lineNo}`;

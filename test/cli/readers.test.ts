@@ -107,6 +107,11 @@ t.test('jsonl', async (t) => {
   set = await readVectors(blank);
   t.same(set.ids, [1, 0], 'blank lines, CRLF and a missing final newline are fine');
 
+  const bom = join(dir, 'bom.jsonl');
+  writeFileSync(bom, '\uFEFF{"id": "a", "vector": [1, 2]}\r\n{"id": "b", "vector": [3, 4]}\r\n');
+  set = await readVectors(bom);
+  t.same(set.ids, ['a', 'b'], 'a UTF-8 byte-order mark is skipped');
+
   await rejects(t, write('ragged.jsonl', [{ id: 0, vector: [1, 2, 3] }, { id: 1, vector: [1, 2, 3] }, { id: 2, vector: [1, 2] }]), /line 3: vector has 2 values, earlier rows have 3/);
   await rejects(t, write('null.jsonl', [{ id: 0, vector: [1, null] }]), /line 1: value 2 is null/);
   await rejects(t, write('text.jsonl', [{ id: 0, vector: [1, '2'] }]), /line 1: value 2 is the text "2"/);
@@ -170,6 +175,9 @@ t.test('csv', async (t) => {
   set = await readVectors(write('allquotedheader.csv', '"name","x","y"\n"a","0.5","1"\n'));
   t.same(set.ids, ['a'], 'a quoted header of names is still a header');
   t.same(Array.from(set.vectors), [0.5, 1]);
+
+  set = await readVectors(write('bom.csv', '\uFEFF"k1",1,2\r\n"k2",3,4\r\n'));
+  t.same(set.ids, ['k1', 'k2'], 'a UTF-8 byte-order mark does not become part of the first id');
 
   set = await readVectors(write('mixed.csv', 'name,a\nfoo,1\n12,2\n'));
   t.same(set.ids, ['foo', '12'], 'names mixed with integers are all names');
