@@ -3,6 +3,7 @@ import { open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:f
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { ManifestError, parseManifest, type IndexManifest } from '../index-files/manifest.js';
+import { checkUnverifiedAnn } from './ann-shape.js';
 import { downloadFile } from './download.js';
 import { FetchError } from './errors.js';
 import { fileSha256 } from './file-sha256.js';
@@ -93,8 +94,9 @@ export async function syncIndex(options: SyncOptions, memory: SyncMemory): Promi
   try {
     // Without a published checksum the server's ETag is the only cheap identity of the data.
     const annEtag = sameManifest && manifest.sha256 === undefined ? memory.annEtag : null;
+    const annUrl = siblingUrl(source, `${source.remoteName}.ann`);
     const ann = await downloadFile(
-      siblingUrl(source, `${source.remoteName}.ann`),
+      annUrl,
       temps.ann,
       { bytes: manifest.bytes, sha256: manifest.sha256 },
       { dispatcher: options.dispatcher, etag: annEtag, signal: options.signal },
@@ -103,6 +105,7 @@ export async function syncIndex(options: SyncOptions, memory: SyncMemory): Promi
       memory.manifestEtag = response.etag;
       return { status: 'unchanged', detail: 'manifest identical and .ann not modified (ETag)', bytes: annStat?.size ?? 0, sha256: memory.verified?.sha256 ?? null };
     }
+    if (manifest.bytes === undefined && manifest.sha256 === undefined) await checkUnverifiedAnn(annUrl, temps.ann, ann.bytes, manifest);
     if (sameManifest && annStat !== null && annStat.size === ann.bytes && (await localSha256(paths.ann, memory)) === ann.sha256) {
       memory.manifestEtag = response.etag;
       memory.annEtag = ann.etag;

@@ -77,6 +77,37 @@ t.test('truncated body (connection closed early): exit 1, old files untouched', 
   t.equal(before(), was);
 });
 
+/** Fake bytes shaped like a euclidean f=4 index (32-byte nodes) whose last node, a root copy, says `items`. */
+function shapedAnn(nodes: number, items: number, seed: number): Buffer {
+  const ann = fakeAnn(nodes * 32, seed);
+  ann.writeInt32LE(items, ann.length - 32);
+  return ann;
+}
+
+t.test('without bytes or sha256, a download cut short is not installed', async (t) => {
+  const { dir, before } = await installedV1(t, '/unverified');
+  const was = before();
+  const unverified = { bytes: undefined, sha256: undefined };
+  // The publisher sends the cut file whole, as a server that closes a body without a Content-Length would be heard.
+  publisher.publish('/unverified', 'idx', shapedAnn(100, 10, 17).subarray(0, 1000), { manifest: unverified });
+  const io = capture();
+  t.equal(await run([publisher.url('/unverified/idx.json'), '--dir', dir], io.options), 1);
+  t.match(io.err.join('\n'), /idx\.ann: 1000 bytes is not a whole number of the 32-byte nodes of a euclidean index with 4 dimensions: a truncated download\?/);
+  t.equal(before(), was, 'cut at any byte: old files untouched');
+
+  publisher.publish('/unverified', 'idx', shapedAnn(100, 10, 17).subarray(0, 32 * 60), { manifest: unverified });
+  const io2 = capture();
+  t.equal(await run([publisher.url('/unverified/idx.json'), '--dir', dir], io2.options), 1);
+  t.match(io2.err.join('\n'), /idx\.ann: its last node says -?\d+ items where the manifest says 10/);
+  t.equal(before(), was, 'cut at a node boundary: old files untouched');
+
+  const whole = shapedAnn(100, 10, 17);
+  publisher.publish('/unverified', 'idx', whole, { manifest: unverified });
+  const io3 = capture();
+  t.equal(await run([publisher.url('/unverified/idx.json'), '--dir', dir], io3.options), 0, io3.err.join('\n'));
+  t.same(readFileSync(join(dir, 'idx.ann')), whole, 'a whole file is installed');
+});
+
 t.test('ids file with the wrong number of lines is rejected', async (t) => {
   const { dir, before } = await installedV1(t, '/ids');
   const was = before();
