@@ -45,11 +45,18 @@ export async function httpGet(url: URL, options: GetOptions): Promise<GetResult>
   }
   if (response.statusCode !== 200) {
     await response.body.dump();
-    throw new FetchError(`${url.href}: HTTP ${response.statusCode}${response.statusCode === 404 ? ' (not published?)' : ''}`);
+    throw new FetchError(`${url.href}: HTTP ${response.statusCode}${statusHint(response.statusCode)}`);
   }
   const length = headerValue(response.headers['content-length']);
   const contentLength = length !== null && /^\d+$/.test(length) ? Number(length) : null;
   return { status: 'ok', etag, contentLength, body: response.body };
+}
+
+/** A redirect arrives here only when it was not followed, which a bare "HTTP 302" does not tell. */
+function statusHint(status: number): string {
+  if (status === 404) return ' (not published?)';
+  if (status >= 300 && status < 400) return ` (a redirect not followed: more than ${MAX_REDIRECTIONS} in a row, or no Location header)`;
+  return '';
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

@@ -132,6 +132,17 @@ t.test('invalid manifest: exit 1 with the field at fault', async (t) => {
   t.equal(before(), was);
 });
 
+t.test('more redirects than are followed: exit 1 saying so, not a bare status', async (t) => {
+  const { dir, before } = await installedV1(t, '/hops');
+  const was = before();
+  publisher.publish('/hops', 'idx', fakeAnn(5000, 18));
+  for (let hop = 0; hop < 6; hop++) publisher.files.set(`/hops/${hop}.json`, { body: Buffer.alloc(0), redirectTo: hop === 5 ? '/hops/idx.json' : `/hops/${hop + 1}.json` });
+  const io = capture();
+  t.equal(await run([publisher.url('/hops/0.json'), '--dir', dir, '--name', 'idx'], io.options), 1);
+  t.match(io.err.join('\n'), /0\.json: HTTP 302 \(a redirect not followed: more than 5 in a row, or no Location header\)/);
+  t.equal(before(), was);
+});
+
 t.test('connection refused: exit 1', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nnserve-fetch-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
