@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -261,14 +261,19 @@ t.test('inspect rejects invalid files with exit 1', async (t) => {
   t.match(r.stderr, /cannot open .*garbage\.ann as angular with 10 dimensions/);
 });
 
-t.test('inspect refuses an ids file the service would refuse: wrong length or a duplicate id', async (t) => {
+/** Builds named.ann from 20 rows with ids doc-0..doc-19, to damage its ids file afterwards. */
+function namedIndex(t: Test, seed: number): { out: string; idsFile: string; ids: string[] } {
   const dir = tempDir(t);
   const input = join(dir, 'named.jsonl');
-  writeJsonl(input, randomRows(20, 4, 5).map((vector, i) => ({ id: `doc-${i}`, vector })));
+  writeJsonl(input, randomRows(20, 4, seed).map((vector, i) => ({ id: `doc-${i}`, vector })));
   const out = join(dir, 'named.ann');
   t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '2']).code, 0);
   const idsFile = join(dir, 'named.ids');
-  const ids = readFileSync(idsFile, 'utf8').trimEnd().split('\n');
+  return { out, idsFile, ids: readFileSync(idsFile, 'utf8').trimEnd().split('\n') };
+}
+
+t.test('inspect refuses an ids file the service would refuse: wrong length or a duplicate id', async (t) => {
+  const { out, idsFile, ids } = namedIndex(t, 5);
   t.equal(runCli(['inspect', out]).code, 0, 'as built');
 
   writeFileSync(idsFile, [...ids.slice(0, -1), 'doc-0'].join('\n') + '\n');
@@ -298,6 +303,21 @@ t.test('inspect refuses an item vector the service would refuse: NaN in an other
   t.equal(r.code, 1);
   t.match(JSON.parse(r.stdout), { valid: true, unusableItem: /^item 6's vector\[3\] is NaN/ });
   t.match(r.stderr, /is not valid: item 6's vector\[3\] is NaN, .* \(nnserve serve refuses such a file\)/);
+});
+
+t.test('query refuses an ids file the service would refuse instead of answering null or wrong ids', async (t) => {
+  const { out, idsFile, ids } = namedIndex(t, 6);
+
+  writeFileSync(idsFile, ids.slice(0, 10).join('\n') + '\n');
+  let r = runCli(['query', out, '--n', '20'], '{"item": "doc-1"}\n');
+  t.equal(r.code, 1, 'ten lines short');
+  t.equal(r.stdout, '', 'no answers with null ids');
+  t.match(r.stderr, /named\.ids has 10 lines, the index has 20 items/);
+
+  writeFileSync(idsFile, [...ids.slice(0, -1), 'doc-1'].join('\n') + '\n');
+  r = runCli(['query', out], '{"item": "doc-1"}\n');
+  t.equal(r.code, 1, 'duplicate id');
+  t.match(r.stderr, /named\.ids: duplicate id "doc-1"/);
 });
 
 t.test('search_k must be -1 or a positive integer, as in the HTTP API', async (t) => {
