@@ -63,8 +63,10 @@ export async function syncIndex(options: SyncOptions, memory: SyncMemory): Promi
   const localManifestText = await readFile(paths.manifest, 'utf8').catch(() => null);
   const annStat = await stat(paths.ann).catch(() => null);
 
-  // The ETag shortcut only holds while the files it stands for are still on disk.
-  const manifestEtag = localManifestText !== null && annStat !== null ? memory.manifestEtag : null;
+  // An ETag vouches for the publication, not for the local copy: it only holds while the .ann is
+  // still the file this process installed or hashed (a copy or rewrite over it changes that).
+  const annUntouched = annStat !== null && memory.verified?.identity === identityOf(annStat);
+  const manifestEtag = localManifestText !== null && annUntouched ? memory.manifestEtag : null;
   const response = await httpGet(source.manifestUrl, { dispatcher: options.dispatcher, etag: manifestEtag, signal: options.signal });
   if (response.status === 'not-modified') {
     return { status: 'unchanged', detail: 'manifest not modified (ETag)', bytes: annStat?.size ?? 0, sha256: memory.verified?.sha256 ?? null };
@@ -93,7 +95,7 @@ export async function syncIndex(options: SyncOptions, memory: SyncMemory): Promi
   const cleanup = () => Promise.all(Object.values(temps).map((p) => unlink(p).catch(() => undefined)));
   try {
     // Without a published checksum the server's ETag is the only cheap identity of the data.
-    const annEtag = sameManifest && manifest.sha256 === undefined ? memory.annEtag : null;
+    const annEtag = sameManifest && manifest.sha256 === undefined && annUntouched ? memory.annEtag : null;
     const annUrl = siblingUrl(source, `${source.remoteName}.ann`);
     const ann = await downloadFile(
       annUrl,

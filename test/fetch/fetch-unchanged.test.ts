@@ -94,6 +94,38 @@ t.test('--interval: ETag answers 304, a new version is installed on a later pass
   t.same(errors, []);
 });
 
+t.test('--interval: a local .ann replaced behind the fetcher is repaired, though the manifest answers 304', async (t) => {
+  const dir = tempDir(t);
+  const ann = fakeAnn(4000, 26);
+  publisher.publish('/swapped', 'idx', ann, { etags: true });
+  const lines: string[] = [];
+  const controller = new AbortController();
+  let onLine: (() => void) | null = null;
+  const nextLine = () => new Promise<void>((resolve) => (onLine = resolve));
+  let wait = nextLine();
+  const running = run([publisher.url('/swapped/idx.json'), '--dir', dir, '--interval', '1'], {
+    signal: controller.signal,
+    out: (line) => {
+      lines.push(line);
+      onLine?.();
+    },
+    err: (line) => lines.push(line),
+  });
+  await wait;
+  t.match(lines[0], /idx: updated/);
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(join(dir, 'idx.ann'), fakeAnn(3000, 27));
+  wait = nextLine();
+  await wait;
+  t.match(lines[1], /idx: updated/, 'not "unchanged (ETag)" over a file the fetcher did not install');
+  t.same(readFileSync(join(dir, 'idx.ann')), ann);
+  wait = nextLine();
+  await wait;
+  t.match(lines[2], /idx: unchanged .*not modified \(ETag\)/, 'the ETag shortcut is back once the copy is its own again');
+  controller.abort();
+  t.equal(await running, 0);
+});
+
 t.test('sidecar mode: SIGTERM makes the process exit 0', async (t) => {
   const dir = tempDir(t);
   publisher.publish('/sig', 'idx', fakeAnn(4000, 25));
