@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, readVectors } from '../../src/input/read-vectors.js';
 import { f32, randomRows, tempDir, writeFvecs, writeJsonl, writeNpy } from './fixtures.js';
@@ -195,6 +195,13 @@ t.test('csv', async (t) => {
   await rejects(t, write('unterminated.csv', '"abc,1\n'), /line 1: unterminated quoted cell/);
   await rejects(t, write('idonly.csv', 'id\n1\n'), /only an id, no vector values/);
   await rejects(t, write('headeronly.csv', 'x,y\n'), /no vectors found/);
+});
+
+t.test('an input that is a directory is named in the error', async (t) => {
+  const dir = tempDir(t);
+  const folder = join(dir, 'folder.npy');
+  mkdirSync(folder);
+  await rejects(t, folder, /folder\.npy is a directory, not a file of vectors$/);
 });
 
 t.test('unknown extension', async (t) => {
