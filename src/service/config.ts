@@ -57,7 +57,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'logLevel', flag: '--log-level', env: 'NNSERVE_LOG_LEVEL', kind: 'level', defaultText: 'info', description: `pino log level (${LOG_LEVELS.join(', ')}).` },
   { key: 'accessLog', flag: '--access-log', env: 'NNSERVE_ACCESS_LOG', kind: 'bool', defaultText: 'true', description: 'One `info` log line per request (id, method, route, status, time). Bodies and vectors are never logged.' },
   { key: 'adminToken', flag: '--admin-token', env: 'NNSERVE_ADMIN_TOKEN', kind: 'secret', defaultText: 'unset', description: 'Enables `POST /v1/admin/reload` with `Authorization: Bearer <token>`; when unset the route answers 404.' },
-  { key: 'apiKey', flag: '--api-key', env: 'NNSERVE_API_KEY', kind: 'secret', defaultText: 'unset', description: 'When set, every `/v1/indexes…` request needs `Authorization: Bearer <key>` or `x-api-key: <key>` (401 otherwise). Health, metrics and docs stay open.' },
+  { key: 'apiKey', flag: '--api-key', env: 'NNSERVE_API_KEY', kind: 'secret', defaultText: 'unset', description: 'When set, every `/v1/indexes…` request needs `Authorization: Bearer <key>` or `x-api-key: <key>` (401 otherwise). Health, metrics and docs stay open. Set but empty is refused at start-up (it would otherwise mean no authentication).' },
   { key: 'apiKeys', flag: '--api-keys', env: 'NNSERVE_API_KEYS', kind: 'secrets', defaultText: 'unset', description: 'Comma-separated API keys, each accepted like `NNSERVE_API_KEY` (several clients, or rotation without downtime). Both settings may be used together.' },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'NNSERVE_CORS_ORIGINS', kind: 'origins', defaultText: 'unset', description: 'Comma-separated origins (e.g. `https://shop.example.com`) whose web pages may call the API from a browser (CORS); `*` allows any origin. Unset: no CORS headers, so browsers refuse cross-origin calls.' },
   { key: 'rateLimitMax', flag: '--rate-limit-max', env: 'NNSERVE_RATE_LIMIT_MAX', kind: 'int', min: 0, max: 1_000_000_000, defaultText: '0', description: 'Requests one client address may make to `/v1/…` routes per window; above it 429 with `Retry-After`. 0 = no rate limiting.' },
@@ -160,9 +160,13 @@ function parseValue(spec: SettingSpec, raw: string, source: string): ServiceConf
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw new ConfigError(`${source}: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
       return raw;
+    // Set but empty is a mistake (a Kubernetes secret with an empty value, a blank line in an env
+    // file), and taken as "unset" it would quietly run without the authentication it asks for.
     case 'secret':
-      return raw === '' ? null : raw;
+      if (raw.trim() === '') throw new ConfigError(`${source} is set but empty; unset it to run without it`);
+      return raw;
     case 'secrets':
+      if (list(raw).length === 0) throw new ConfigError(`${source} is set but holds no key; unset it to run without it`);
       return list(raw);
     case 'origins':
       return list(raw).map((origin) => checkOrigin(origin, source));

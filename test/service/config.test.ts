@@ -30,3 +30,12 @@ t.test('every setting is documented once, in help and in the README table', asyn
     t.ok(settingsTable().includes(`\`${s.env}\``), s.env);
   }
 });
+
+t.test('a secret set but empty is refused: it would otherwise quietly turn authentication off', async (t) => {
+  for (const [env, value] of [['NNSERVE_API_KEY', ''], ['NNSERVE_API_KEY', '  '], ['NNSERVE_ADMIN_TOKEN', ''], ['NNSERVE_API_KEYS', ''], ['NNSERVE_API_KEYS', ' , ']]) {
+    t.throws(() => loadConfig([], { [env]: value }), new RegExp(`^${env} is set but (empty|holds no key); unset it to run without it$`), `${env}=${JSON.stringify(value)}`);
+  }
+  t.throws(() => loadConfig(['--api-key='], {}), /^--api-key is set but empty/);
+  t.match(loadConfig([], {}), { apiKey: null, apiKeys: [], adminToken: null }, 'unset: off, as before');
+  t.match(loadConfig([], { NNSERVE_API_KEYS: 'a, b' }), { apiKeys: ['a', 'b'] });
+});
