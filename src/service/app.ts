@@ -50,6 +50,10 @@ function validators(): { body: Ajv; text: Ajv } {
   return { body: new Ajv({ ...common, coerceTypes: false }), text: new Ajv({ ...common, coerceTypes: 'array' }) };
 }
 
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
 function errorBody(statusCode: number, message: string) {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
 }
@@ -79,6 +83,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger ?? stdoutLogger(config.logLevel),
     bodyLimit: config.bodyLimit,
+    // request.ip (rate limit keys) comes from X-Forwarded-For only through the proxies trusted here.
+    // A hop count becomes proxy-addr's trust function (Fastify's types leave out the number form).
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     genReqId: requestId,
     requestIdHeader: false,
     // The access log is ours (observability plugin): one line, no headers or bodies.

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
@@ -13,6 +14,8 @@ export interface ServiceConfig {
   apiKey: string | null;
   apiKeys: string[];
   corsOrigins: string[];
+  /** Fastify's trustProxy: false, true (any), a hop count, or addresses/CIDRs of trusted proxies. */
+  trustProxy: boolean | number | string[];
   rateLimitMax: number;
   rateLimitWindowMs: number;
   requestTimeoutMs: number;
@@ -32,7 +35,7 @@ export interface ServiceConfig {
   docs: boolean;
 }
 
-type Kind = 'int' | 'string' | 'bool' | 'secret' | 'secrets' | 'level' | 'origins';
+type Kind = 'int' | 'string' | 'bool' | 'secret' | 'secrets' | 'level' | 'origins' | 'proxies';
 
 /** One row of the settings table: the README table and `--help` are printed from these rows. */
 export interface SettingSpec {
@@ -55,11 +58,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'host', flag: '--host', env: 'HOST', kind: 'string', defaultText: '0.0.0.0', description: 'Address to bind.' },
   { key: 'workers', flag: '--workers', env: 'NNSERVE_WORKERS', kind: 'int', min: 1, max: 256, defaultText: 'number of CPUs', description: 'Query worker threads (Piscina pool size). Index memory is shared, so more workers do not add index copies.' },
   { key: 'logLevel', flag: '--log-level', env: 'NNSERVE_LOG_LEVEL', kind: 'level', defaultText: 'info', description: `pino log level (${LOG_LEVELS.join(', ')}).` },
-  { key: 'accessLog', flag: '--access-log', env: 'NNSERVE_ACCESS_LOG', kind: 'bool', defaultText: 'true', description: 'One `info` log line per request (id, method, route, status, time). Bodies and vectors are never logged.' },
+  { key: 'accessLog', flag: '--access-log', env: 'NNSERVE_ACCESS_LOG', kind: 'bool', defaultText: 'true', description: 'One `info` log line per request (id, client address, method, route, status, time). Bodies and vectors are never logged.' },
   { key: 'adminToken', flag: '--admin-token', env: 'NNSERVE_ADMIN_TOKEN', kind: 'secret', defaultText: 'unset', description: 'Enables `POST /v1/admin/reload` with `Authorization: Bearer <token>`; when unset the route answers 404.' },
   { key: 'apiKey', flag: '--api-key', env: 'NNSERVE_API_KEY', kind: 'secret', defaultText: 'unset', description: 'When set, every `/v1/indexes…` request needs `Authorization: Bearer <key>` or `x-api-key: <key>` (401 otherwise). Health, metrics and docs stay open. Set but empty is refused at start-up (it would otherwise mean no authentication).' },
   { key: 'apiKeys', flag: '--api-keys', env: 'NNSERVE_API_KEYS', kind: 'secrets', defaultText: 'unset', description: 'Comma-separated API keys, each accepted like `NNSERVE_API_KEY` (several clients, or rotation without downtime). Both settings may be used together.' },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'NNSERVE_CORS_ORIGINS', kind: 'origins', defaultText: 'unset', description: 'Comma-separated origins (e.g. `https://shop.example.com`) whose web pages may call the API from a browser (CORS); `*` allows any origin. Unset: no CORS headers, so browsers refuse cross-origin calls.' },
+  { key: 'trustProxy', flag: '--trust-proxy', env: 'NNSERVE_TRUST_PROXY', kind: 'proxies', defaultText: 'false', description: 'Which proxies may name the client in `X-Forwarded-For` (and `X-Forwarded-Proto`/`-Host`): `false`, `true` (any), a hop count, or comma-separated addresses and CIDRs (`loopback`, `uniquelocal`, `10.0.0.0/8`, …). Behind an ingress this makes the rate limit and the access log see clients, not the ingress.' },
   { key: 'rateLimitMax', flag: '--rate-limit-max', env: 'NNSERVE_RATE_LIMIT_MAX', kind: 'int', min: 0, max: 1_000_000_000, defaultText: '0', description: 'Requests one client address may make to `/v1/…` routes per window; above it 429 with `Retry-After`. 0 = no rate limiting.' },
   { key: 'rateLimitWindowMs', flag: '--rate-limit-window-ms', env: 'NNSERVE_RATE_LIMIT_WINDOW_MS', kind: 'int', min: 1, max: 86_400_000, defaultText: '60000', description: 'Length of the rate-limit window in ms.' },
   { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: 'NNSERVE_REQUEST_TIMEOUT_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '30000', description: 'Time a client has to send a whole request (headers and body); slower ones get 408 and are disconnected. 0 = no limit.' },
@@ -95,6 +99,7 @@ export function defaults(): ServiceConfig {
     apiKey: null,
     apiKeys: [],
     corsOrigins: [],
+    trustProxy: false,
     rateLimitMax: 0,
     rateLimitWindowMs: 60_000,
     requestTimeoutMs: 30_000,
@@ -121,6 +126,30 @@ function list(raw: string): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
+}
+
+/** proxy-addr's names for address ranges, accepted beside addresses and CIDRs. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * The forms Fastify's trustProxy takes, checked here: a typo in an address would otherwise surface
+ * only as a rate limit that still sees the ingress's address for every client.
+ */
+function parseTrustProxy(raw: string, source: string): boolean | number | string[] {
+  const v = raw.trim().toLowerCase();
+  if (v === 'true' || v === 'false') return v === 'true';
+  if (/^\d+$/.test(v)) return Number(v);
+  const entries = list(raw);
+  if (entries.length === 0) throw new ConfigError(`${source}: expected true, false, a hop count or addresses`);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const prefixOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!PROXY_RANGES.includes(entry) && (family === 0 || !prefixOk || extra !== undefined)) {
+      throw new ConfigError(`${source}: ${JSON.stringify(entry)} is not an address, a CIDR (10.0.0.0/8) or one of ${PROXY_RANGES.join(', ')}`);
+    }
+  }
+  return entries;
 }
 
 /**
@@ -170,6 +199,8 @@ function parseValue(spec: SettingSpec, raw: string, source: string): ServiceConf
       return list(raw);
     case 'origins':
       return list(raw).map((origin) => checkOrigin(origin, source));
+    case 'proxies':
+      return parseTrustProxy(raw, source);
     case 'string':
       if (raw === '') throw new ConfigError(`${source}: must not be empty`);
       return raw;

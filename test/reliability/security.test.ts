@@ -132,3 +132,32 @@ t.test('security headers on answers and errors; Swagger UI still loads', async (
   const connect = await import('./helpers.js').then((h) => h.rawExchange(s.port, ['CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n']));
   t.equal(connect.status, 405, 'CONNECT gets an answer, not a dropped connection');
 });
+
+t.test('behind a proxy: NNSERVE_TRUST_PROXY makes the rate limit and the access log see clients, not the proxy', async (t) => {
+  const from = (client: string) => ({ 'x-forwarded-for': client });
+  // Not trusted (the default): every client behind the proxy shares the proxy's budget.
+  const shared = await serve(t, dir, { rateLimitMax: 2, rateLimitWindowMs: 60_000 });
+  for (const client of ['203.0.113.1', '203.0.113.2']) t.equal((await http(shared.url, 'GET', '/v1/indexes/words', undefined, from(client))).status, 200);
+  t.equal((await http(shared.url, 'GET', '/v1/indexes/words', undefined, from('203.0.113.3'))).status, 429, 'a third client is limited with the others');
+  // The test client is the proxy, on loopback: trusted, each forwarded client has its own budget.
+  const perClient = await serve(t, dir, { rateLimitMax: 2, rateLimitWindowMs: 60_000, trustProxy: loadConfig([], { NNSERVE_TRUST_PROXY: 'loopback' }).trustProxy });
+  for (let i = 0; i < 2; i++) t.equal((await http(perClient.url, 'GET', '/v1/indexes/words', undefined, from('203.0.113.1'))).status, 200);
+  t.equal((await http(perClient.url, 'GET', '/v1/indexes/words', undefined, from('203.0.113.1'))).status, 429, 'one client over its budget');
+  t.equal((await http(perClient.url, 'GET', '/v1/indexes/words', undefined, from('203.0.113.2'))).status, 200, 'another client has its own');
+  // A hop count trusts that many proxies: a client cannot spoof its way past the nearest one.
+  const oneHop = await serve(t, dir, { rateLimitMax: 1, rateLimitWindowMs: 60_000, trustProxy: loadConfig(['--trust-proxy', '1'], {}).trustProxy });
+  t.equal((await http(oneHop.url, 'GET', '/v1/indexes/words', undefined, from('198.51.100.7, 203.0.113.9'))).status, 200);
+  t.equal((await http(oneHop.url, 'GET', '/v1/indexes/words', undefined, from('198.51.100.8, 203.0.113.9'))).status, 429, 'keyed by the address the trusted hop saw, not the spoofable first one');
+});
+
+t.test('NNSERVE_TRUST_PROXY takes true, false, a hop count or addresses, and refuses anything else', async (t) => {
+  const parse = (value: string) => loadConfig([], { NNSERVE_TRUST_PROXY: value }).trustProxy;
+  t.equal(loadConfig([], {}).trustProxy, false, 'off by default');
+  t.equal(parse('true'), true);
+  t.equal(parse('false'), false);
+  t.equal(parse('2'), 2);
+  t.same(parse('loopback, 10.0.0.0/8,fd00::/8, 192.168.1.7'), ['loopback', '10.0.0.0/8', 'fd00::/8', '192.168.1.7']);
+  for (const bad of ['10.0.0.0/33', 'ingress.local', '10.0.0/8', '1.2.3.4/8/1', ' , ']) {
+    t.throws(() => parse(bad), /^NNSERVE_TRUST_PROXY: /, JSON.stringify(bad));
+  }
+});

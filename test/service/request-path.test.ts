@@ -92,4 +92,5 @@ t.test('one access line per request, through the root logger, with the request i
   ]);
   t.equal(access.length, 2);
   t.type(access[0].ms, 'number');
+  t.equal(access[0].ip, '127.0.0.1', 'the client address');
 });

@@ -17,7 +17,7 @@ function stampResponse(request: FastifyRequest, reply: FastifyReply, shuttingDow
 /** One finished request: the latency histogram under the route pattern, and the access line. */
 function recordResponse(metrics: ServiceMetrics, log: FastifyBaseLogger | null, request: FastifyRequest, route: string, status: number, ms: number): void {
   metrics.observeHttp(route, request.method, status, ms / 1000);
-  log?.info({ reqId: request.id, method: request.method, route, status, ms: Math.round(ms * 1000) / 1000 }, 'request completed');
+  log?.info({ reqId: request.id, ip: request.ip, method: request.method, route, status, ms: Math.round(ms * 1000) / 1000 }, 'request completed');
 }
 
 /**
