@@ -15,7 +15,7 @@ import type { IndexStorage } from '../src/annoy/storage.js';
 import type { QueryMessage, QueryReply, SweepReply, SweepTask, WorkerData } from '../src/service/pool/task.js';
 
 interface Cached {
-  version: number;
+  generation: number;
   slot: number;
   index: AnnoyIndex;
 }
@@ -31,7 +31,7 @@ function open(task: QueryMessage, storage: IndexStorage): AnnoyIndex {
 function sweep(): boolean {
   let dropped = false;
   for (const [name, c] of cache) {
-    if (Atomics.load(versions, c.slot) !== c.version) {
+    if (Atomics.load(versions, c.slot) !== c.generation) {
       cache.delete(name);
       dropped = true;
     }
@@ -52,10 +52,10 @@ function sweepAndCollect(): void {
 function indexFor(task: QueryMessage): AnnoyIndex | null {
   sweepAndCollect();
   const cached = cache.get(task.name);
-  if (cached && cached.version === task.version) return cached.index;
+  if (cached && cached.generation === task.generation) return cached.index;
   if (!task.storage) return null;
   const index = open(task, task.storage);
-  if (Atomics.load(versions, task.slot) === task.version) cache.set(task.name, { version: task.version, slot: task.slot, index });
+  if (Atomics.load(versions, task.slot) === task.generation) cache.set(task.name, { generation: task.generation, slot: task.slot, index });
   return index;
 }
 
@@ -94,5 +94,5 @@ export default function run(task: QueryMessage | SweepTask): QueryReply | SweepR
 function releaseTaskStorage(task: QueryMessage): void {
   if (!task.storage) return;
   task.storage = undefined;
-  if (cache.get(task.name)?.version !== task.version) queueMicrotask(collectGarbage);
+  if (cache.get(task.name)?.generation !== task.generation) queueMicrotask(collectGarbage);
 }

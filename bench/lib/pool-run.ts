@@ -31,7 +31,7 @@ export async function poolQps(options: {
     while (performance.now() < until) {
       const i = next++ % count;
       const deadline = new Deadline(60_000);
-      const task = { name: 'bench', version: 1, slot: 0, storage, metric, dimensions: f, queries: [queries.slice(i * f, (i + 1) * f)], n, searchK, includeDistances: true, deadlineAt: Date.now() + 60_000 };
+      const task = { name: 'bench', version: 1, generation: 1, slot: 0, storage, metric, dimensions: f, queries: [queries.slice(i * f, (i + 1) * f)], n, searchK, includeDistances: true, deadlineAt: Date.now() + 60_000 };
       await pool.run(task, deadline);
       deadline.clear();
       done++;

@@ -223,6 +223,7 @@ export class QueryService {
       deadlineAt: Date.now() + this.config.deadlineMs,
       name: entry.name,
       version: entry.version,
+      generation: entry.generation,
       slot: entry.slot,
       storage: entry.storage,
       metric: entry.metric,

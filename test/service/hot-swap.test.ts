@@ -250,6 +250,57 @@ t.test('registry keeps a replaced version until its last task releases it', asyn
   t.equal(Atomics.load(registry.versions, v1.slot), 0);
 });
 
+t.test('names that come and go reuse version-table slots: more names over time than the table has rows', async (t) => {
+  const { IndexRegistry, MAX_INDEX_NAMES } = await import('../../src/service/registry/registry.js');
+  const { storageFromBytes } = await import('../../src/annoy/index.js');
+  const registry = new IndexRegistry();
+  const g1 = generation(1);
+  const loaded = { manifest: g1.manifest, ids: g1.ids, storage: storageFromBytes(g1.ann), items: ITEMS, trees: 4 };
+  const generations = new Set<number>();
+  for (let day = 0; day < MAX_INDEX_NAMES + 100; day++) {
+    const entry = registry.publish(`products-${day}`, loaded);
+    generations.add(entry.generation);
+    if (day > 0) registry.remove(`products-${day - 1}`);
+  }
+  t.equal(generations.size, MAX_INDEX_NAMES + 100, 'every version has its own generation');
+
+  // A removed name keeps its slot while a version of it still drains; the next name takes another.
+  const draining = registry.publish('draining', loaded);
+  registry.acquire(draining);
+  registry.remove('draining');
+  const next = registry.publish('next', loaded);
+  t.not(next.slot, draining.slot, 'the draining slot is not handed out');
+  registry.release(draining);
+  registry.remove('next');
+  const later = registry.publish('later', loaded);
+  t.ok(later.slot === draining.slot || later.slot === next.slot, 'freed once drained');
+  t.equal(Atomics.load(registry.versions, later.slot), later.generation, 'the table holds the generation');
+});
+
+t.test('a slot passed from a removed name to a new one: each name answers with its own files, in the workers too', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'first', buildIndex('first', { metric: 'euclidean', dimensions: 8, items: ITEMS, trees: 4, seed: 101, ids: Array.from({ length: ITEMS }, (_, i) => `g1-${i}`) }));
+  // inlineMaxWork 0: every query runs on a worker, whose cache is what a reused slot could confuse.
+  const server = await serve(t, dir, { pollIntervalMs: 100, debounceMs: 30, workers: 1, inlineMaxWork: 0 });
+  const ask = (name: string) => http(server.url, 'POST', `/v1/indexes/${name}/search`, { vector: [0, 0, 0, 0, 0, 0, 0, 0], n: 3 });
+  t.equal(generationOf((await ask('first')).body.ids), 1);
+  const slot = server.app.nn.registry.get('first')!.slot;
+  rmSync(join(dir, 'first.ann'));
+  await waitFor(async () => ((await ask('first')).status === 404 ? true : undefined));
+  writeIndex(dir, 'second', buildIndex('second', { metric: 'euclidean', dimensions: 8, items: ITEMS, trees: 4, seed: 102, ids: Array.from({ length: ITEMS }, (_, i) => `g2-${i}`) }));
+  await waitFor(async () => ((await ask('second')).status === 200 ? true : undefined));
+  t.equal(server.app.nn.registry.get('second')!.slot, slot, 'the new name took the freed slot');
+  const second = await ask('second');
+  t.equal(second.body.version, 1);
+  t.equal(generationOf(second.body.ids), 2, 'the new name answers from its own files');
+  writeIndex(dir, 'first', buildIndex('first', { metric: 'euclidean', dimensions: 8, items: ITEMS, trees: 4, seed: 103, ids: Array.from({ length: ITEMS }, (_, i) => `g3-${i}`) }));
+  await waitFor(async () => ((await ask('first')).status === 200 ? true : undefined));
+  const first = await ask('first');
+  t.equal(first.body.version, 2, 'a returning name goes on counting its versions');
+  t.equal(generationOf(first.body.ids), 3, 'and answers from its new files, not a cached old version');
+  t.equal(generationOf((await ask('second')).body.ids), 2);
+});
+
 t.test('an invalid index at start-up is rejected; the others are served and the service is ready', async (t) => {
   const dir = tempDir(t);
   writeIndex(dir, 'swap', generation(1));

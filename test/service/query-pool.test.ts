@@ -23,8 +23,9 @@ const versions = new Int32Array(new SharedArrayBuffer(4 * 4));
 const pool = new QueryPool({ workers: 1, queueSize: 8, versions });
 t.teardown(() => pool.close());
 
+/** One name, so a version's generation (what the version table holds) is its number. */
 function task(version: number, storage: IndexStorage, item: number): QueryTask {
-  return { name: 'a', version, slot: 0, storage, metric: 'euclidean', dimensions: 8, queries: [item], n: 10, searchK: -1, includeDistances: true, deadlineAt: Date.now() + 10_000 };
+  return { name: 'a', version, generation: version, slot: 0, storage, metric: 'euclidean', dimensions: 8, queries: [item], n: 10, searchK: -1, includeDistances: true, deadlineAt: Date.now() + 10_000 };
 }
 
 async function answer(version: number, storage: IndexStorage, item: number) {

@@ -43,7 +43,7 @@ t.test('a worker frees a version it opened for a stale task once idle', async (t
   const ask = async (version: number, storage: IndexStorage) => {
     const deadline = new Deadline(30_000);
     const [answer] = await pool.run(
-      { name: 'a', version, slot: 0, storage, metric: 'euclidean', dimensions: DIMENSIONS, queries: [5], n: 3, searchK: -1, includeDistances: false, deadlineAt: Date.now() + 30_000 },
+      { name: 'a', version, generation: version, slot: 0, storage, metric: 'euclidean', dimensions: DIMENSIONS, queries: [5], n: 3, searchK: -1, includeDistances: false, deadlineAt: Date.now() + 30_000 },
       deadline,
     );
     deadline.clear();
@@ -86,7 +86,7 @@ t.test('after a swap every worker sweeps, also one that is busy when the sweep s
     const deadline = new Deadline(60_000);
     const items = Array.from({ length: queries }, (_, i) => i % 1000);
     return pool
-      .run({ name: 'busy', version: 1, slot: 1, storage: busyIndex, metric: 'euclidean', dimensions: 256, queries: items, n: 10, searchK: 1000, includeDistances: false, deadlineAt: Date.now() + 60_000 }, deadline)
+      .run({ name: 'busy', version: 1, generation: 1, slot: 1, storage: busyIndex, metric: 'euclidean', dimensions: 256, queries: items, n: 10, searchK: 1000, includeDistances: false, deadlineAt: Date.now() + 60_000 }, deadline)
       .finally(() => deadline.clear());
   };
   await work(10); // both threads up and the code warm

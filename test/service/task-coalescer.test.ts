@@ -12,9 +12,10 @@ function fakePool() {
   return { sent, send };
 }
 
+/** Versions of one name here, so each version's generation is its number. */
 function task(queries: number[], over: Partial<QueryTask> = {}): QueryTask {
   return {
-    name: 'a', version: 1, slot: 0, storage: {} as QueryTask['storage'], metric: 'angular', dimensions: 2,
+    name: 'a', version: 1, generation: over.version ?? 1, slot: 0, storage: {} as QueryTask['storage'], metric: 'angular', dimensions: 2,
     queries, n: 10, searchK: -1, includeDistances: false, deadlineAt: 1000, ...over,
   };
 }

@@ -54,7 +54,7 @@ export class TaskCoalescer {
   }
 
   private groupFor(task: QueryTask): Group {
-    const key = `${task.slot}/${task.version}/${task.n}/${task.searchK}/${task.includeDistances ? 1 : 0}`;
+    const key = `${task.generation}/${task.n}/${task.searchK}/${task.includeDistances ? 1 : 0}`;
     const open = this.waiting.get(key);
     if (open && open.queries + task.queries.length <= this.maxQueries) {
       open.queries += task.queries.length;

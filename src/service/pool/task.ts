@@ -11,6 +11,8 @@ export type QuerySpec = number | Float32Array;
 export interface QueryTask {
   name: string;
   version: number;
+  /** The version's registry-wide id: what the version table holds while it is current. */
+  generation: number;
   /** Row of `name` in the shared version table (see IndexRegistry.versions). */
   slot: number;
   /** Sent to a worker only when it asks (see QueryMessage). */

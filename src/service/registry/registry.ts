@@ -5,14 +5,20 @@ import type { IndexStorage } from '../../annoy/storage.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 import type { LoadedIndex } from './loader.js';
 
-/** Most distinct index names one process tracks (size of the shared version table). */
+/** Most index names served (or still draining) at once: the size of the shared version table. */
 export const MAX_INDEX_NAMES = 4096;
 
 /** One published version of an index. Immutable except for the in-flight count. */
 export interface IndexEntry {
   readonly name: string;
   readonly version: number;
-  /** Row of this name in the shared version table the query workers read. */
+  /**
+   * Registry-wide id of this version, never reused: what the version table holds for it. Slots
+   * are reused by other names, and per-name version numbers repeat across names; generations do
+   * not, so a worker can never mistake one name's cached version for another's.
+   */
+  readonly generation: number;
+  /** Row of this name in the shared version table the query workers read (freed with the name). */
   readonly slot: number;
   readonly storage: IndexStorage;
   readonly manifest: IndexManifest;
@@ -44,12 +50,15 @@ export interface RegistryEvents {
  * releases it; then nothing here refers to its buffer any more and it can be collected.
  */
 export class IndexRegistry extends EventEmitter<RegistryEvents> {
-  /** Current version of each name's slot; 0 = not served. Workers drop cached versions that differ. */
+  /** Generation of the version each slot serves; 0 = none. Workers drop cached versions that differ. */
   readonly versions = new Int32Array(new SharedArrayBuffer(MAX_INDEX_NAMES * 4));
+  private generations = 0;
   private readonly current = new Map<string, IndexEntry>();
   private readonly retiring = new Set<IndexEntry>();
   private readonly lastVersion = new Map<string, number>();
   private readonly slots = new Map<string, number>();
+  /** Slots of names gone for good (no version current or draining), for the next new name. */
+  private readonly freeSlots: number[] = [];
   private readonly views = new WeakMap<IndexEntry, AnnoyIndex>();
 
   get(name: string): IndexEntry | undefined {
@@ -93,6 +102,7 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
     const entry: IndexEntry = {
       name,
       version,
+      generation: ++this.generations,
       slot: this.slotOf(name),
       storage: loaded.storage,
       manifest: loaded.manifest,
@@ -111,7 +121,7 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
     this.lastVersion.set(name, version);
     const previous = this.current.get(name);
     this.current.set(name, entry);
-    Atomics.store(this.versions, entry.slot, version);
+    Atomics.store(this.versions, entry.slot, entry.generation);
     this.emit('published', entry, previous);
     if (previous) this.retire(previous);
     return entry;
@@ -128,6 +138,7 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
     Atomics.store(this.versions, entry.slot, 0);
     this.emit('removed', entry);
     this.retire(entry);
+    this.freeSlotIfGone(name);
   }
 
   /** Pins a version for the duration of a request's tasks. */
@@ -163,15 +174,30 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
     this.retiring.delete(entry);
     this.views.delete(entry);
     this.emit('released', entry);
+    this.freeSlotIfGone(entry.name);
   }
 
   private slotOf(name: string): number {
     let slot = this.slots.get(name);
     if (slot === undefined) {
-      slot = this.slots.size;
-      if (slot >= MAX_INDEX_NAMES) throw new Error(`more than ${MAX_INDEX_NAMES} index names`);
+      slot = this.freeSlots.pop() ?? this.slots.size;
+      if (slot >= MAX_INDEX_NAMES) throw new Error(`more than ${MAX_INDEX_NAMES} index names served or draining at once`);
       this.slots.set(name, slot);
     }
     return slot;
+  }
+
+  /**
+   * A removed name keeps its slot while any of its versions drains (their tasks name the slot);
+   * after that the slot serves the next new name, so names that come and go (one per day, say)
+   * never run the table out.
+   */
+  private freeSlotIfGone(name: string): void {
+    if (this.current.has(name)) return;
+    for (const e of this.retiring) if (e.name === name) return;
+    const slot = this.slots.get(name);
+    if (slot === undefined) return;
+    this.slots.delete(name);
+    this.freeSlots.push(slot);
   }
 }
