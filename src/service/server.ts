@@ -28,7 +28,7 @@ async function withinGrace(app: FastifyInstance, graceMs: number, work: Promise<
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<number>((resolve) => {
     timer = setTimeout(() => {
-      app.log.error({ graceMs }, 'shutdown grace period exceeded; exiting with requests still open');
+      app.log.error({ graceMs }, 'shutdown grace period exceeded; exiting before the drain finished (requests still open, or the query workers still stopping)');
       resolve(1);
     }, graceMs);
     timer.unref();
