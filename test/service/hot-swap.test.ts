@@ -190,10 +190,23 @@ t.test('an index the service could not read is loaded once its permissions are f
   };
   const { server } = await serveLogged(t, dir, { pollIntervalMs: 50, debounceMs: 20 }, 'silent', load);
   t.equal(metric((await http(server.url, 'GET', '/metrics')).text, 'nnserve_index_swaps_total', { index: 'swap', result: 'rejected' }), 1, 'rejected at start-up');
-  // A chmod changes neither the file's content, size, mtime nor inode: only its ctime.
+  // A chmod changes neither the file's content, size, mtime nor inode: only its mode (and ctime).
   chmodSync(ann, 0o644);
   await waitFor(async () => ((await servedVersion(server.url)) === 1 ? true : undefined), 200);
   t.pass('served without a new delivery or an admin reload');
+});
+
+t.test('a chmod of an index being served does not reload it', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'swap', generation(1));
+  const server = await serve(t, dir, { pollIntervalMs: 50, debounceMs: 20 });
+  chmodSync(join(dir, 'swap.ann'), 0o600);
+  chmodSync(join(dir, 'swap.json'), 0o600);
+  // Another index appearing proves a scan has run since (every scan visits every name).
+  writeIndex(dir, 'other', buildIndex('other', { items: 20, dimensions: 3 }));
+  await waitFor(async () => ((await servedVersion(server.url, 'other')) === 1 ? true : undefined), 200);
+  await server.app.nn.watcher.idle();
+  t.equal(await servedVersion(server.url), 1, 'same bytes, same version: no re-read');
 });
 
 t.test('an index landing during the initial load is served after it, with polling off', async (t) => {
@@ -222,7 +235,7 @@ t.test('an index directory gone for a while is logged once, not at every poll', 
   renameSync(dir, moved);
   await new Promise((r) => setTimeout(r, 500));
   renameSync(moved, dir);
-  await new Promise((r) => setTimeout(r, 200));
+  await waitFor(() => (logs.find('index directory readable again').length > 0 ? true : undefined), 200);
   t.equal(logs.find('cannot read index directory').length, 1, 'one error line for the outage (about 25 polls)');
   t.equal(logs.find('index directory readable again').length, 1, 'and one line when it is back');
   t.equal(await servedVersion(server.url), 1, 'the index was served throughout');
@@ -271,10 +284,14 @@ t.test('names that come and go reuse version-table slots: more names over time t
   const next = registry.publish('next', loaded);
   t.not(next.slot, draining.slot, 'the draining slot is not handed out');
   registry.release(draining);
+  const reused = registry.publish('reused', loaded);
+  t.equal(reused.slot, draining.slot, 'the drained slot is handed out next');
   registry.remove('next');
   const later = registry.publish('later', loaded);
   t.ok(later.slot === draining.slot || later.slot === next.slot, 'freed once drained');
+  t.equal(later.slot, next.slot, 'and a removed idle name frees its slot at once');
   t.equal(Atomics.load(registry.versions, later.slot), later.generation, 'the table holds the generation');
+  t.equal(Atomics.load(registry.versions, reused.slot), reused.generation);
 });
 
 t.test('a slot passed from a removed name to a new one: each name answers with its own files, in the workers too', async (t) => {

@@ -42,12 +42,22 @@ function isFile(path: string): boolean {
 /**
  * Identity of what a path currently resolves to (through symlinks): a rename over the path, a copy
  * then rename, or a Kubernetes `..data` symlink flip all change dev/ino, an in-place rewrite changes
- * size or mtime, and a chmod or chown changes ctime: a file rejected because the service could not
- * read it is loaded once its permissions are fixed, not only after the next delivery.
+ * size or mtime. After `#` come mode and owner: a file rejected because the service could not read
+ * it is loaded once its permissions are fixed, not only after the next delivery (see
+ * contentFingerprint for why a served file's chmod does not reload it).
  */
 export function fileIdentity(path: string): string {
   const s = statSync(path, { throwIfNoEntry: false });
-  return s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : '-';
+  return s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}#${s.mode}:${s.uid}:${s.gid}` : '-';
+}
+
+/**
+ * A fingerprint without its permission parts. A loaded index is remembered by this, so a chmod or
+ * chown of files being served (same bytes) does not re-read them and bump the version; a rejected
+ * one is remembered with them, so fixing its permissions retries it.
+ */
+export function contentFingerprint(fingerprint: string): string {
+  return fingerprint.replace(/#[^|]*/g, '');
 }
 
 /**

@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import { IndexLoadError, loadIndexInWorker, type LoadedIndex } from './loader.js';
 import type { IndexRegistry } from './registry.js';
-import { indexFingerprint, scanIndexDir } from './scan.js';
+import { contentFingerprint, indexFingerprint, scanIndexDir } from './scan.js';
 
 export interface WatcherOptions {
   dir: string;
@@ -176,7 +176,8 @@ export class IndexWatcher {
     for (const name of scan.names) {
       if (this.stopped) break;
       const fingerprint = indexFingerprint(dir, name);
-      if (!mode.force && this.attempted.get(name) === fingerprint) {
+      const last = this.attempted.get(name);
+      if (!mode.force && last !== undefined && (last === fingerprint || last === contentFingerprint(fingerprint))) {
         this.pending.delete(name);
         continue;
       }
@@ -259,6 +260,7 @@ export class IndexWatcher {
       return null;
     }
     const entry = this.registry.publish(name, loaded);
+    this.attempted.set(name, contentFingerprint(fingerprint));
     log.info({ index: name, version: entry.version, items: entry.items, trees: entry.trees, bytes: entry.bytes, seconds }, 'index loaded');
     const outcome: LoadOutcome = { index: name, result: 'loaded', version: entry.version, seconds };
     this.events.onLoad?.(outcome);
@@ -266,9 +268,10 @@ export class IndexWatcher {
   }
 
   /**
-   * One load, abandoned when it outlives loadTimeoutMs (a hung network mount would otherwise stall
-   * every later swap, admin reload and shutdown behind it) or when the watcher stops. The files are
-   * then marked attempted, so the same files are not tried again (each try could strand a thread).
+   * One load, abandoned when it outlives loadTimeoutMs (storage whose reads stall would otherwise
+   * hold up every later swap, admin reload and shutdown behind it) or when the watcher stops. The
+   * files are then marked attempted, so the same files are not tried again (each try could strand
+   * a thread).
    */
   private async loadWithinLimit(name: string): Promise<LoadedIndex> {
     const controller = new AbortController();
