@@ -52,10 +52,13 @@ export async function httpGet(url: URL, options: GetOptions): Promise<GetResult>
   return { status: 'ok', etag, contentLength, body: response.body };
 }
 
+/** The statuses undici follows; 300, 304 and 305 are not redirects it would take. */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 /** A redirect arrives here only when it was not followed, which a bare "HTTP 302" does not tell. */
 function statusHint(status: number): string {
   if (status === 404) return ' (not published?)';
-  if (status >= 300 && status < 400) return ` (a redirect not followed: more than ${MAX_REDIRECTIONS} in a row, or no Location header)`;
+  if (REDIRECTS.has(status)) return ` (a redirect not followed: more than ${MAX_REDIRECTIONS} in a row, or no Location header)`;
   return '';
 }
 

@@ -63,7 +63,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'apiKey', flag: '--api-key', env: 'NNSERVE_API_KEY', kind: 'secret', defaultText: 'unset', description: 'When set, every `/v1/indexes…` request needs `Authorization: Bearer <key>` or `x-api-key: <key>` (401 otherwise). Health, metrics and docs stay open. Set but empty is refused at start-up (it would otherwise mean no authentication).' },
   { key: 'apiKeys', flag: '--api-keys', env: 'NNSERVE_API_KEYS', kind: 'secrets', defaultText: 'unset', description: 'Comma-separated API keys, each accepted like `NNSERVE_API_KEY` (several clients, or rotation without downtime). Both settings may be used together.' },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'NNSERVE_CORS_ORIGINS', kind: 'origins', defaultText: 'unset', description: 'Comma-separated origins (e.g. `https://shop.example.com`) whose web pages may call the API from a browser (CORS); `*` allows any origin. Unset: no CORS headers, so browsers refuse cross-origin calls.' },
-  { key: 'trustProxy', flag: '--trust-proxy', env: 'NNSERVE_TRUST_PROXY', kind: 'proxies', defaultText: 'false', description: 'Which proxies may name the client in `X-Forwarded-For` (and `X-Forwarded-Proto`/`-Host`): `false`, `true` (any), a hop count, or comma-separated addresses and CIDRs (`loopback`, `uniquelocal`, `10.0.0.0/8`, …). Behind an ingress this makes the rate limit and the access log see clients, not the ingress.' },
+  { key: 'trustProxy', flag: '--trust-proxy', env: 'NNSERVE_TRUST_PROXY', kind: 'proxies', defaultText: 'false', description: 'Which proxies may name the client in `X-Forwarded-For` (and `X-Forwarded-Proto`/`-Host`): `false`, `true` (any sender: only when nothing but the proxy can reach the service, or clients pick their own address and escape the rate limit), a hop count, or comma-separated addresses and CIDRs (`loopback`, `uniquelocal`, `10.0.0.0/8`, …). Behind an ingress this makes the rate limit and the access log see clients, not the ingress.' },
   { key: 'rateLimitMax', flag: '--rate-limit-max', env: 'NNSERVE_RATE_LIMIT_MAX', kind: 'int', min: 0, max: 1_000_000_000, defaultText: '0', description: 'Requests one client address may make to `/v1/…` routes per window; above it 429 with `Retry-After`. 0 = no rate limiting.' },
   { key: 'rateLimitWindowMs', flag: '--rate-limit-window-ms', env: 'NNSERVE_RATE_LIMIT_WINDOW_MS', kind: 'int', min: 1, max: 86_400_000, defaultText: '60000', description: 'Length of the rate-limit window in ms.' },
   { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: 'NNSERVE_REQUEST_TIMEOUT_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '30000', description: 'Time a client has to send a whole request (headers and body); slower ones get 408 and are disconnected. 0 = no limit.' },
@@ -76,7 +76,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'inlineMaxWork', flag: '--inline-max-work', env: 'NNSERVE_INLINE_MAX_WORK', kind: 'int', min: 0, max: 100_000_000, defaultText: '50000', description: 'Queries whose work ((search_k + one leaf) × dimensions) is at most this run on the event loop (tens of µs) instead of a worker, saving the thread round trip; heavier ones always go to the pool. 0 = every query goes to the pool.' },
   { key: 'pollIntervalMs', flag: '--poll-interval-ms', env: 'NNSERVE_POLL_INTERVAL_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '2000', description: 'How often index files are stat-ed (through symlinks) to catch replacements fs.watch misses; 0 = watch events only.' },
   { key: 'debounceMs', flag: '--debounce-ms', env: 'NNSERVE_DEBOUNCE_MS', kind: 'int', min: 0, max: 600_000, defaultText: '300', description: 'Quiet time after a file change before the index is reloaded (lets `.ann`, `.json` and `.ids` land together).' },
-  { key: 'loadTimeoutMs', flag: '--load-timeout-ms', env: 'NNSERVE_LOAD_TIMEOUT_MS', kind: 'int', min: 0, max: 86_400_000, defaultText: '600000', description: 'Longest one index load (read and validation) may take; a load still running then is abandoned and counted as rejected, the version being served stays, and the same files are not tried again until they change (a hung network mount would otherwise hold up every later swap). 0 = no limit.' },
+  { key: 'loadTimeoutMs', flag: '--load-timeout-ms', env: 'NNSERVE_LOAD_TIMEOUT_MS', kind: 'int', min: 0, max: 86_400_000, defaultText: '600000', description: 'Longest one index load (read and validation) may take; a load still running then is abandoned and counted as rejected, the version being served stays, and the same files are not tried again until they change (storage whose reads stall would otherwise hold up every later swap). 0 = no limit.' },
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: 'NNSERVE_SHUTDOWN_GRACE_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '10000', description: 'On SIGTERM/SIGINT, time allowed for in-flight requests to finish once the listener closes (after `--shutdown-delay-ms`) before the process exits anyway (exit code 1).' },
   { key: 'shutdownDelayMs', flag: '--shutdown-delay-ms', env: 'NNSERVE_SHUTDOWN_DELAY_MS', kind: 'int', min: 0, max: 600_000, defaultText: '0', description: 'On SIGTERM/SIGINT, time `/readyz` reports 503 while still serving, so load balancers stop sending traffic first.' },
   { key: 'demo', flag: '--demo', env: 'NNSERVE_DEMO', kind: 'bool', defaultText: 'true', description: 'Create the deterministic `demo` index when the index directory holds no index at start-up.' },
@@ -118,6 +118,14 @@ export function defaults(): ServiceConfig {
     demo: true,
     docs: true,
   };
+}
+
+/** What `--no-x=value` meant, spelled as `--x=…`: the value's opposite (no docs = true is docs = false). */
+function negatedHint(flag: string, value: string): string {
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return `${flag}=false`;
+  if (['0', 'false', 'no', 'off'].includes(v)) return `${flag}=true`;
+  return `${flag}=true|false`;
 }
 
 /** Comma-separated items, trimmed, empty ones dropped. */
@@ -217,9 +225,14 @@ function assign(config: ServiceConfig, spec: SettingSpec, value: ServiceConfig[k
  */
 export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
   const config = defaults();
+  // Secrets set but empty in the environment are refused unless a flag sets them (flags win).
+  const emptySecrets = new Map<SettingSpec, string>();
   for (const spec of SETTINGS) {
     const raw = env[spec.env];
-    if (raw !== undefined && !(spec.kind !== 'secret' && spec.kind !== 'secrets' && raw === '')) assign(config, spec, parseValue(spec, raw, spec.env));
+    if (raw === undefined) continue;
+    const secret = spec.kind === 'secret' || spec.kind === 'secrets';
+    if (secret && list(raw).length === 0) emptySecrets.set(spec, raw);
+    else if (raw !== '') assign(config, spec, parseValue(spec, raw, spec.env));
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -230,7 +243,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
     if (!spec) throw new ConfigError(`unknown option ${flag}`);
     let raw: string;
     // `--no-docs=true` reads as "no docs" but would have set the value given: refuse the mix.
-    if (eq > 0 && negated) throw new ConfigError(`${flag} takes no value; write ${negated}=${arg.slice(eq + 1)} or ${flag}`);
+    if (eq > 0 && negated) throw new ConfigError(`${flag} takes no value; write ${negatedHint(negated, arg.slice(eq + 1))} or ${flag}`);
     if (eq > 0) raw = arg.slice(eq + 1);
     else if (spec.kind === 'bool') raw = negated ? 'false' : 'true';
     else {
@@ -238,7 +251,9 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
       raw = argv[++i];
     }
     assign(config, spec, parseValue(spec, raw, flag));
+    emptySecrets.delete(spec);
   }
+  for (const [spec, raw] of emptySecrets) parseValue(spec, raw, spec.env);
   Object.assign(config, overrides);
   config.indexDir = resolve(config.indexDir);
   return config;

@@ -85,5 +85,7 @@ t.test('serve: a negated flag given a value is a usage error, not the opposite s
   // `--port 70000` after it fails too: the old parser took --no-docs=true as docs on and stopped there.
   const r = runCli(['serve', '--no-docs=true', '--port', '70000']);
   t.equal(r.code, 2, 'exit 2, as for any usage error');
-  t.match(r.stderr, /^nnserve serve: --no-docs takes no value; write --docs=true or --no-docs\n/);
+  // The hint is what the user meant: "no docs = true" is --docs=false (it first said --docs=true).
+  t.match(r.stderr, /^nnserve serve: --no-docs takes no value; write --docs=false or --no-docs\n/);
+  t.match(runCli(['serve', '--no-docs=off']).stderr, /write --docs=true or --no-docs\n/);
 });

@@ -39,3 +39,9 @@ t.test('a secret set but empty is refused: it would otherwise quietly turn authe
   t.match(loadConfig([], {}), { apiKey: null, apiKeys: [], adminToken: null }, 'unset: off, as before');
   t.match(loadConfig([], { NNSERVE_API_KEYS: 'a, b' }), { apiKeys: ['a', 'b'] });
 });
+
+t.test('an empty secret in the environment is still overridden by its flag (flags win)', async (t) => {
+  t.match(loadConfig(['--api-key', 'abc'], { NNSERVE_API_KEY: '' }), { apiKey: 'abc' });
+  t.match(loadConfig(['--api-keys', 'a,b'], { NNSERVE_API_KEYS: ' , ' }), { apiKeys: ['a', 'b'] });
+  t.throws(() => loadConfig(['--api-key', 'abc'], { NNSERVE_ADMIN_TOKEN: '' }), /^NNSERVE_ADMIN_TOKEN is set but empty/, 'another secret left empty is still refused');
+});

@@ -1,10 +1,8 @@
 // An index whose item vectors make distances meaningless (NaN, infinite) is refused, at start-up
 // and as a replacement, with the item and its id in the log; what was being served stays.
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import t from 'tap';
-import { startServer } from '../../src/service/server.js';
-import { buildIndex, http, metric, tempDir, testConfig, waitFor, writeIndex } from './helpers.js';
+import { serveLogged } from '../reliability/helpers.js';
+import { buildIndex, http, metric, tempDir, waitFor, writeIndex } from './helpers.js';
 
 const ids = Array.from({ length: 100 }, (_, i) => `x-${i}`);
 
@@ -18,24 +16,15 @@ function withItem17(name: string, value: number) {
 }
 
 t.test('a NaN or overflowing item vector: rejected at start-up and as a replacement', async (t) => {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
   const dir = tempDir(t);
   writeIndex(dir, 'good', buildIndex('good', { dimensions: 4, items: 100, trees: 3, ids }));
   writeIndex(dir, 'nan', withItem17('nan', NaN));
-  const server = await startServer({ config: testConfig(dir, { logLevel: 'info' }), logger: pino({ level: 'info' }, stream) });
-  t.teardown(() => server.shutdown('test over'));
-  await server.app.nn.initialLoad;
+  const { server, logs } = await serveLogged(t, dir);
 
   const listed = await http(server.url, 'GET', '/v1/indexes');
   t.same(listed.body.indexes.map((i: { name: string }) => i.name), ['good']);
   t.equal((await http(server.url, 'GET', '/v1/indexes/nan/items/x-1/neighbors')).status, 404);
-  const rejection = lines.find((l) => l.index === 'nan' && l.msg === 'index rejected; keeping the version being served');
+  const [rejection] = logs.find('index rejected; keeping the version being served', { index: 'nan' });
   t.match(rejection?.err, /^nan\.ann: item 17's vector\[1\] is NaN, .* \(id "x-17"\); rebuild the index without it$/);
 
   // A replacement of the served index with a vector past the float32 range: version 1 keeps serving.
@@ -46,6 +35,6 @@ t.test('a NaN or overflowing item vector: rejected at start-up and as a replacem
   t.equal(r.status, 200);
   t.equal(r.body.version, 1);
   t.ok(r.body.distances.every((d: unknown) => typeof d === 'number'), 'finite distances from the version still served');
-  const second = lines.find((l) => l.index === 'good' && l.msg === 'index rejected; keeping the version being served');
+  const [second] = logs.find('index rejected; keeping the version being served', { index: 'good' });
   t.match(second?.err, /item 17's vector is too long: its squared length .* \(id "x-17"\)/);
 });

@@ -105,7 +105,7 @@ t.test('stopping the watcher abandons the load in progress: shutdown does not wa
   t.match((signals[0].reason as Error).message, /shutting down/);
 });
 
-t.test('the loader thread stops when its load is abandoned', async (t) => {
+t.test('an abandoned load rejects at once with the reason it was abandoned for', async (t) => {
   const dir = tempDir(t);
   writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
   const controller = new AbortController();

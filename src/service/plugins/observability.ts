@@ -1,13 +1,12 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ServiceMetrics } from '../metrics.js';
-import { setSecurityHeaders } from './security-headers.js';
 
 /** Route label of answers no route produced (404s, URLs the router refuses). */
-const UNMATCHED = 'unmatched';
+export const UNMATCHED = 'unmatched';
 
 /** Headers every answer carries: its request id, and `connection: close` once shutting down. */
-function stampResponse(request: FastifyRequest, reply: FastifyReply, shuttingDown: boolean): void {
+export function stampResponse(request: FastifyRequest, reply: FastifyReply, shuttingDown: boolean): void {
   reply.header('x-request-id', request.id);
   // While shutting down, each connection is closed after its response, so keep-alive clients cannot
   // hold the server open past the in-flight requests.
@@ -15,7 +14,7 @@ function stampResponse(request: FastifyRequest, reply: FastifyReply, shuttingDow
 }
 
 /** One finished request: the latency histogram under the route pattern, and the access line. */
-function recordResponse(metrics: ServiceMetrics, log: FastifyBaseLogger | null, request: FastifyRequest, route: string, status: number, ms: number): void {
+export function recordResponse(metrics: ServiceMetrics, log: FastifyBaseLogger | null, request: FastifyRequest, route: string, status: number, ms: number): void {
   metrics.observeHttp(route, request.method, status, ms / 1000);
   log?.info({ reqId: request.id, ip: request.ip, method: request.method, route, status, ms: Math.round(ms * 1000) / 1000 }, 'request completed');
 }
@@ -42,21 +41,6 @@ async function observability(app: FastifyInstance, options: { accessLog: boolean
     recordResponse(metrics, log, request, request.routeOptions.url ?? UNMATCHED, reply.statusCode, reply.elapsedTime);
     done();
   });
-}
-
-/**
- * Answers a URL the router refuses before any route or hook is involved (a path segment over the
- * length limit, broken percent-encoding). Fastify runs no hooks for these, so this gives them what
- * the hooks give every other answer: request id, security headers, the latency metric and the access
- * line; without it they were invisible in both.
- */
-export function answerRefusedUrl(app: FastifyInstance, accessLog: boolean, request: FastifyRequest, reply: FastifyReply, status: number, body: object): FastifyReply {
-  const started = performance.now();
-  reply.code(status);
-  stampResponse(request, reply, app.nn.lifecycle.shuttingDown);
-  setSecurityHeaders(request, reply);
-  reply.raw.once('finish', () => recordResponse(app.nn.metrics, accessLog ? app.log : null, request, UNMATCHED, status, performance.now() - started));
-  return reply.send(body);
 }
 
 export default fp(observability, { name: 'nnserve-observability', dependencies: ['nnserve-core'] });

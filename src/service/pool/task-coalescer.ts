@@ -54,7 +54,8 @@ export class TaskCoalescer {
   }
 
   private groupFor(task: QueryTask): Group {
-    const key = `${task.generation}/${task.n}/${task.searchK}/${task.includeDistances ? 1 : 0}`;
+    // The generation alone names the version; the name is a guard should two ever share one.
+    const key = `${task.name}/${task.generation}/${task.n}/${task.searchK}/${task.includeDistances ? 1 : 0}`;
     const open = this.waiting.get(key);
     if (open && open.queries + task.queries.length <= this.maxQueries) {
       open.queries += task.queries.length;

@@ -35,7 +35,8 @@ export function loadIndexInWorker(request: LoadRequest, signal?: AbortSignal): P
     const worker = new Worker(LOADER_URL, { workerData: request, execArgv: workerExecArgv() });
     let settled = false;
     // Abandoned (timeout, shutdown): stop the thread between two reads. A thread stuck inside one
-    // read of a hung mount cannot be stopped; unref'd, it at least keeps no one waiting.
+    // read of a hung mount cannot be stopped, and Node cannot exit while it exists: that takes a
+    // SIGKILL. Unref'd, it at least does not count as work keeping the event loop alive.
     signal?.addEventListener(
       'abort',
       () => {
