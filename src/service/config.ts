@@ -253,6 +253,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
     assign(config, spec, parseValue(spec, raw, flag));
     emptySecrets.delete(spec);
   }
+  // Any left were set empty and no flag replaced them: parseValue refuses them, naming the variable.
   for (const [spec, raw] of emptySecrets) parseValue(spec, raw, spec.env);
   Object.assign(config, overrides);
   config.indexDir = resolve(config.indexDir);
