@@ -272,6 +272,16 @@ function namedIndex(t: Test, seed: number): { out: string; idsFile: string; ids:
   return { out, idsFile, ids: readFileSync(idsFile, 'utf8').trimEnd().split('\n') };
 }
 
+/** 30 random 4-dimensional euclidean items with integer ids, built by the CLI into a fresh directory. */
+function plainIndex(t: Test): { dir: string; out: string } {
+  const dir = tempDir(t);
+  const input = join(dir, 'v.fvecs');
+  writeFvecs(input, randomRows(30, 4, 2));
+  const out = join(dir, 'v.ann');
+  t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '2']).code, 0);
+  return { dir, out };
+}
+
 t.test('inspect refuses an ids file the service would refuse: wrong length or a duplicate id', async (t) => {
   const { out, idsFile, ids } = namedIndex(t, 5);
   t.equal(runCli(['inspect', out]).code, 0, 'as built');
@@ -288,11 +298,7 @@ t.test('inspect refuses an ids file the service would refuse: wrong length or a 
 });
 
 t.test('inspect refuses an item vector the service would refuse: NaN in an otherwise valid file', async (t) => {
-  const dir = tempDir(t);
-  const input = join(dir, 'v.fvecs');
-  writeFvecs(input, randomRows(30, 4, 2));
-  const out = join(dir, 'v.ann');
-  t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '2']).code, 0);
+  const { dir, out } = plainIndex(t);
   // As a faulty upstream would have handed it to Annoy: item 6's vector[3] (16-byte header, 4 floats).
   const bytes = readFileSync(out);
   bytes.writeFloatLE(NaN, 6 * 32 + 16 + 12);
@@ -321,11 +327,7 @@ t.test('query refuses an ids file the service would refuse instead of answering 
 });
 
 t.test('search_k must be -1 or a positive integer, as in the HTTP API', async (t) => {
-  const dir = tempDir(t);
-  const input = join(dir, 'v.fvecs');
-  writeFvecs(input, randomRows(30, 4, 2));
-  const out = join(dir, 'v.ann');
-  t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '2']).code, 0);
+  const { out } = plainIndex(t);
 
   for (const flag of [['--search-k', '0'], ['-k', '0'], ['--search-k=0'], ['-k', '-2']]) {
     const r = runCli(['query', out, ...flag], '{"item": 0}\n');
