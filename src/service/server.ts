@@ -20,17 +20,16 @@ export interface StartOptions extends AppOptions {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
-/**
- * Settles with `work`'s exit code, or with 1 (and an error line) when it takes longer than `graceMs`.
- * The timer is cleared when the work wins, so a clean shutdown logs no false alarm afterwards.
- */
-async function withinGrace(app: FastifyInstance, graceMs: number, work: Promise<number>): Promise<number> {
+/** How long the query workers may take to stop once every request is answered. */
+const TEARDOWN_ALLOWANCE_MS = 2_000;
+
+const TIMED_OUT = Symbol('timed out');
+
+/** `work`'s value, or TIMED_OUT after `ms`; the timer is cleared when the work wins. */
+async function within<T>(ms: number, work: Promise<T>): Promise<T | typeof TIMED_OUT> {
   let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<number>((resolve) => {
-    timer = setTimeout(() => {
-      app.log.error({ graceMs }, 'shutdown grace period exceeded; exiting before the drain finished (requests still open, or the query workers still stopping)');
-      resolve(1);
-    }, graceMs);
+  const expired = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
     timer.unref();
   });
   try {
@@ -40,11 +39,36 @@ async function withinGrace(app: FastifyInstance, graceMs: number, work: Promise<
   }
 }
 
+/** Connections still open; once the listener is closed, idle keep-alive ones are gone. */
+function openConnections(app: FastifyInstance): Promise<number> {
+  return new Promise((resolve) => app.server.getConnections((err, count) => resolve(err ? 0 : count)));
+}
+
+/**
+ * Settles with `work`'s exit code, or with 1 (and an error line) when requests are still open after
+ * `graceMs`. The grace period is the requests' allowance: when it ends with none open (a grace of
+ * 0 ms on an idle server), the query workers get TEARDOWN_ALLOWANCE_MS more to stop.
+ */
+async function withinGrace(app: FastifyInstance, graceMs: number, work: Promise<number>): Promise<number> {
+  const drained = await within(graceMs, work);
+  if (drained !== TIMED_OUT) return drained;
+  const open = await openConnections(app);
+  if (open > 0) {
+    app.log.error({ graceMs, openConnections: open }, 'shutdown grace period exceeded; exiting with requests still open');
+    return 1;
+  }
+  const stopped = await within(TEARDOWN_ALLOWANCE_MS, work);
+  if (stopped !== TIMED_OUT) return stopped;
+  app.log.error({ graceMs, teardownMs: TEARDOWN_ALLOWANCE_MS }, 'shutdown grace period exceeded; exiting while the query workers are still stopping');
+  return 1;
+}
+
 /**
  * Builds and starts the service. Shutdown: readiness fails at once, traffic keeps being served for
  * `shutdownDelayMs` (so load balancers can notice), then the listener closes, in-flight requests
- * finish, the worker pool drains and stops. If that takes longer than `shutdownGraceMs` after the
- * delay, `stopped` resolves with 1 and the caller should exit anyway.
+ * finish, the worker pool drains and stops. If requests are still open `shutdownGraceMs` after the
+ * delay, or the workers take longer than TEARDOWN_ALLOWANCE_MS more to stop, `stopped` resolves
+ * with 1 and the caller should exit anyway.
  */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config } = options;

@@ -106,3 +106,34 @@ t.test('a second signal exits at once, with code 1', async (t) => {
   t.match(output(), /second signal: exiting now/);
   await slow;
 });
+
+t.test('a grace period of 0 ms: an idle server that served keep-alive clients still exits 0', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'small', buildIndex('small', { dimensions: 4, items: 50 }));
+  const { child, base, output, exited } = await spawnServer(t, dir, 2, { NNSERVE_SHUTDOWN_GRACE_MS: '0', NNSERVE_LOG_LEVEL: 'info' });
+  // Connections kept alive by the client are idle, not requests: closing them is not a drain.
+  for (let i = 0; i < 5; i++) t.equal((await http(base, 'GET', '/v1/indexes/small/items/3/neighbors?n=3')).status, 200);
+  child.kill('SIGTERM');
+  const [code, signal] = await exited;
+  t.equal(signal, null);
+  t.equal(code, 0, 'no request was open, so nothing outlived the grace period');
+  t.match(output(), /shut down cleanly/);
+  t.notMatch(output(), /grace period exceeded/);
+});
+
+t.test('every request answered but a worker still busy: the workers get a short allowance, then exit 1', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'big', buildIndex('big', { metric: 'euclidean', dimensions: 128, items: 20_000, trees: 10, seed: 9 }));
+  const { child, base, output, exited } = await spawnServer(t, dir, 1, { NNSERVE_MAX_BATCH: '8192', NNSERVE_DEADLINE_MS: '300', NNSERVE_SHUTDOWN_GRACE_MS: '0', NNSERVE_LOG_LEVEL: 'info' });
+  // The caller gets its 504 at the deadline; the batch (seconds of work) keeps running on the worker.
+  const queries = Array.from({ length: 8192 }, (_, i) => ({ item: i }));
+  const late = await http(base, 'POST', '/v1/indexes/big/search/batch', { queries, n: 100, search_k: 1_000_000, include_distances: false });
+  t.equal(late.status, 504);
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const [code] = await exited;
+  const ms = Date.now() - t0;
+  t.equal(code, 1, 'exit code 1: the pool did not stop in time');
+  t.ok(ms >= 1_900 && ms < 10_000, `exited after the teardown allowance (${ms} ms)`);
+  t.match(output(), /exiting while the query workers are still stopping/);
+});
