@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import admin from '../../routes/admin.js';
@@ -19,6 +19,7 @@ import observability from './plugins/observability.js';
 import openapi from './plugins/openapi.js';
 import rateLimit from './plugins/rate-limit.js';
 import { stdoutLogger } from './log-destination.js';
+import { answerRaw, clientErrorAnswer, errorBody, UNKNOWN_METHOD, type RawAnswerContext } from './raw-answers.js';
 import { answerRefusedUrl } from './refused-url.js';
 import { lazyRequestLogger } from './request-logger.js';
 import securityHeaders from './plugins/security-headers.js';
@@ -53,10 +54,6 @@ function validators(): { body: Ajv; text: Ajv } {
 
 function trustHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
-}
-
-function errorBody(statusCode: number, message: string) {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
 }
 
 /** Makes Ajv's first complaint readable, naming an unknown field when that is the problem. */
@@ -100,18 +97,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: config.requestTimeoutMs,
     // Node applies a request timeout to bodies only when given at construction, not when set later.
     http: config.requestTimeoutMs > 0 ? { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.requestTimeoutMs / 4))) } : {},
+    // Malformed HTTP, oversized headers and request timeouts: Node reports them below any route.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      // A reset connection has nobody left to answer.
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const { status, message } = clientErrorAnswer(err.code, config.requestTimeoutMs);
+      answerRaw(rawContext(), socket, status, message, UNKNOWN_METHOD, status === 408 ? config.requestTimeoutMs : 0);
+    },
     frameworkErrors: (err, request, reply) => {
       const { status, message } = frameworkError(err);
       return answerRefusedUrl(app, config.accessLog, request as unknown as FastifyRequest, reply as unknown as FastifyReply, status, errorBody(status, message));
     },
   }) as unknown as FastifyInstance;
+  // Read when an answer is written, by then the core plugin has decorated the app.
+  const rawContext = (): RawAnswerContext => ({ metrics: app.nn.metrics, log: config.accessLog ? app.log : null });
 
   // Node closes CONNECT (proxy tunnel) requests without a word when nobody listens; answer them like
   // any other unsupported method instead.
-  app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-    const body = JSON.stringify(errorBody(405, 'CONNECT is not supported'));
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  });
+  app.server.on('connect', (_req: IncomingMessage, socket: Socket) => answerRaw(rawContext(), socket, 405, 'CONNECT is not supported', 'CONNECT', 0));
 
   // Every body this API takes is JSON: without this, a text/plain body would reach the schema as a
   // string and come back as a puzzling "body must be object" instead of 415.
