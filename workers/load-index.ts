@@ -9,6 +9,7 @@ import { idsFileProblem, parseIdsFile, parseManifest } from '../src/index-files/
 import { readRegularFileText } from '../src/index-files/open-regular.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
 import { storageSha256 } from '../src/index-files/storage-sha256.js';
+import { isTransientLoadFailure } from '../src/service/registry/load-failure.js';
 import type { LoadReply, LoadRequest } from '../src/service/registry/loader.js';
 
 function load({ dir, name }: LoadRequest): LoadReply {
@@ -17,7 +18,7 @@ function load({ dir, name }: LoadRequest): LoadReply {
   try {
     raw = JSON.parse(readRegularFileText(join(dir, manifestFile)));
   } catch (err) {
-    throw new Error(`${manifestFile}: ${(err as Error).message}`);
+    throw new Error(`${manifestFile}: ${(err as Error).message}`, { cause: err });
   }
   const manifest = parseManifest(raw, manifestFile);
   let ids: string[] | null = null;
@@ -26,7 +27,7 @@ function load({ dir, name }: LoadRequest): LoadReply {
       ids = parseIdsFile(readRegularFileText(join(dir, manifest.ids)));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new Error(`${manifest.ids} (named by ${manifestFile}): ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      throw new Error(`${manifest.ids} (named by ${manifestFile}): ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
     }
   }
   const storage = readIndexFile(join(dir, `${name}.ann`), { shared: true });
@@ -41,7 +42,7 @@ function load({ dir, name }: LoadRequest): LoadReply {
     // A file cut inside its item area can pass as a smaller valid forest: the manifest's count tells.
     index = AnnoyIndex.open(storage, manifest.metric, manifest.dimensions, { expectedItems: manifest.items });
   } catch (err) {
-    throw new Error(`${name}.ann (${manifest.metric}, ${manifest.dimensions} dimensions, ${storage.byteLength} bytes): ${(err as Error).message}`);
+    throw new Error(`${name}.ann (${manifest.metric}, ${manifest.dimensions} dimensions, ${storage.byteLength} bytes): ${(err as Error).message}`, { cause: err });
   }
   const items = index.getNItems();
   const trees = index.getNTrees();
@@ -62,6 +63,6 @@ let reply: LoadReply;
 try {
   reply = load(workerData as LoadRequest);
 } catch (err) {
-  reply = { ok: false, message: err instanceof Error ? err.message : String(err) };
+  reply = { ok: false, message: err instanceof Error ? err.message : String(err), transient: isTransientLoadFailure(err) };
 }
 parentPort!.postMessage(reply);

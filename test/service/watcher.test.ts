@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import pino from 'pino';
-import { loadIndexInWorker, type LoadedIndex } from '../../src/service/registry/loader.js';
+import { isTransientLoadFailure } from '../../src/service/registry/load-failure.js';
+import { IndexLoadError, loadIndexInWorker, type LoadedIndex } from '../../src/service/registry/loader.js';
 import { IndexRegistry } from '../../src/service/registry/registry.js';
 import { IndexWatcher } from '../../src/service/registry/watcher.js';
 import { startServer } from '../../src/service/server.js';
@@ -118,3 +119,44 @@ async function waitForVersion(registry: IndexRegistry, name: string, version: nu
   for (let i = 0; i < 400 && registry.get(name)?.version !== version; i++) await sleep(25);
   if (registry.get(name)?.version !== version) throw new Error(`${name} never reached version ${version}`);
 }
+
+t.test('passing failures: real out-of-memory and descriptor errors count as transient, bad files do not', async (t) => {
+  let oom: unknown;
+  try {
+    new SharedArrayBuffer(2 ** 46);
+  } catch (err) {
+    oom = err;
+  }
+  t.ok(oom instanceof RangeError, 'a 64 TiB buffer cannot be had');
+  t.ok(isTransientLoadFailure(oom), 'allocation failure');
+  t.ok(isTransientLoadFailure(new Error('x.ann: no room', { cause: oom })), 'wrapped, as the loader names the file');
+  t.ok(isTransientLoadFailure(Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })));
+  t.notOk(isTransientLoadFailure(new Error('x.ann: child index 99 out of range')), 'a broken file');
+  t.notOk(isTransientLoadFailure(Object.assign(new Error('ENOENT'), { code: 'ENOENT' })), 'a missing file');
+  t.notOk(isTransientLoadFailure(new RangeError('offset is out of bounds')), 'a RangeError about the data');
+});
+
+t.test('a load that fails for a passing reason is tried again, later and less often, until it succeeds; a bad file is not', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  writeIndex(dir, 'broken', buildIndex('broken', { dimensions: 4, items: 40 }));
+  const tries: Record<string, number[]> = { words: [], broken: [] };
+  const load = (d: string, name: string): Promise<LoadedIndex> => {
+    tries[name].push(Date.now());
+    if (name === 'broken') return Promise.reject(new IndexLoadError('broken.ann: child index out of range'));
+    if (tries.words.length <= 3) return Promise.reject(new IndexLoadError('words.ann: Array buffer allocation failed', true));
+    return loadIndexInWorker({ dir: d, name });
+  };
+  const registry = new IndexRegistry();
+  const watcher = new IndexWatcher(registry, { dir, pollIntervalMs: 50, debounceMs: 0, retryFirstMs: 200, log: pino({ level: 'silent' }), load });
+  t.teardown(() => watcher.stop());
+  const outcomes = await watcher.start();
+  t.same(outcomes.map((o) => [o.index, o.result]), [['broken', 'rejected'], ['words', 'rejected']]);
+  await waitForVersion(registry, 'words', 1);
+  t.equal(tries.words.length, 4, 'three passing failures, then loaded');
+  const gaps = tries.words.slice(1).map((at, i) => at - tries.words[i]);
+  t.ok(gaps[0] >= 190 && gaps[1] >= 390 && gaps[2] >= 790, `waits double: ${gaps.join(', ')} ms`);
+  await sleep(1000);
+  t.equal(tries.words.length, 4, 'not loaded again once served');
+  t.equal(tries.broken.length, 1, 'a file rejected for its content waits until it changes');
+});

@@ -17,10 +17,18 @@ export interface LoadedIndex {
   trees: number;
 }
 
-export type LoadReply = ({ ok: true } & LoadedIndex) | { ok: false; message: string };
+/** `transient`: the failure was of the moment (memory, descriptors), not of the files. */
+export type LoadReply = ({ ok: true } & LoadedIndex) | { ok: false; message: string; transient: boolean };
 
 export class IndexLoadError extends Error {
   override name = 'IndexLoadError';
+  /** True when loading the same files again later may succeed (see isTransientLoadFailure). */
+  constructor(
+    message: string,
+    readonly transient = false,
+  ) {
+    super(message);
+  }
 }
 
 const LOADER_URL = new URL('../../../workers/load-index.js', import.meta.url);
@@ -53,16 +61,17 @@ export function loadIndexInWorker(request: LoadRequest, signal?: AbortSignal): P
         const { manifest, ids, storage, items, trees } = reply;
         resolve({ manifest, ids, items, trees, storage: reviveStorage(storage) });
       } else {
-        reject(new IndexLoadError(reply.message));
+        reject(new IndexLoadError(reply.message, reply.transient));
       }
       void worker.terminate();
     });
     worker.once('error', (err) => {
-      if (!settled) reject(new IndexLoadError(`loader crashed: ${err.message}`));
+      // A crashed loader (out of memory, most often) says nothing about the files.
+      if (!settled) reject(new IndexLoadError(`loader crashed: ${err.message}`, true));
       settled = true;
     });
     worker.once('exit', (code) => {
-      if (!settled) reject(new IndexLoadError(`loader exited with code ${code}`));
+      if (!settled) reject(new IndexLoadError(`loader exited with code ${code}`, true));
       settled = true;
     });
   });

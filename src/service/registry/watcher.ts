@@ -15,7 +15,12 @@ export interface WatcherOptions {
   loadTimeoutMs?: number;
   /** Injected for tests; defaults to the loader worker. */
   load?: IndexLoad;
+  /** Wait before the first retry of a load that failed for a passing reason; doubles up to RETRY_MAX_MS. */
+  retryFirstMs?: number;
 }
+
+const RETRY_FIRST_MS = 5_000;
+const RETRY_MAX_MS = 5 * 60_000;
 
 /** Reads and validates one index; should stop early when `signal` aborts. */
 export type IndexLoad = (dir: string, name: string, signal: AbortSignal) => Promise<LoadedIndex>;
@@ -48,6 +53,8 @@ export interface WatcherEvents {
 export class IndexWatcher {
   private readonly attempted = new Map<string, string>();
   private readonly pending = new Map<string, { fingerprint: string; since: number }>();
+  /** Names whose last load failed for a passing reason (memory, descriptors): when to try again. */
+  private readonly retries = new Map<string, { at: number; delayMs: number }>();
   private readonly ignoredLogged = new Set<string>();
   /** Why the last scan could not list the directory; null while it can. */
   private dirProblem: string | null = null;
@@ -177,11 +184,15 @@ export class IndexWatcher {
       if (this.stopped) break;
       const fingerprint = indexFingerprint(dir, name);
       const last = this.attempted.get(name);
-      if (!mode.force && last !== undefined && (last === fingerprint || last === contentFingerprint(fingerprint))) {
+      const retry = this.retries.get(name);
+      // Unchanged files have had their answer, unless a passing failure's retry is due.
+      const retryDue = retry !== undefined && retry.at <= now;
+      if (!mode.force && !retryDue && last !== undefined && (last === fingerprint || last === contentFingerprint(fingerprint))) {
+        if (retry) retryIn = Math.min(retryIn, retry.at - now);
         this.pending.delete(name);
         continue;
       }
-      if (!immediate) {
+      if (!immediate && !retryDue) {
         const p = this.pending.get(name);
         if (!p || p.fingerprint !== fingerprint) {
           this.pending.set(name, { fingerprint, since: now });
@@ -197,7 +208,10 @@ export class IndexWatcher {
       const outcome = await this.loadOne(name, fingerprint);
       if (outcome) outcomes.push(outcome);
       else retryIn = Math.min(retryIn, debounceMs);
+      const next = this.retries.get(name);
+      if (next) retryIn = Math.min(retryIn, next.at - Date.now());
     }
+    for (const name of this.retries.keys()) if (!seen.has(name)) this.retries.delete(name);
     for (const name of this.registry.names()) {
       if (seen.has(name) || this.stopped) continue;
       const key = `-${name}`;
@@ -213,6 +227,7 @@ export class IndexWatcher {
       }
       this.pending.delete(key);
       this.attempted.delete(name);
+      this.retries.delete(name);
       this.registry.remove(name);
       log.info({ index: name }, 'index removed from directory; no longer served');
       const outcome: LoadOutcome = { index: name, result: 'removed' };
@@ -240,12 +255,19 @@ export class IndexWatcher {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (indexFingerprint(dir, name) !== fingerprint) {
         this.attempted.delete(name);
+        this.retries.delete(name);
         log.info({ index: name }, 'index files changed while loading; retrying');
         return null;
       }
       const message = (err as Error).message;
       const current = this.registry.get(name);
-      log.warn({ index: name, err: message, servingVersion: current?.version ?? null }, 'index rejected; keeping the version being served');
+      if (err instanceof IndexLoadError && err.transient) {
+        const delayMs = this.nextRetryDelay(name);
+        log.warn({ index: name, err: message, servingVersion: current?.version ?? null, retryInMs: delayMs }, 'index load failed for a passing reason; keeping the version being served and trying the same files again later');
+      } else {
+        this.retries.delete(name);
+        log.warn({ index: name, err: message, servingVersion: current?.version ?? null }, 'index rejected; keeping the version being served');
+      }
       this.registry.reject(name, message);
       const outcome: LoadOutcome = { index: name, result: 'rejected', seconds };
       this.events.onLoad?.(outcome);
@@ -256,15 +278,29 @@ export class IndexWatcher {
     if (indexFingerprint(dir, name) !== fingerprint) {
       // The files moved on while we read them: what we hold may pair an old manifest with a new .ann.
       this.attempted.delete(name);
+      this.retries.delete(name);
       log.info({ index: name }, 'index files changed while loading; retrying');
       return null;
     }
     const entry = this.registry.publish(name, loaded);
     this.attempted.set(name, contentFingerprint(fingerprint));
+    this.retries.delete(name);
     log.info({ index: name, version: entry.version, items: entry.items, trees: entry.trees, bytes: entry.bytes, seconds }, 'index loaded');
     const outcome: LoadOutcome = { index: name, result: 'loaded', version: entry.version, seconds };
     this.events.onLoad?.(outcome);
     return outcome;
+  }
+
+  /**
+   * Schedules the next try of files whose load failed for a passing reason: RETRY_FIRST_MS, then
+   * doubling up to RETRY_MAX_MS, so a machine short of memory is not hammered with multi-GB reads.
+   */
+  private nextRetryDelay(name: string): number {
+    const first = this.options.retryFirstMs ?? RETRY_FIRST_MS;
+    const previous = this.retries.get(name)?.delayMs;
+    const delayMs = previous === undefined ? first : Math.min(RETRY_MAX_MS, previous * 2);
+    this.retries.set(name, { at: Date.now() + delayMs, delayMs });
+    return delayMs;
   }
 
   /**
