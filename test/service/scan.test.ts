@@ -33,3 +33,20 @@ t.test('only regular files (or symlinks to them) count as an index', async (t) =
   t.equal((await http(server.url, 'GET', '/readyz')).status, 200, 'the FIFO does not hold up start-up');
   t.same((await http(server.url, 'GET', '/v1/indexes')).body.indexes.map((i: { name: string }) => i.name), ['linked', 'pipe-json', 'real']);
 });
+
+t.test('a symlink loop in the directory is one index’s problem: the others still load and swap', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'real', buildIndex('real', { dimensions: 4, items: 30 }));
+  // Before, stat threw ELOOP out of the scan, and no index at all was loaded or swapped.
+  symlinkSync('loop.ann', join(dir, 'loop.ann'));
+  writeIndex(dir, 'loop-json', buildIndex('loop-json', { dimensions: 4, items: 30 }));
+  execFileSync('cp', [join(dir, 'loop-json.json'), join(dir, 'loop.json')]);
+  symlinkSync('real-ids.ids', join(dir, 'real-ids.ids'));
+  writeIndex(dir, 'real-ids', buildIndex('real-ids', { dimensions: 4, items: 30 }));
+
+  const scan = scanIndexDir(dir);
+  t.same(scan.names, ['loop-json', 'real', 'real-ids']);
+  t.same(scan.ignored.map((x) => x.file), ['loop.ann']);
+  const server = await serve(t, dir);
+  t.same((await http(server.url, 'GET', '/v1/indexes')).body.indexes.map((i: { name: string }) => i.name), ['loop-json', 'real', 'real-ids']);
+});

@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 /** What an index name may be; the route schemas use the same text for `{name}`. */
@@ -34,9 +34,23 @@ export function scanIndexDir(dir: string): ScanResult {
   return { names: names.sort(), ignored };
 }
 
+/**
+ * stat through symlinks, or the errno code when it fails: a symlink loop or a dangling link in a
+ * mounted volume (ELOOP, EACCES, ...) is a problem of that one index, and must not stop the scan of
+ * every other.
+ */
+function statOrCode(path: string): Stats | string {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) ?? 'ENOENT';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'error';
+  }
+}
+
 /** True when `path` resolves (through symlinks) to a regular file. */
 function isFile(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  const s = statOrCode(path);
+  return typeof s !== 'string' && s.isFile();
 }
 
 /**
@@ -47,8 +61,9 @@ function isFile(path: string): boolean {
  * contentFingerprint for why a served file's chmod does not reload it).
  */
 export function fileIdentity(path: string): string {
-  const s = statSync(path, { throwIfNoEntry: false });
-  return s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}#${s.mode}:${s.uid}:${s.gid}` : '-';
+  const s = statOrCode(path);
+  if (s === 'ENOENT') return '-';
+  return typeof s === 'string' ? `!${s}` : `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}#${s.mode}:${s.uid}:${s.gid}`;
 }
 
 /**
