@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { IndexEntry } from '../src/service/registry/registry.js';
+import type { IndexEntry, Rejection } from '../src/service/registry/registry.js';
 import { errors, nameParams, ref } from './schemas.js';
 
-function info(e: IndexEntry) {
+function info(e: IndexEntry, lastRejection: Rejection | undefined) {
   return {
     name: e.name,
     metric: e.metric,
@@ -13,6 +13,7 @@ function info(e: IndexEntry) {
     version: e.version,
     loadedAt: e.loadedAt,
     description: e.manifest.description,
+    lastRejection,
   };
 }
 
@@ -25,12 +26,29 @@ const indexes: FastifyPluginAsync = async (app) => {
         tags: ['indexes'],
         summary: 'List the indexes being served',
         response: {
-          200: { description: 'Every index being served, by name.', type: 'object', required: ['indexes'], properties: { indexes: { type: 'array', items: ref.indexInfo } } },
+          200: {
+            description: 'Every index being served, by name; and the names whose files were rejected before any version of them could be served.',
+            type: 'object',
+            required: ['indexes', 'rejected'],
+            properties: {
+              indexes: { type: 'array', items: ref.indexInfo },
+              rejected: {
+                type: 'array',
+                items: { type: 'object', required: ['name', 'reason', 'at'], properties: { name: { type: 'string' }, reason: { type: 'string' }, at: { type: 'string', format: 'date-time' } } },
+              },
+            },
+          },
           ...errors(401),
         },
       },
     },
-    async () => ({ indexes: app.nn.registry.list().map(info) }),
+    async () => {
+      const { registry } = app.nn;
+      return {
+        indexes: registry.list().map((e) => info(e, registry.rejection(e.name))),
+        rejected: registry.rejectedOnly().map((name) => ({ name, ...registry.rejection(name)! })),
+      };
+    },
   );
 
   app.get<{ Params: { name: string } }>(
@@ -43,7 +61,10 @@ const indexes: FastifyPluginAsync = async (app) => {
         response: { 200: { description: 'The index.', ...ref.indexInfo }, ...errors(400, 401, 404) },
       },
     },
-    async (request) => info(app.nn.queries.index(request.params.name)),
+    async (request) => {
+      const entry = app.nn.queries.index(request.params.name);
+      return info(entry, app.nn.registry.rejection(entry.name));
+    },
   );
 };
 

@@ -130,6 +130,12 @@ export const indexInfoSchema = {
     version: { type: 'integer', description: 'Increases by 1 with every successful (re)load.' },
     loadedAt: { type: 'string', format: 'date-time' },
     description: { type: 'string' },
+    lastRejection: {
+      description: 'Present when newer files of this index were rejected: the version above is still served, and `reason` says what to fix.',
+      type: 'object',
+      required: ['reason', 'at'],
+      properties: { reason: { type: 'string' }, at: { type: 'string', format: 'date-time' } },
+    },
   },
 } as const;
 

@@ -59,7 +59,7 @@ export class QueryService {
 
   index(name: string): IndexEntry {
     const entry = this.registry.get(name);
-    if (!entry) throw errors.indexNotFound(name);
+    if (!entry) throw errors.indexNotFound(name, this.registry.rejection(name));
     return entry;
   }
 

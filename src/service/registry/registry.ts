@@ -37,6 +37,13 @@ export interface IndexEntry {
   retired: boolean;
 }
 
+/** Why the newest files of a name were not published, as callers may see it (no server paths). */
+export interface Rejection {
+  reason: string;
+  /** ISO time of the rejection. */
+  at: string;
+}
+
 export interface RegistryEvents {
   published: [entry: IndexEntry, previous: IndexEntry | undefined];
   rejected: [name: string, message: string];
@@ -60,6 +67,8 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
   /** Slots of names gone for good (no version current or draining), for the next new name. */
   private readonly freeSlots: number[] = [];
   private readonly views = new WeakMap<IndexEntry, AnnoyIndex>();
+  /** Names whose latest load was rejected; cleared when the name loads or its files go. */
+  private readonly rejections = new Map<string, Rejection>();
 
   get(name: string): IndexEntry | undefined {
     return this.current.get(name);
@@ -119,6 +128,7 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
       retired: false,
     };
     this.lastVersion.set(name, version);
+    this.rejections.delete(name);
     const previous = this.current.get(name);
     this.current.set(name, entry);
     Atomics.store(this.versions, entry.slot, entry.generation);
@@ -128,13 +138,30 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
   }
 
   reject(name: string, message: string): void {
+    this.rejections.set(name, { reason: message, at: new Date().toISOString() });
     this.emit('rejected', name, message);
+  }
+
+  /** Why the newest files of `name` are not being served, if they were rejected. */
+  rejection(name: string): Rejection | undefined {
+    return this.rejections.get(name);
+  }
+
+  /** Names with rejected files and no version served, sorted. */
+  rejectedOnly(): string[] {
+    return [...this.rejections.keys()].filter((name) => !this.current.has(name)).sort();
+  }
+
+  /** The files of `name` are gone: nothing is left to explain. */
+  forget(name: string): void {
+    this.rejections.delete(name);
   }
 
   remove(name: string): void {
     const entry = this.current.get(name);
     if (!entry) return;
     this.current.delete(name);
+    this.rejections.delete(name);
     Atomics.store(this.versions, entry.slot, 0);
     this.emit('removed', entry);
     this.retire(entry);

@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import { IndexLoadError, loadIndexInWorker, type LoadedIndex } from './loader.js';
+import { publicReason } from './public-reason.js';
 import type { IndexRegistry } from './registry.js';
 import { contentFingerprint, indexFingerprint, scanIndexDir } from './scan.js';
 
@@ -212,6 +213,7 @@ export class IndexWatcher {
       if (next) retryIn = Math.min(retryIn, next.at - Date.now());
     }
     for (const name of this.retries.keys()) if (!seen.has(name)) this.retries.delete(name);
+    for (const name of this.registry.rejectedOnly()) if (!seen.has(name)) this.registry.forget(name);
     for (const name of this.registry.names()) {
       if (seen.has(name) || this.stopped) continue;
       const key = `-${name}`;
@@ -268,7 +270,7 @@ export class IndexWatcher {
         this.retries.delete(name);
         log.warn({ index: name, err: message, servingVersion: current?.version ?? null }, 'index rejected; keeping the version being served');
       }
-      this.registry.reject(name, message);
+      this.registry.reject(name, publicReason(message));
       const outcome: LoadOutcome = { index: name, result: 'rejected', seconds };
       this.events.onLoad?.(outcome);
       return outcome;

@@ -1,0 +1,67 @@
+import { rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { publicReason } from '../../src/service/registry/public-reason.js';
+import { buildIndex, http, serve, tempDir, waitFor, writeIndex, writeTestFile } from './helpers.js';
+
+// Someone debugging with curl after a bad delivery should learn from the API, not only from the
+// server's log, that the new files were rejected and why.
+
+t.test('the API says why files were rejected: beside the version still served, or in place of an index never served', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const server = await serve(t, dir);
+  t.notOk((await http(server.url, 'GET', '/v1/indexes/words')).body.lastRejection, 'nothing to report at first');
+
+  // A broken replacement: the old version keeps serving, and says why the new one is not.
+  const broken = buildIndex('words', { dimensions: 4, items: 40 });
+  writeIndex(dir, 'words', { ...broken, ann: broken.ann.subarray(0, broken.ann.byteLength - 7) });
+  const one = await waitFor(async () => {
+    const r = await http(server.url, 'GET', '/v1/indexes/words');
+    return r.body.lastRejection ? r : undefined;
+  });
+  t.equal(one.status, 200);
+  t.equal(one.body.version, 1, 'still the first version');
+  t.match(one.body.lastRejection.reason, /^words\.ann/, 'names the file');
+  t.ok(Date.parse(one.body.lastRejection.at) > 0, 'and when');
+  const listed = (await http(server.url, 'GET', '/v1/indexes')).body;
+  t.same(listed.indexes.map((i: { name: string; lastRejection?: object }) => [i.name, Boolean(i.lastRejection)]), [['words', true]]);
+  t.same(listed.rejected, [], 'words is served, so it is not among the never-served');
+
+  // Fixed: the report goes with the rejected files.
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 41 }));
+  const fixed = await waitFor(async () => {
+    const r = await http(server.url, 'GET', '/v1/indexes/words');
+    return r.body.version === 2 ? r : undefined;
+  });
+  t.notOk(fixed.body.lastRejection, 'a good load clears it');
+
+  // Never served: an ids file that cannot be opened (a symlink loop; the fs error carries the path).
+  const bad = buildIndex('loop', { dimensions: 4, items: 3, ids: ['a', 'b', 'c'] });
+  writeTestFile(join(dir, 'loop.ann'), bad.ann);
+  symlinkSync('loop.ids', join(dir, 'loop.ids'));
+  writeTestFile(join(dir, 'loop.json'), JSON.stringify(bad.manifest));
+  const rejected = await waitFor(async () => {
+    const r = (await http(server.url, 'GET', '/v1/indexes')).body;
+    return r.rejected.length > 0 ? r.rejected : undefined;
+  });
+  t.equal(rejected.length, 1);
+  t.equal(rejected[0].name, 'loop');
+  t.match(rejected[0].reason, /loop\.ids/);
+  t.notMatch(rejected[0].reason, dir, 'no server path in what callers see');
+  const notFound = await http(server.url, 'GET', '/v1/indexes/loop/items/a');
+  t.equal(notFound.status, 404);
+  t.match(notFound.body.message, /^index "loop" not found; its files were rejected at .+: .*loop\.ids/, 'the 404 says why');
+  t.notMatch(notFound.body.message, dir);
+
+  // Its files gone: nothing left to explain.
+  for (const f of ['loop.json', 'loop.ann', 'loop.ids']) rmSync(join(dir, f));
+  await waitFor(async () => ((await http(server.url, 'GET', '/v1/indexes')).body.rejected.length === 0 ? true : undefined));
+  t.equal((await http(server.url, 'GET', '/v1/indexes/loop')).body.message, 'index "loop" not found');
+});
+
+t.test('reasons shown to callers keep file names and drop the directories around them', async (t) => {
+  t.equal(publicReason("x.ids (named by x.json): ELOOP: too many symbolic links encountered, open '/srv/indexes/..data/x.ids'"), "x.ids (named by x.json): ELOOP: too many symbolic links encountered, open 'x.ids'");
+  t.equal(publicReason('x.ann: child index 5/10 out of range at /tmp/a/b.ann'), 'x.ann: child index 5/10 out of range at b.ann');
+  t.equal(publicReason('a'.repeat(600)).length, 501, 'bounded');
+});
