@@ -30,6 +30,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
                     index: { type: 'string' },
                     result: { type: 'string', enum: ['loaded', 'rejected', 'removed'] },
                     version: { type: 'integer', description: 'Version now served (after a successful load).' },
+                    reason: { type: 'string', description: 'Why the files were rejected (file names, no server paths).' },
                   },
                 },
               },
@@ -50,7 +51,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
         if (err instanceof IndexDirError) throw serviceErrors.indexDirUnreadable(err.code);
         throw err;
       }
-      return { results: outcomes.map(({ index, result, version }) => ({ index, result, version })) };
+      return { results: outcomes.map(({ index, result, version, reason }) => ({ index, result, version, reason })) };
     },
   );
 };

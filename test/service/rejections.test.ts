@@ -65,3 +65,17 @@ t.test('reasons shown to callers keep file names and drop the directories around
   t.equal(publicReason('x.ann: child index 5/10 out of range at /tmp/a/b.ann'), 'x.ann: child index 5/10 out of range at b.ann');
   t.equal(publicReason('a'.repeat(600)).length, 501, 'bounded');
 });
+
+t.test('an admin reload says why it rejected files', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const server = await serve(t, dir, { adminToken: 'tok', pollIntervalMs: 0 });
+  const manifest = { ...buildIndex('words', { dimensions: 4, items: 40 }).manifest, dimensions: 5 };
+  writeTestFile(join(dir, 'words.json'), JSON.stringify(manifest));
+  const r = await http(server.url, 'POST', '/v1/admin/reload', undefined, { authorization: 'Bearer tok' });
+  t.equal(r.status, 200);
+  t.equal(r.body.results.length, 1);
+  t.equal(r.body.results[0].result, 'rejected');
+  t.match(r.body.results[0].reason, /^words\.ann \(euclidean, 5 dimensions/, 'names the file and what did not fit');
+  t.equal((await http(server.url, 'GET', '/v1/indexes/words')).body.lastRejection.reason, r.body.results[0].reason);
+});

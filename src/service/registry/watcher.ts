@@ -31,6 +31,8 @@ export interface LoadOutcome {
   result: 'loaded' | 'rejected' | 'removed';
   version?: number;
   seconds?: number;
+  /** Why a rejected load was rejected, as callers may see it (see publicReason). */
+  reason?: string;
 }
 
 /** The index directory could not be listed (`code` is the errno code, e.g. ENOENT); nothing was loaded. */
@@ -270,8 +272,9 @@ export class IndexWatcher {
         this.retries.delete(name);
         log.warn({ index: name, err: message, servingVersion: current?.version ?? null }, 'index rejected; keeping the version being served');
       }
-      this.registry.reject(name, publicReason(message));
-      const outcome: LoadOutcome = { index: name, result: 'rejected', seconds };
+      const reason = publicReason(message);
+      this.registry.reject(name, reason);
+      const outcome: LoadOutcome = { index: name, result: 'rejected', seconds, reason };
       this.events.onLoad?.(outcome);
       return outcome;
     }
