@@ -119,11 +119,23 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       }
       void shutdown(signal);
     };
+    // SIGHUP's default action ends the process on the spot, no drain: an operator's habitual
+    // `kill -HUP` to reload, or a closed terminal, would drop every request in flight.
+    const onHangup = () => {
+      if (shutting) return;
+      app.log.info('SIGHUP: reloading every index');
+      app.nn.watcher.reloadAll().then(
+        (outcomes) => app.log.info({ results: outcomes.map(({ index, result, version }) => ({ index, result, version })) }, 'SIGHUP reload finished'),
+        (err: Error) => app.log.error({ err: err.message }, 'SIGHUP reload failed'),
+      );
+    };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onHangup);
     void stopped.then(() => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHangup);
     });
   }
 

@@ -137,3 +137,22 @@ t.test('every request answered but a worker still busy: the workers get a short 
   t.ok(ms >= 1_900 && ms < 10_000, `exited after the teardown allowance (${ms} ms)`);
   t.match(output(), /exiting while the query workers are still stopping/);
 });
+
+t.test('SIGHUP reloads every index instead of killing the process', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'small', buildIndex('small', { dimensions: 4, items: 50 }));
+  // No polling and no debounce tricks: only the signal can make a second version.
+  const { child, base, output, exited } = await spawnServer(t, dir, 1, { NNSERVE_POLL_INTERVAL_MS: '0', NNSERVE_LOG_LEVEL: 'info' });
+  t.equal((await http(base, 'GET', '/v1/indexes/small')).body.version, 1);
+  child.kill('SIGHUP');
+  const reloaded = await waitFor(async () => {
+    const r = await http(base, 'GET', '/v1/indexes/small');
+    return r.body.version === 2 ? r : undefined;
+  });
+  t.equal(reloaded.status, 200, 'still serving, now version 2');
+  t.equal(child.exitCode, null, 'still running');
+  await waitFor(() => (/SIGHUP reload finished/.test(output()) ? true : undefined));
+  child.kill('SIGTERM');
+  const [code] = await exited;
+  t.equal(code, 0);
+});
