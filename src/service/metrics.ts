@@ -100,6 +100,16 @@ export class ServiceMetrics {
         for (const [index, count] of registry.liveCounts()) this.set({ index }, count);
       },
     });
+    new Gauge({
+      name: 'nnserve_index_rejected',
+      help: 'Always 1, for each index whose newest files were rejected (its served version, if any, is older); gone once a load succeeds or the files go. GET /v1/indexes/{name} says why.',
+      labelNames: ['index'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const index of registry.rejectedNames()) this.set({ index }, 1);
+      },
+    });
     registry.on('published', (entry, previous) => {
       if (previous) this.indexInfo.remove({ index: previous.name, version: String(previous.version), metric: previous.metric });
       this.setIndexGauges(entry);

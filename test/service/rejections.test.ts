@@ -2,7 +2,7 @@ import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { publicReason } from '../../src/service/registry/public-reason.js';
-import { buildIndex, http, serve, tempDir, waitFor, writeIndex, writeTestFile } from './helpers.js';
+import { buildIndex, http, metric, serve, tempDir, waitFor, writeIndex, writeTestFile } from './helpers.js';
 
 // Someone debugging with curl after a bad delivery should learn from the API, not only from the
 // server's log, that the new files were rejected and why.
@@ -27,6 +27,8 @@ t.test('the API says why files were rejected: beside the version still served, o
   const listed = (await http(server.url, 'GET', '/v1/indexes')).body;
   t.same(listed.indexes.map((i: { name: string; lastRejection?: object }) => [i.name, Boolean(i.lastRejection)]), [['words', true]]);
   t.same(listed.rejected, [], 'words is served, so it is not among the never-served');
+  const gauge = async (index: string) => metric((await http(server.url, 'GET', '/metrics')).text, 'nnserve_index_rejected', { index });
+  t.equal(await gauge('words'), 1, 'the gauge an alert can watch');
 
   // Fixed: the report goes with the rejected files.
   writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 41 }));
@@ -35,6 +37,7 @@ t.test('the API says why files were rejected: beside the version still served, o
     return r.body.version === 2 ? r : undefined;
   });
   t.notOk(fixed.body.lastRejection, 'a good load clears it');
+  t.equal(await gauge('words'), undefined, 'and the gauge');
 
   // Never served: an ids file that cannot be opened (a symlink loop; the fs error carries the path).
   const bad = buildIndex('loop', { dimensions: 4, items: 3, ids: ['a', 'b', 'c'] });
@@ -53,11 +56,13 @@ t.test('the API says why files were rejected: beside the version still served, o
   t.equal(notFound.status, 404);
   t.match(notFound.body.message, /^index "loop" not found; its files were rejected at .+: .*loop\.ids/, 'the 404 says why');
   t.notMatch(notFound.body.message, dir);
+  t.equal(await gauge('loop'), 1, 'never served, rejected all the same');
 
   // Its files gone: nothing left to explain.
   for (const f of ['loop.json', 'loop.ann', 'loop.ids']) rmSync(join(dir, f));
   await waitFor(async () => ((await http(server.url, 'GET', '/v1/indexes')).body.rejected.length === 0 ? true : undefined));
   t.equal((await http(server.url, 'GET', '/v1/indexes/loop')).body.message, 'index "loop" not found');
+  t.equal(await gauge('loop'), undefined);
 });
 
 t.test('reasons shown to callers keep file names and drop the directories around them', async (t) => {

@@ -147,6 +147,11 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
     return this.rejections.get(name);
   }
 
+  /** Names whose newest files were rejected, served or not. */
+  rejectedNames(): string[] {
+    return [...this.rejections.keys()];
+  }
+
   /** Names with rejected files and no version served, sorted. */
   rejectedOnly(): string[] {
     return [...this.rejections.keys()].filter((name) => !this.current.has(name)).sort();
