@@ -21,14 +21,19 @@ const health: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['operations'],
         summary: 'Readiness: initial index load finished and not shutting down',
-        description: 'An index file that fails validation at start-up does not keep the service unready; it is logged and counted in nnserve_index_swaps_total{result="rejected"}.',
-        response: { 200: { description: 'Ready for traffic.', ...statusSchema }, 503: { description: 'Still loading, or shutting down.', ...ref.error } },
+        description: 'An index file that fails validation at start-up does not keep the service unready (it is logged and counted in nnserve_index_swaps_total{result="rejected"}), unless its name is in NNSERVE_REQUIRE_INDEXES.',
+        response: { 200: { description: 'Ready for traffic.', ...statusSchema }, 503: { description: 'Still loading, a required index not served, or shutting down.', ...ref.error } },
       },
     },
     async (_request, reply) => {
       const { lifecycle, registry } = app.nn;
       if (lifecycle.shuttingDown) return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'shutting down' });
       if (!lifecycle.loaded) return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'indexes still loading' });
+      const missing = app.nn.config.requiredIndexes.filter((name) => !registry.get(name));
+      if (missing.length > 0) {
+        const why = missing.map((name) => (registry.rejection(name) ? `${name} (rejected: ${registry.rejection(name)!.reason})` : name));
+        return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: `required indexes not served: ${why.join('; ')}` });
+      }
       return { status: 'ready', indexes: registry.names().length };
     },
   );

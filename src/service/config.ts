@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { INDEX_NAME, INDEX_NAME_PATTERN } from './registry/scan.js';
 
 /** Every setting of the service, resolved once at start-up; hot paths read these fields only. */
 export interface ServiceConfig {
@@ -14,6 +15,7 @@ export interface ServiceConfig {
   apiKey: string | null;
   apiKeys: string[];
   corsOrigins: string[];
+  requiredIndexes: string[];
   /** Fastify's trustProxy: false, true (any), a hop count, or addresses/CIDRs of trusted proxies. */
   trustProxy: boolean | number | string[];
   rateLimitMax: number;
@@ -35,7 +37,7 @@ export interface ServiceConfig {
   docs: boolean;
 }
 
-type Kind = 'int' | 'string' | 'bool' | 'secret' | 'secrets' | 'level' | 'origins' | 'proxies';
+type Kind = 'int' | 'string' | 'bool' | 'secret' | 'secrets' | 'level' | 'origins' | 'proxies' | 'names';
 
 /** One row of the settings table: the README table and `--help` are printed from these rows. */
 export interface SettingSpec {
@@ -76,6 +78,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'inlineMaxWork', flag: '--inline-max-work', env: 'NNSERVE_INLINE_MAX_WORK', kind: 'int', min: 0, max: 100_000_000, defaultText: '50000', description: 'Queries whose work ((search_k + one leaf) × dimensions) is at most this run on the event loop (tens of µs) instead of a worker, saving the thread round trip; heavier ones always go to the pool. 0 = every query goes to the pool.' },
   { key: 'pollIntervalMs', flag: '--poll-interval-ms', env: 'NNSERVE_POLL_INTERVAL_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '2000', description: 'How often index files are stat-ed (through symlinks) to catch replacements fs.watch misses; 0 = watch events only.' },
   { key: 'debounceMs', flag: '--debounce-ms', env: 'NNSERVE_DEBOUNCE_MS', kind: 'int', min: 0, max: 600_000, defaultText: '300', description: 'Quiet time after a file change before the index is reloaded (lets `.ann`, `.json` and `.ids` land together).' },
+  { key: 'requiredIndexes', flag: '--require-indexes', env: 'NNSERVE_REQUIRE_INDEXES', kind: 'names', defaultText: 'unset', description: 'Comma-separated index names that must be served for `/readyz` to answer 200: a pod whose required index was rejected or is missing stays out of the load balancer instead of answering 404s. Unset: ready once the initial load is over, whatever it loaded.' },
   { key: 'loadTimeoutMs', flag: '--load-timeout-ms', env: 'NNSERVE_LOAD_TIMEOUT_MS', kind: 'int', min: 0, max: 86_400_000, defaultText: '600000', description: 'Longest one index load (read and validation) may take; a load still running then is abandoned and counted as rejected, the version being served stays, and the same files are not tried again until they change (storage whose reads stall would otherwise hold up every later swap). 0 = no limit.' },
   { key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: 'NNSERVE_SHUTDOWN_GRACE_MS', kind: 'int', min: 0, max: 3_600_000, defaultText: '10000', description: 'On SIGTERM/SIGINT, time allowed for in-flight requests to finish once the listener closes (after `--shutdown-delay-ms`) before the process exits anyway (exit code 1). Once every request is answered, the query workers get up to 2 s more to stop (a query whose caller already got its 504 may still be running); 0 suits an idle server.' },
   { key: 'shutdownDelayMs', flag: '--shutdown-delay-ms', env: 'NNSERVE_SHUTDOWN_DELAY_MS', kind: 'int', min: 0, max: 600_000, defaultText: '0', description: 'On SIGTERM/SIGINT, time `/readyz` reports 503 while still serving, so load balancers stop sending traffic first.' },
@@ -99,6 +102,7 @@ export function defaults(): ServiceConfig {
     apiKey: null,
     apiKeys: [],
     corsOrigins: [],
+    requiredIndexes: [],
     trustProxy: false,
     rateLimitMax: 0,
     rateLimitWindowMs: 60_000,
@@ -209,6 +213,9 @@ function parseValue(spec: SettingSpec, raw: string, source: string): ServiceConf
       return list(raw).map((origin) => checkOrigin(origin, source));
     case 'proxies':
       return parseTrustProxy(raw, source);
+    case 'names':
+      for (const name of list(raw)) if (!INDEX_NAME.test(name)) throw new ConfigError(`${source}: ${JSON.stringify(name)} is not an index name (${INDEX_NAME_PATTERN})`);
+      return list(raw);
     case 'string':
       if (raw === '') throw new ConfigError(`${source}: must not be empty`);
       return raw;

@@ -84,3 +84,29 @@ t.test('an admin reload says why it rejected files', async (t) => {
   t.match(r.body.results[0].reason, /^words\.ann \(euclidean, 5 dimensions/, 'names the file and what did not fit');
   t.equal((await http(server.url, 'GET', '/v1/indexes/words')).body.lastRejection.reason, r.body.results[0].reason);
 });
+
+t.test('NNSERVE_REQUIRE_INDEXES: not ready while a required index is rejected or missing, ready once it is served', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const good = buildIndex('vecs', { dimensions: 4, items: 40 });
+  writeIndex(dir, 'vecs', { ...good, ann: good.ann.subarray(0, 100) });
+  const server = await serve(t, dir, { requiredIndexes: ['vecs', 'words', 'later'] });
+  const notReady = await http(server.url, 'GET', '/readyz');
+  t.equal(notReady.status, 503);
+  t.match(notReady.body.message, /^required indexes not served: vecs \(rejected: vecs\.ann.*\); later$/, 'names each, and why when it knows');
+  t.equal((await http(server.url, 'GET', '/v1/indexes/words')).status, 200, 'what is loaded is served meanwhile');
+
+  writeIndex(dir, 'vecs', good);
+  writeIndex(dir, 'later', buildIndex('later', { dimensions: 4, items: 40 }));
+  const ready = await waitFor(async () => {
+    const r = await http(server.url, 'GET', '/readyz');
+    return r.status === 200 ? r : undefined;
+  });
+  t.same(ready.body, { status: 'ready', indexes: 3 });
+});
+
+t.test('NNSERVE_REQUIRE_INDEXES takes index names only', async (t) => {
+  const { loadConfig } = await import('../../src/service/config.js');
+  t.same(loadConfig(['--require-indexes', 'a, b.v2']).requiredIndexes, ['a', 'b.v2']);
+  t.throws(() => loadConfig([], { NNSERVE_REQUIRE_INDEXES: 'good,Bad/Name' }), /NNSERVE_REQUIRE_INDEXES: "Bad\/Name" is not an index name/);
+});
