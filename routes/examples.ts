@@ -12,5 +12,6 @@ export const OTHER_EXAMPLE_ITEM = 'item-7192';
 export const exampleVector = demoItemVector(42);
 
 export const searchExample = { vector: exampleVector, n: 5, include_distances: true };
+export const searchByItemExample = { item: 'item-42', n: 5, exclude: ['item-42', 'item-7192'], include_distances: false };
 
 export const batchExample = { queries: [{ item: EXAMPLE_ITEM }, { vector: exampleVector }], n: 3 };

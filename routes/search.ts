@@ -1,11 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 import type { BatchQuery, ExternalId } from '../src/service/queries.js';
-import { batchExample, searchExample } from './examples.js';
+import { errors as serviceErrors } from '../src/service/errors.js';
+import { batchExample, searchByItemExample, searchExample } from './examples.js';
 import { errors, externalIdSchema, includeDistancesSchema, nameParams, nativeJson, neighborsResponse, nSchema, ref, searchKSchema, vectorSchema } from './schemas.js';
 
 interface SearchBody {
-  vector: number[];
+  vector?: number[];
+  item?: ExternalId;
   n: number;
   search_k: number;
   include_distances: boolean;
@@ -29,13 +31,14 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
       serializerCompiler: nativeJson,
       schema: {
         tags: ['search'],
-        summary: 'Nearest neighbours of a query vector',
+        summary: 'Nearest neighbours of a query vector, or of a stored item',
+        description: 'Give either `vector` or `item` (an external id, as in the batch route): with `item`, the search is get_nns_by_item, and `exclude` can leave out what the caller has already shown (the item itself comes first unless excluded).',
         params,
         body: {
           type: 'object',
-          required: ['vector'],
           properties: {
             vector: vectorSchema(),
+            item: { ...externalIdSchema, description: 'A stored item to search from, instead of a vector.' },
             n: nSchema(config),
             search_k: searchKSchema(config),
             include_distances: includeDistancesSchema,
@@ -47,14 +50,16 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
             },
           },
           additionalProperties: false,
-          examples: [searchExample],
+          examples: [searchExample, searchByItemExample],
         },
         response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 413, 503, 504) },
       },
     },
     (request) => {
       const b = request.body;
-      return app.nn.queries.search(request.params.name, b.vector, { n: b.n, searchK: b.search_k, includeDistances: b.include_distances, exclude: b.exclude });
+      const options = { n: b.n, searchK: b.search_k, includeDistances: b.include_distances, exclude: b.exclude };
+      if ((b.vector === undefined) === (b.item === undefined)) throw serviceErrors.badInput('body must have either "vector" or "item", not both');
+      return b.vector !== undefined ? app.nn.queries.search(request.params.name, b.vector, options) : app.nn.queries.searchByItem(request.params.name, b.item!, options);
     },
   );
 

@@ -80,15 +80,28 @@ export class QueryService {
     const entry = this.index(name);
     const query = this.vectorOf(entry, vector, 'vector');
     this.checkSearchK(options.searchK);
-    let excluded: Set<number> | null = null;
-    if (options.exclude && options.exclude.length > 0) {
-      excluded = new Set();
-      for (const id of options.exclude) {
-        const item = this.lookup(entry, id);
-        if (item >= 0) excluded.add(item);
-      }
-    }
+    const excluded = this.excludedItems(entry, options.exclude);
     return whenAnswered(this.execute(entry, 'vector', [query], options.n + (excluded?.size ?? 0), options), (answers) => this.shape(entry, answers[0], options, -1, excluded, true));
+  }
+
+  /** get_nns_by_item with an exclusion list (the GET route only knows exclude_self). */
+  searchByItem(name: string, id: ExternalId, options: QueryOptions & { exclude?: readonly ExternalId[] }): SearchResult | Promise<SearchResult> {
+    const entry = this.index(name);
+    const item = this.itemOf(entry, id);
+    this.checkSearchK(options.searchK);
+    const excluded = this.excludedItems(entry, options.exclude);
+    return whenAnswered(this.execute(entry, 'item', [item], options.n + (excluded?.size ?? 0), options), (answers) => this.shape(entry, answers[0], options, -1, excluded, true));
+  }
+
+  /** Items of the ids to leave out; ids the index does not hold exclude nothing. */
+  private excludedItems(entry: IndexEntry, exclude: readonly ExternalId[] | undefined): Set<number> | null {
+    if (!exclude || exclude.length === 0) return null;
+    const excluded = new Set<number>();
+    for (const id of exclude) {
+      const item = this.lookup(entry, id);
+      if (item >= 0) excluded.add(item);
+    }
+    return excluded;
   }
 
   batch(name: string, queries: readonly BatchQuery[], options: QueryOptions): BatchResult | Promise<BatchResult> {

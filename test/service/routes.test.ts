@@ -113,6 +113,31 @@ t.test('vector search, exclude', async (t) => {
   t.same(ir.body.ids, engineInts.getNnsByVector([1, 0, 0, 0], 5).ids.slice(1));
 });
 
+t.test('search from a stored item, with exclude', async (t) => {
+  const item = 17;
+  const plain = engineWords.getNnsByItem(item, 10, 4000, true);
+  const r = await http(base, 'POST', '/v1/indexes/words/search', { item: wordIds[item], search_k: 4000 });
+  t.equal(r.status, 200);
+  t.same(r.body.ids, plain.ids.map((i) => wordIds[i]), 'get_nns_by_item: the item itself first');
+  near(t, r.body.distances, plain.distances);
+
+  // What a "more like this" widget does: leave out the item and what was already shown.
+  const shown = [wordIds[item], wordIds[plain.ids[1]], wordIds[plain.ids[3]], 'not-an-id'];
+  const ex = await http(base, 'POST', '/v1/indexes/words/search', { item: wordIds[item], n: 5, exclude: shown, search_k: 4000, include_distances: false });
+  t.equal(ex.status, 200);
+  const left = engineWords.getNnsByItem(item, 8, 4000).ids.filter((i) => i !== item && i !== plain.ids[1] && i !== plain.ids[3]);
+  t.same(ex.body.ids, left.slice(0, 5).map((i) => wordIds[i]), 'excluded ids dropped, still n results');
+
+  const ints = await http(base, 'POST', '/v1/indexes/ints/search', { item: 3, n: 3, exclude: [3] });
+  t.same(ints.body.ids, engineInts.getNnsByItem(3, 4).ids.filter((i) => i !== 3).slice(0, 3), 'integer ids');
+
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { item: 'nope' }), 404);
+  const both = await http(base, 'POST', '/v1/indexes/words/search', { item: wordIds[1], vector: vector(8) });
+  noLeak(t, both, 400);
+  t.match(both.body.message, /either "vector" or "item"/);
+  noLeak(t, await http(base, 'POST', '/v1/indexes/words/search', { n: 3 }), 400);
+});
+
 t.test('batch search', async (t) => {
   const queries = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? { item: wordIds[i] } : { vector: vector(8, i / 7 - 3) }));
   const r = await http(base, 'POST', '/v1/indexes/words/search/batch', { queries, n: 4 });
