@@ -44,7 +44,7 @@ export class ServiceMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new FastHistogram({ name: 'nnserve_http_request_duration_seconds', help: 'HTTP request duration (route is the route pattern).', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers });
-    const queryDuration = new FastHistogram({ name: 'nnserve_query_duration_seconds', help: 'Engine time per nearest-neighbour query, measured in the worker.', labelNames: ['index', 'kind'], buckets: LATENCY_BUCKETS, registers });
+    const queryDuration = new FastHistogram({ name: 'nnserve_query_duration_seconds', help: 'Engine time per nearest-neighbour query, measured on the thread that ran it (a worker, or the event loop for inline queries).', labelNames: ['index', 'kind'], buckets: LATENCY_BUCKETS, registers });
     this.queryDuration = queryDuration;
     new Counter({
       name: 'nnserve_queries_total',
