@@ -96,7 +96,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // open requests every connectionsCheckingInterval, so that is kept well below the timeout.
     requestTimeout: config.requestTimeoutMs,
     // Node applies a request timeout to bodies only when given at construction, not when set later.
-    http: config.requestTimeoutMs > 0 ? { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.requestTimeoutMs / 4))) } : {},
+    // 0 must switch off its 60 s headers timeout too, or that still answers 408 ("within 0 ms").
+    http:
+      config.requestTimeoutMs > 0
+        ? { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.requestTimeoutMs / 4))) }
+        : { requestTimeout: 0, headersTimeout: 0 },
     // Malformed HTTP, oversized headers and request timeouts: Node reports them below any route.
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
       // A reset connection has nobody left to answer.

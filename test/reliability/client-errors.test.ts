@@ -1,5 +1,5 @@
 import t from 'tap';
-import { buildIndex, http, metric, tempDir, writeIndex } from '../service/helpers.js';
+import { buildIndex, http, metric, serve, tempDir, writeIndex } from '../service/helpers.js';
 import { badErrorAnswer, rawExchange, serveLogged } from './helpers.js';
 
 // Answers Node gives below Fastify (request timeouts, malformed HTTP, oversized headers, CONNECT)
@@ -36,4 +36,13 @@ t.test('request timeouts, malformed HTTP, oversized headers and CONNECT: clean a
     t.equal(metric(text, 'nnserve_http_request_duration_seconds_count', { route: 'unmatched', method: c.method, status: String(c.status) }), 1, `${c.status} counted once`);
   }
   t.equal((await http(server.url, 'GET', '/v1/indexes/small')).status, 200, 'the server still answers');
+});
+
+t.test('request timeout 0 means no limit, on the headers too', async (t) => {
+  // Node's own 60 s headers timeout stayed on and answered 408 "not received in full within 0 ms".
+  const server = await serve(t, dir, { requestTimeoutMs: 0 });
+  t.equal(server.app.server.requestTimeout, 0, 'no limit on the whole request');
+  t.equal(server.app.server.headersTimeout, 0, 'no limit on the headers');
+  const limited = await serve(t, dir, { requestTimeoutMs: 300 });
+  t.ok(limited.app.server.headersTimeout > 0 && limited.app.server.headersTimeout <= 300, 'a set limit covers the headers');
 });
