@@ -79,6 +79,8 @@ t.test('rate limiting: off by default; when on, 429 with Retry-After on /v1 only
   for (let i = 0; i < 5; i++) t.equal((await http(s.url, 'GET', '/v1/indexes/words')).status, 200, `request ${i + 1} of 5`);
   const limited = await http(s.url, 'GET', '/v1/indexes/words');
   clean(t, limited, 429, 'sixth request');
+  // It said "per <time left in the window>": 8 requests per 19 seconds with a 20 s window.
+  t.match(JSON.parse(limited.text).message, /^rate limit exceeded: at most 5 requests per 60000 ms; retry in \d+ seconds? \(Retry-After\)$/, 'the message names the window and, apart, the time left');
   t.match(String(limited.headers['retry-after']), /^\d+$/, 'Retry-After in seconds');
   t.ok(Number(limited.headers['retry-after']) > 0 && Number(limited.headers['retry-after']) <= 60);
   t.equal(limited.headers['x-ratelimit-limit'], '5');

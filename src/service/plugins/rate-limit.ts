@@ -15,8 +15,11 @@ async function limits(app: FastifyInstance, options: { max: number; windowMs: nu
     max: options.max,
     timeWindow: options.windowMs,
     // The plugin sets Retry-After (seconds) and the x-ratelimit-* headers before this is thrown.
-    errorResponseBuilder: (_request, context) =>
-      errors.rateLimited(`rate limit exceeded: at most ${context.max} requests per ${context.after}; see Retry-After`),
+    // Its `context.after` is the time left in the window, not the window: both are named here.
+    errorResponseBuilder: (_request, context) => {
+      const left = Math.ceil(context.ttl / 1000);
+      return errors.rateLimited(`rate limit exceeded: at most ${context.max} requests per ${options.windowMs} ms; retry in ${left} second${left === 1 ? '' : 's'} (Retry-After)`);
+    },
   });
   const limiter = app.rateLimit() as onRequestHookHandler;
   app.addHook('onRoute', (route) => {
