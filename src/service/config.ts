@@ -55,7 +55,7 @@ export interface SettingSpec {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const SETTINGS: readonly SettingSpec[] = [
-  { key: 'indexDir', flag: '--index-dir', env: 'NNSERVE_INDEX_DIR', kind: 'string', defaultText: './indexes', description: 'Directory holding `<name>.ann` + `<name>.json` (+ optional `<name>.ids`); watched for new and replaced files.' },
+  { key: 'indexDir', flag: '--index-dir', env: 'NNSERVE_INDEX_DIR', kind: 'string', defaultText: './indexes', description: 'Directory holding `<name>.ann` + `<name>.json` (+ the ids file the manifest names, if any: `<name>.ids` as `nnserve build` writes it); watched for new and replaced files.' },
   { key: 'port', flag: '--port', env: 'PORT', kind: 'int', min: 0, max: 65535, defaultText: '8080', description: 'TCP port to listen on (0 = any free port).' },
   { key: 'host', flag: '--host', env: 'HOST', kind: 'string', defaultText: '0.0.0.0', description: 'Address to bind.' },
   { key: 'workers', flag: '--workers', env: 'NNSERVE_WORKERS', kind: 'int', min: 1, max: 256, defaultText: 'number of CPUs', description: 'Query worker threads (Piscina pool size). Index memory is shared, so more workers do not add index copies.' },
