@@ -136,6 +136,18 @@ t.test('fvecs, euclidean: the reference example from the format notes', async (t
   t.same(byItem.ids, [0, 1, 2]);
 });
 
+t.test('build notes when the service would not serve the name it writes', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'three.fvecs');
+  writeFvecs(input, [[2, 2], [3, 2], [3, 3]]);
+  const odd = runCli(['build', input, join(dir, 'My_Index.ann'), '--metric', 'euclidean', '--trees', '2', '--threads', '1']);
+  t.equal(odd.code, 0, 'the file is valid all the same');
+  t.match(odd.stderr, /note: "nnserve serve" ignores My_Index\.ann: index names must match/);
+  const fine = runCli(['build', input, join(dir, 'my-index.v2.ann'), '--metric', 'euclidean', '--trees', '2', '--threads', '1']);
+  t.equal(fine.code, 0);
+  t.notMatch(fine.stderr, /note:/, 'no note for a name the service serves');
+});
+
 t.test('npy (float64), dot', async (t) => {
   const dir = tempDir(t);
   const input = join(dir, 'dot.npy');

@@ -10,6 +10,7 @@ import { formatBytes } from '../../build/format-bytes.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
+import { INDEX_NAME, INDEX_NAME_PATTERN } from '../../service/registry/scan.js';
 import { CliError, intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
 import { createProgress } from '../progress.js';
 
@@ -137,6 +138,11 @@ async function buildCommand(req: BuildRequest): Promise<void> {
     `nnserve build: wrote ${req.output} (${rows} items${holes > 0 ? ` + ${holes} holes` : ''}, ${set.dimensions} dimensions, ` +
       `${req.metric}, ${manifest.trees} trees, ${formatBytes(bytes.byteLength)}) in ${seconds.toFixed(2)} s\n`,
   );
+  // A valid file all the same (Annoy and `nnserve query` read it), but one the service would skip.
+  const name = basename(base);
+  if (!INDEX_NAME.test(name)) {
+    process.stderr.write(`nnserve build: note: "nnserve serve" ignores ${basename(req.output)}: index names must match ${INDEX_NAME_PATTERN} (lower case); rename the files to serve them\n`);
+  }
 }
 
 /**
