@@ -311,12 +311,18 @@ dockerfile_lint() {
 
 compose_config() {
   if command -v docker-compose >/dev/null; then
-    (cd "$ROOT" && docker-compose -f docker-compose.yml config -q) && log "docker-compose config -q: valid"
+    (cd "$ROOT" && docker-compose -f docker-compose.yml config -q) || die "docker-compose config failed"
+    log "docker-compose config -q: valid"
   else
     skip "docker-compose config: docker-compose not installed (apt-get install docker-compose)"
   fi
   if command -v promtool >/dev/null; then
-    promtool check config "$ROOT/deploy/prometheus/prometheus.yml" >/dev/null && log "promtool check config: valid"
+    # `cmd && log` would not stop the script when cmd fails (set -e spares && lists): die instead.
+    promtool check config "$ROOT/deploy/prometheus/prometheus.yml" >/dev/null || die "promtool check config failed"
+    log "promtool check config: valid (with alerts.yml)"
+    (cd "$ROOT/deploy/prometheus" && promtool test rules alerts.test.yml) >"$WORK/promtool-test.log" 2>&1 \
+      || { cat "$WORK/promtool-test.log"; die "promtool test rules failed"; }
+    log "promtool test rules: the alerts fire as alerts.test.yml expects"
   else
     skip "promtool check config: prometheus not installed"
   fi
@@ -597,6 +603,7 @@ prometheus_scrape() {
   # The shipped config with the compose service address swapped for the published port.
   sed -e "s/nnserve:8080/127.0.0.1:$HOST_PORT/" -e 's/scrape_interval: 5s/scrape_interval: 1s/' \
     "$ROOT/deploy/prometheus/prometheus.yml" >"$WORK/prometheus/prometheus.yml"
+  cp "$ROOT/deploy/prometheus/alerts.yml" "$WORK/prometheus/"
   prometheus --config.file="$WORK/prometheus/prometheus.yml" --storage.tsdb.path="$WORK/prometheus/data" \
     --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$WORK/prometheus.log" 2>&1 &
   PROM_PID=$!
