@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { defaultThreads } from './cpu-limit.js';
 import { INDEX_NAME, INDEX_NAME_PATTERN } from './registry/scan.js';
 
 /** Every setting of the service, resolved once at start-up; hot paths read these fields only. */
@@ -58,7 +58,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'indexDir', flag: '--index-dir', env: 'NNSERVE_INDEX_DIR', kind: 'string', defaultText: './indexes', description: 'Directory holding `<name>.ann` + `<name>.json` (+ the ids file the manifest names, if any: `<name>.ids` as `nnserve build` writes it); watched for new and replaced files.' },
   { key: 'port', flag: '--port', env: 'PORT', kind: 'int', min: 0, max: 65535, defaultText: '8080', description: 'TCP port to listen on (0 = any free port).' },
   { key: 'host', flag: '--host', env: 'HOST', kind: 'string', defaultText: '0.0.0.0', description: 'Address to bind.' },
-  { key: 'workers', flag: '--workers', env: 'NNSERVE_WORKERS', kind: 'int', min: 1, max: 256, defaultText: 'number of CPUs', description: 'Query worker threads (Piscina pool size). Index memory is shared, so more workers do not add index copies.' },
+  { key: 'workers', flag: '--workers', env: 'NNSERVE_WORKERS', kind: 'int', min: 1, max: 256, defaultText: 'number of CPUs', description: 'Query worker threads (Piscina pool size). Index memory is shared, so more workers do not add index copies. The default follows a container\'s CPU limit when there is one (cgroup CPU quota, rounded up), not the host\'s CPU count.' },
   { key: 'logLevel', flag: '--log-level', env: 'NNSERVE_LOG_LEVEL', kind: 'level', defaultText: 'info', description: `pino log level (${LOG_LEVELS.join(', ')}).` },
   { key: 'accessLog', flag: '--access-log', env: 'NNSERVE_ACCESS_LOG', kind: 'bool', defaultText: 'true', description: 'One `info` log line per request (id, client address, method, route, status, time). Bodies and vectors are never logged.' },
   { key: 'adminToken', flag: '--admin-token', env: 'NNSERVE_ADMIN_TOKEN', kind: 'secret', defaultText: 'unset', description: 'Enables `POST /v1/admin/reload` with `Authorization: Bearer <token>`; when unset the route answers 404.' },
@@ -95,7 +95,7 @@ export function defaults(): ServiceConfig {
     indexDir: resolve('indexes'),
     host: '0.0.0.0',
     port: 8080,
-    workers: Math.max(1, availableParallelism()),
+    workers: defaultThreads(),
     logLevel: 'info',
     accessLog: true,
     adminToken: null,

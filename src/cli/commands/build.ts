@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { accessSync, constants, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { AnnoyIndex, queryVectorProblem } from '../../annoy/index.js';
@@ -10,6 +9,7 @@ import { formatBytes } from '../../build/format-bytes.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
+import { defaultThreads } from '../../service/cpu-limit.js';
 import { INDEX_NAME, INDEX_NAME_PATTERN } from '../../service/registry/scan.js';
 import { CliError, intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
 import { createProgress } from '../progress.js';
@@ -32,7 +32,7 @@ Options:
   -m, --metric <m>    angular | euclidean | manhattan | dot | hamming (hamming: 0/1 values, one per bit)
   --trees <T>         number of trees (default 10; -1 = Annoy's automatic count)
   --seed <S>          random seed, for reproducible builds
-  --threads <N>       build threads (default: available CPUs)
+  --threads <N>       build threads (default: available CPUs, or the container's CPU limit)
   -h, --help          show this help
 `;
 
@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     const trees = intOption(parsed.values, 'trees', -1, 100_000) ?? 10;
     if (trees === 0) throw new UsageError('--trees must be at least 1 (or -1 for automatic)');
     const seed = intOption(parsed.values, 'seed', 0);
-    const threads = intOption(parsed.values, 'threads', 1, 1024) ?? availableParallelism();
+    const threads = intOption(parsed.values, 'threads', 1, 1024) ?? defaultThreads();
     if (!output.endsWith('.ann')) throw new UsageError(`the output file must end in .ann (got ${JSON.stringify(output)})`);
     checkOutputPath(output);
     await buildCommand({ input, output, metric, trees, seed, threads });
