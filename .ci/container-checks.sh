@@ -497,15 +497,19 @@ publish_new_version() {
 }
 
 # The image's default (no /indexes mount) still starts read-only: /indexes is a VOLUME, so Docker
-# gives it an anonymous writable volume where the demo index is created.
+# gives it an anonymous writable volume where the demo index is created. With no NNSERVE_WORKERS,
+# the pool size follows the container's CPU limit (--cpus 1), not the host's CPU count.
 default_volume() {
   local port; port=$(free_port)
-  docker run -d --name "$CONTAINER-b" --read-only --tmpfs /tmp --cap-drop ALL -p "127.0.0.1:$port:8080" "$IMAGE" >/dev/null
+  docker run -d --name "$CONTAINER-b" --read-only --tmpfs /tmp --cap-drop ALL --cpus 1 -p "127.0.0.1:$port:8080" "$IMAGE" >/dev/null
   wait_for 60 "unmounted container ready" curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
-  local names; names=$(curl -fsS "http://127.0.0.1:$port/v1/indexes" | json indexes | grep -o '"name":"[^"]*"')
+  local names threads
+  names=$(curl -fsS "http://127.0.0.1:$port/v1/indexes" | json indexes | grep -o '"name":"[^"]*"')
+  threads=$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^nnserve_pool_threads / {print $2}')
   docker rm -f -v "$CONTAINER-b" >/dev/null
   [[ $names == '"name":"demo"' ]] || die "unmounted container serves $names"
-  log "without a mount: read-only container serves the demo from the anonymous /indexes volume"
+  [[ $threads == 1 ]] || die "--cpus 1 container runs $threads query workers, expected 1 (host has $(nproc) CPUs)"
+  log "without a mount: read-only container serves the demo from the anonymous /indexes volume; --cpus 1 gives 1 worker (host: $(nproc) CPUs)"
 }
 
 compose_up() {
