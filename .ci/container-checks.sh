@@ -616,6 +616,12 @@ prometheus_scrape() {
   up=$(prom_value 'up{job="nnserve"}')
   log "Prometheus (pid $PROM_PID) API: $q = $(prom_value "$q"), up{job=\"nnserve\"} = $up"
   [[ $up == 1 ]] || die "scrape target not up"
+  # The shipped alerting rules are loaded and evaluate without error against the live series.
+  local rules
+  rules=$(curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/rules" | node -e \
+    'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).data.groups.flatMap(g=>g.rules);console.log(r.length+" "+r.filter(x=>x.health!=="ok"&&x.health!=="unknown").map(x=>x.name+":"+x.lastError).join(","))})')
+  [[ ${rules%% *} -ge 5 && ${rules#* } == "" ]] || die "alerting rules: $rules"
+  log "Prometheus loaded ${rules%% *} alerting rules, none failing"
   kill "$PROM_PID"; wait "$PROM_PID" 2>/dev/null || true; PROM_PID=
 }
 
