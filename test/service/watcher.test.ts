@@ -160,3 +160,17 @@ t.test('a load that fails for a passing reason is tried again, later and less of
   t.equal(tries.words.length, 4, 'not loaded again once served');
   t.equal(tries.broken.length, 1, 'a file rejected for its content waits until it changes');
 });
+
+t.test('a retry scheduled minutes ahead does not hold up changes to other indexes (polling off)', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const load = (d: string, name: string): Promise<LoadedIndex> =>
+    name === 'words' ? Promise.reject(new IndexLoadError('words.ann: Array buffer allocation failed', true)) : loadIndexInWorker({ dir: d, name });
+  const registry = new IndexRegistry();
+  const watcher = new IndexWatcher(registry, { dir, pollIntervalMs: 0, debounceMs: 50, retryFirstMs: 600_000, log: pino({ level: 'silent' }), load });
+  t.teardown(() => watcher.stop());
+  await watcher.start();
+  writeIndex(dir, 'other', buildIndex('other', { dimensions: 4, items: 40 }));
+  await waitForVersion(registry, 'other', 1);
+  t.pass('the new index was loaded on its fs.watch event, not after the retry');
+});

@@ -64,6 +64,7 @@ export class IndexWatcher {
   private fsWatcher: FSWatcher | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeAt = 0;
   private running: Promise<LoadOutcome[]> | null = null;
   private again = false;
   private stopped = false;
@@ -117,12 +118,18 @@ export class IndexWatcher {
     while (this.running) await this.running.catch(() => undefined);
   }
 
+  /**
+   * Schedules a scan in `delayMs`. A scan already due sooner covers this request (a storm of
+   * fs.watch events makes one scan); one due later (a retry minutes away) is brought forward.
+   */
   private wake(delayMs: number): void {
     if (this.stopped) return;
+    const at = Date.now() + delayMs;
     if (this.wakeTimer) {
-      if (delayMs > 0) return;
+      if (delayMs > 0 && this.wakeAt <= at) return;
       clearTimeout(this.wakeTimer);
     }
+    this.wakeAt = at;
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = null;
       void this.sync({}).catch((err) => this.options.log.error({ err: (err as Error).message }, 'index scan failed'));
