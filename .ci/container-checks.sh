@@ -512,6 +512,23 @@ default_volume() {
   log "without a mount: read-only container serves the demo from the anonymous /indexes volume; --cpus 1 gives 1 worker (host: $(nproc) CPUs)"
 }
 
+# A container whose memory limit cannot hold a new index refuses to read it, naming the sizes,
+# instead of being OOM-killed with everything it serves (the file is never read: a sparse one does).
+memory_limit() {
+  local dir=$WORK/memory-indexes port reason
+  mkdir -p "$dir"
+  truncate -s 300M "$dir/big.ann"
+  echo '{"metric":"angular","dimensions":40}' >"$dir/big.json"
+  port=$(free_port)
+  docker run -d --name "$CONTAINER-m" --read-only --tmpfs /tmp --cap-drop ALL --memory 256m \
+    -v "$dir:/indexes:ro" -p "127.0.0.1:$port:8080" "$IMAGE" >/dev/null
+  wait_for 60 "memory-limited container ready" curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
+  reason=$(curl -fsS "http://127.0.0.1:$port/v1/indexes" | json rejected)
+  docker rm -f "$CONTAINER-m" >/dev/null
+  [[ $reason == *'big.ann needs 300.0 MiB and the memory limit (256.0 MiB) leaves'* ]] || die "memory limit not applied: rejected = $reason"
+  log "--memory 256m: a 300 MiB index is refused before it is read, the process keeps serving"
+}
+
 compose_up() {
   if ! command -v docker-compose >/dev/null; then skip "docker-compose up: not installed"; return 0; fi
   local dir=$WORK/compose port
@@ -649,7 +666,7 @@ engine_part() {
       return 0
     fi
   done
-  docker rm -f "$CONTAINER" "$CONTAINER-b" >/dev/null 2>&1 || true
+  docker rm -f "$CONTAINER" "$CONTAINER-b" "$CONTAINER-m" >/dev/null 2>&1 || true
   step "docker build" image_build
   step "run read-only, non-root, healthy" run_container
   step "curl query" query_vector
@@ -657,6 +674,7 @@ engine_part() {
   step "prometheus scrape" prometheus_scrape
   step "SIGTERM during slow request" sigterm_drain
   step "image default volume" default_volume
+  step "memory limit" memory_limit
   step "docker-compose up" compose_up
   step "stop dockerd" stop_dockerd
 }

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { defaultThreads } from './cpu-limit.js';
+import { defaultThreads } from './cgroup-limits.js';
 import { INDEX_NAME, INDEX_NAME_PATTERN } from './registry/scan.js';
 
 /** Every setting of the service, resolved once at start-up; hot paths read these fields only. */

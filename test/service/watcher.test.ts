@@ -3,6 +3,7 @@ import t from 'tap';
 import pino from 'pino';
 import { isTransientLoadFailure } from '../../src/service/registry/load-failure.js';
 import { IndexLoadError, loadIndexInWorker, type LoadedIndex } from '../../src/service/registry/loader.js';
+import { LOAD_MARGIN_BYTES } from '../../src/service/registry/memory-headroom.js';
 import { IndexRegistry } from '../../src/service/registry/registry.js';
 import { IndexWatcher } from '../../src/service/registry/watcher.js';
 import { startServer } from '../../src/service/server.js';
@@ -173,4 +174,32 @@ t.test('a retry scheduled minutes ahead does not hold up changes to other indexe
   writeIndex(dir, 'other', buildIndex('other', { dimensions: 4, items: 40 }));
   await waitForVersion(registry, 'other', 1);
   t.pass('the new index was loaded on its fs.watch event, not after the retry');
+});
+
+t.test('a file that would not fit in the memory limit is not read (the kernel would kill the process); it loads once there is room', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const bytes = buildIndex('big', { dimensions: 64, items: 400 }).ann.byteLength;
+  writeIndex(dir, 'big', buildIndex('big', { dimensions: 64, items: 400 }));
+  const rss = 300 * 1024 ** 2;
+  let limit = rss + LOAD_MARGIN_BYTES + bytes - 1; // one byte short
+  let reads = 0;
+  const load = (d: string, name: string): Promise<LoadedIndex> => {
+    if (name === 'big') reads++;
+    return loadIndexInWorker({ dir: d, name });
+  };
+  const registry = new IndexRegistry();
+  const watcher = new IndexWatcher(registry, {
+    dir, pollIntervalMs: 50, debounceMs: 0, retryFirstMs: 100, log: pino({ level: 'silent' }), load,
+    memory: () => ({ limit, rss }),
+  });
+  t.teardown(() => watcher.stop());
+  const outcomes = await watcher.start();
+  t.same(outcomes.map((o) => [o.index, o.result]), [['big', 'rejected'], ['words', 'loaded']]);
+  t.match(outcomes[0].reason, /^big\.ann needs .* and the memory limit .* leaves .*: not loaded, since that would get the process killed/);
+  t.equal(reads, 0, 'the file was not read');
+  t.match(registry.rejection('big')?.reason, /memory limit/, 'the API can say why');
+  limit += 1;
+  await waitForVersion(registry, 'big', 1);
+  t.equal(reads, 1, 'read once there was room');
 });

@@ -9,7 +9,7 @@ import { formatBytes } from '../../build/format-bytes.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
 import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
-import { defaultThreads } from '../../service/cpu-limit.js';
+import { defaultThreads } from '../../service/cgroup-limits.js';
 import { INDEX_NAME, INDEX_NAME_PATTERN } from '../../service/registry/scan.js';
 import { CliError, intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
 import { createProgress } from '../progress.js';

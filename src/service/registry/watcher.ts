@@ -1,6 +1,9 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { IndexLoadError, loadIndexInWorker, type LoadedIndex } from './loader.js';
+import { cgroupMemoryLimit } from '../cgroup-limits.js';
+import { memoryShortfall, type MemoryState } from './memory-headroom.js';
 import { publicReason } from './public-reason.js';
 import type { IndexRegistry } from './registry.js';
 import { contentFingerprint, indexFingerprint, scanIndexDir } from './scan.js';
@@ -18,7 +21,11 @@ export interface WatcherOptions {
   load?: IndexLoad;
   /** Wait before the first retry of a load that failed for a passing reason; doubles up to RETRY_MAX_MS. */
   retryFirstMs?: number;
+  /** The memory limit and resident memory now; defaults to the cgroup's limit and process RSS. */
+  memory?: () => MemoryState;
 }
+
+const currentMemory = (): MemoryState => ({ limit: cgroupMemoryLimit(), rss: process.memoryUsage.rss() });
 
 const RETRY_FIRST_MS = 5_000;
 const RETRY_MAX_MS = 5 * 60_000;
@@ -316,12 +323,16 @@ export class IndexWatcher {
   }
 
   /**
-   * One load, abandoned when it outlives loadTimeoutMs (storage whose reads stall would otherwise
+   * One load: refused up front when the file would not fit in the container's memory limit (a
+   * passing failure, tried again later), abandoned when it outlives loadTimeoutMs (storage whose reads stall would otherwise
    * hold up every later swap, admin reload and shutdown behind it) or when the watcher stops. The
    * files are then marked attempted, so the same files are not tried again (each try could strand
    * a thread).
    */
   private async loadWithinLimit(name: string): Promise<LoadedIndex> {
+    const bytes = statSync(join(this.options.dir, `${name}.ann`), { throwIfNoEntry: false })?.size ?? 0;
+    const shortfall = memoryShortfall(`${name}.ann`, bytes, (this.options.memory ?? currentMemory)());
+    if (shortfall) throw new IndexLoadError(shortfall, true);
     const controller = new AbortController();
     this.loading = controller;
     const limit = this.options.loadTimeoutMs ?? 0;

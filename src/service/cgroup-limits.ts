@@ -46,3 +46,25 @@ export function defaultThreads(read: ReadText = readText): number {
   const limit = cgroupCpuLimit(read);
   return Math.max(1, limit === null ? cpus : Math.min(cpus, Math.ceil(limit)));
 }
+
+/** cgroup v1 writes "no limit" as the largest page-aligned 63-bit number. */
+const V1_UNLIMITED = 2 ** 62;
+
+/**
+ * Bytes of memory the container may use (Kubernetes `resources.limits.memory`, `docker run
+ * --memory`), or null when unlimited. Past it, the kernel kills the whole process: every index
+ * stops serving, not just the one being loaded.
+ */
+export function cgroupMemoryLimit(read: ReadText = readText): number | null {
+  const v2 = read('/sys/fs/cgroup/memory.max');
+  if (v2 !== null) return bytes(v2.trim());
+  const v1 = read('/sys/fs/cgroup/memory/memory.limit_in_bytes');
+  if (v1 === null) return null;
+  const limit = bytes(v1.trim());
+  return limit !== null && limit < V1_UNLIMITED ? limit : null;
+}
+
+function bytes(text: string): number | null {
+  const n = Number(text);
+  return text !== 'max' && Number.isFinite(n) && n > 0 ? n : null;
+}
