@@ -202,9 +202,11 @@ export class IndexWatcher {
       const fingerprint = indexFingerprint(dir, name);
       const last = this.attempted.get(name);
       const retry = this.retries.get(name);
-      // Unchanged files have had their answer, unless a passing failure's retry is due.
-      const retryDue = retry !== undefined && retry.at <= now;
-      if (!mode.force && !retryDue && last !== undefined && (last === fingerprint || last === contentFingerprint(fingerprint))) {
+      const unchanged = last !== undefined && (last === fingerprint || last === contentFingerprint(fingerprint));
+      // Unchanged files have had their answer, unless a passing failure's retry is due (and then
+      // without a debounce: they are known to be still). Changed files wait for quiet as usual.
+      const retryDue = unchanged && retry !== undefined && retry.at <= now;
+      if (!mode.force && unchanged && !retryDue) {
         if (retry) retryIn = Math.min(retryIn, retry.at - now);
         this.pending.delete(name);
         continue;
