@@ -58,7 +58,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
     (request) => {
       const b = request.body;
       const options = { n: b.n, searchK: b.search_k, includeDistances: b.include_distances, exclude: b.exclude };
-      if ((b.vector === undefined) === (b.item === undefined)) throw serviceErrors.badInput('body must have either "vector" or "item", not both');
+      if ((b.vector === undefined) === (b.item === undefined)) throw serviceErrors.badInput(`body must have either "vector" or "item"${b.vector === undefined ? '' : ', not both'}`);
       return b.vector !== undefined ? app.nn.queries.search(request.params.name, b.vector, options) : app.nn.queries.searchByItem(request.params.name, b.item!, options);
     },
   );
