@@ -24,6 +24,11 @@ export class ManifestError extends Error {
   override name = 'ManifestError';
 }
 
+/** What a manifest's "ids" may name: a plain file name in the manifest's own directory. */
+export function isIdsFileName(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && !value.includes('/') && !value.includes('\\') && !value.startsWith('.');
+}
+
 /** Validates parsed JSON as a manifest; the message says which field is wrong and why. */
 export function parseManifest(value: unknown, source = 'manifest'): IndexManifest {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -42,7 +47,7 @@ export function parseManifest(value: unknown, source = 'manifest'): IndexManifes
     }
   }
   if (m.ids !== undefined && m.ids !== null) {
-    if (typeof m.ids !== 'string' || m.ids.length === 0 || m.ids.includes('/') || m.ids.includes('\\') || m.ids.startsWith('.')) {
+    if (!isIdsFileName(m.ids)) {
       throw new ManifestError(`${source}: "ids" must be a plain file name in the same directory or null (got ${JSON.stringify(m.ids)})`);
     }
   }

@@ -162,6 +162,26 @@ t.test('invalid replacements are rejected and the old version keeps serving', as
   t.equal(generationOf(r.body.ids), 2, 'a valid file is picked up after rejections');
 });
 
+t.test('an ids file the manifest names under another name: its late arrival and its replacement alone are picked up', async (t) => {
+  const dir = tempDir(t);
+  const g1 = generation(1);
+  // The manifest and the .ann land first, the ids file they name after them: rejected at first.
+  writeTestFile(join(dir, 'swap.ann'), g1.ann);
+  writeTestFile(join(dir, 'swap.json'), JSON.stringify({ ...g1.manifest, ids: 'swap-ids.txt' }));
+  const { server, logs } = await serveLogged(t, dir, { pollIntervalMs: 50, debounceMs: 20 });
+  t.equal(logs.find(/^index rejected/).length, 1, 'rejected while its ids file is missing');
+  writeTestFile(join(dir, 'swap-ids.txt'), g1.ids!.join('\n') + '\n');
+  await waitFor(async () => ((await servedVersion(server.url)) === 1 ? true : undefined), 200);
+  t.equal((await http(server.url, 'GET', '/v1/indexes/swap/items/g1-7')).status, 200, 'served once the ids file arrives');
+  // New ids for the same vectors, delivered on their own.
+  writeTestFile(join(dir, 'swap-ids.txt'), g1.ids!.map((id) => id.replace(/^g1-/, 'g9-')).join('\n') + '\n');
+  await waitFor(async () => ((await servedVersion(server.url)) === 2 ? true : undefined), 200);
+  const r = await http(server.url, 'GET', '/v1/indexes/swap/items/g9-7');
+  t.equal(r.status, 200, 'the replaced ids file is served');
+  t.equal(r.body.version, 2);
+  t.equal((await http(server.url, 'GET', '/v1/indexes/swap/items/g1-7')).status, 404, 'the old ids are gone');
+});
+
 t.test('new index names appear, removed ones disappear', async (t) => {
   const dir = tempDir(t);
   writeIndex(dir, 'swap', generation(1));

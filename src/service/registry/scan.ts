@@ -1,5 +1,7 @@
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { isIdsFileName } from '../../index-files/manifest.js';
+import { readRegularFileText } from '../../index-files/open-regular.js';
 
 /** What an index name may be; the route schemas use the same text for `{name}`. */
 export const INDEX_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
@@ -75,10 +77,34 @@ export function contentFingerprint(fingerprint: string): string {
   return fingerprint.replace(/#[^|]*/g, '');
 }
 
+/** The ids file each manifest names, with the manifest identity it was read at: a manifest is read again only once it changes. */
+const namedIds = new Map<string, { identity: string; file: string | null }>();
+
+/** The file a manifest's "ids" names, or null (none, or a manifest the loader will refuse anyway). */
+function idsFileNamedBy(manifestPath: string, identity: string): string | null {
+  const known = namedIds.get(manifestPath);
+  if (known?.identity === identity) return known.file;
+  let file: string | null = null;
+  try {
+    const ids = (JSON.parse(readRegularFileText(manifestPath)) as { ids?: unknown } | null)?.ids;
+    if (isIdsFileName(ids)) file = ids;
+  } catch {
+    // Unreadable or not JSON: the load reports it.
+  }
+  namedIds.set(manifestPath, { identity, file });
+  return file;
+}
+
 /**
- * Fingerprint of the files an index is made of. Only `<name>.ids` is watched for ids: a manifest
- * naming another ids file still reloads when the manifest itself is replaced.
+ * Fingerprint of the files an index is made of: `.ann`, manifest, `<name>.ids`, and the ids file
+ * the manifest names when that is another file, so that file arriving after its manifest (a
+ * rejected load) or replaced on its own is noticed too.
  */
 export function indexFingerprint(dir: string, name: string): string {
-  return `${fileIdentity(join(dir, `${name}.ann`))}|${fileIdentity(join(dir, `${name}.json`))}|${fileIdentity(join(dir, `${name}.ids`))}`;
+  const manifest = join(dir, `${name}.json`);
+  const manifestIdentity = fileIdentity(manifest);
+  const own = `${name}.ids`;
+  const named = manifestIdentity === '-' ? null : idsFileNamedBy(manifest, manifestIdentity);
+  const extra = named !== null && named !== own ? `|${fileIdentity(join(dir, named))}` : '';
+  return `${fileIdentity(join(dir, `${name}.ann`))}|${manifestIdentity}|${fileIdentity(join(dir, own))}${extra}`;
 }
