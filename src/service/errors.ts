@@ -20,7 +20,9 @@ export const errors = {
   /** `rejection`: why its files are not served, when they were rejected (already free of server paths). */
   indexNotFound: (name: string, rejection?: { reason: string; at: string }) =>
     new ServiceError('NNS_ERR_INDEX_NOT_FOUND', 404, `index ${JSON.stringify(name)} not found${rejection ? `; its files were rejected at ${rejection.at}: ${rejection.reason}` : ''}`),
-  itemNotFound: (index: string, id: string | number) => new ServiceError('NNS_ERR_ITEM_NOT_FOUND', 404, `item ${JSON.stringify(id)} not found in index ${JSON.stringify(index)}`),
+  /** `what` names the id's place ("item", or "queries[3].item" in a batch of hundreds). */
+  itemNotFound: (index: string, id: string | number, what = 'item') =>
+    new ServiceError('NNS_ERR_ITEM_NOT_FOUND', 404, `${what} ${JSON.stringify(id)} not found in index ${JSON.stringify(index)}`),
   /** `what` names the vector ("vector", or "queries[3].vector" in a batch of hundreds). */
   dimensionMismatch: (what: string, expected: number, actual: number) =>
     new ServiceError('NNS_ERR_DIM_MISMATCH', 400, `${what} has ${actual} values, index expects ${expected}`),

@@ -112,7 +112,7 @@ export class QueryService {
     const specs: QuerySpec[] = [];
     for (let i = 0; i < queries.length; i++) {
       const q = queries[i];
-      specs.push('vector' in q ? this.vectorOf(entry, q.vector, `queries[${i}].vector`) : this.itemOf(entry, q.item));
+      specs.push('vector' in q ? this.vectorOf(entry, q.vector, `queries[${i}].vector`) : this.itemOf(entry, q.item, `queries[${i}].item`));
     }
     return whenAnswered(this.execute(entry, 'batch', specs, options.n, options), (answers) => {
       const results: Neighbors[] = new Array(answers.length);
@@ -148,9 +148,9 @@ export class QueryService {
     return item;
   }
 
-  private itemOf(entry: IndexEntry, id: ExternalId): number {
+  private itemOf(entry: IndexEntry, id: ExternalId, what?: string): number {
     const item = this.lookup(entry, id);
-    if (item < 0) throw errors.itemNotFound(entry.name, id);
+    if (item < 0) throw errors.itemNotFound(entry.name, id, what);
     return item;
   }
 

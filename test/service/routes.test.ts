@@ -155,6 +155,9 @@ t.test('batch search', async (t) => {
   const ints2 = await http(base, 'POST', '/v1/indexes/ints/search/batch', { queries: [{ item: 5 }, { item: '6' }], n: 2, include_distances: false });
   t.same(ints2.body.results, [{ ids: engineInts.getNnsByItem(5, 2).ids }, { ids: engineInts.getNnsByItem(6, 2).ids }]);
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ item: 'missing' }] }), 404);
+  const missing = await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ item: 'w1' }, { vector: vector(8) }, { item: 'missing' }] });
+  noLeak(t, missing, 404);
+  t.equal(missing.body.message, 'queries[2].item "missing" not found in index "words"', 'the message says which query of the batch names an unknown item');
   noLeak(t, await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ vector: [1, 2] }] }), 400);
   const short = await http(base, 'POST', '/v1/indexes/words/search/batch', { queries: [{ item: 'w1' }, { vector: vector(8) }, { vector: [1, 2] }] });
   noLeak(t, short, 400);
