@@ -244,6 +244,12 @@ t.test('input errors', async (t) => {
   const plain = await http(base, 'POST', '/v1/indexes/words/search', JSON.stringify({ vector: vector(8) }), { 'content-type': 'text/plain' });
   noLeak(t, plain, 415);
   t.match(plain.body.message, /text\/plain/, 'names the content type it refused');
+  // A parameter given twice is named as such, not called a non-integer (or a non-string).
+  for (const [path, key] of [['/v1/indexes/words/items/w1/neighbors?n=2&n=3', 'n'], ['/v1/indexes/words/items/w1/neighbors?include_distances=false&include_distances=false', 'include_distances'], ['/v1/indexes/words/distance?a=w1&b=w2&b=w3', 'b']]) {
+    const twice = await http(base, 'GET', path);
+    noLeak(t, twice, 400);
+    t.equal(twice.body.message, `querystring/${key} is given 2 times; give it once`, path);
+  }
   const spelled = await http(base, 'GET', '/v1/indexes/words/items/w1/neighbors?n=0x10');
   t.match(spelled.body.message, /querystring\/n must be an integer written in decimal digits/);
   for (const qs of ['n=3', 'n=-0', 'search_k=-1', 'n=3&search_k=50']) t.equal((await http(base, 'GET', `/v1/indexes/words/items/w1/neighbors?${qs}`)).status, qs === 'n=-0' ? 400 : 200, qs);

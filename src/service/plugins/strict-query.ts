@@ -12,19 +12,25 @@ interface QuerySchema {
 /**
  * Query strings are coerced to the schema's types, and Ajv's coercion takes whatever Number()
  * takes: `n=0x10`, `n=%20%203` and `n=1e3` would all pass as integers. Integer parameters must be
- * written in decimal digits; this checks the raw text before the schema coerces it.
+ * written in decimal digits; this checks the raw text before the schema coerces it. A parameter
+ * given twice (`?n=2&n=3`) is refused as such: the schema alone would say "must be integer" of two
+ * integers.
  */
 async function strictQuery(app: FastifyInstance): Promise<void> {
   app.addHook('onRoute', (route) => {
     const properties = (route.schema?.querystring as QuerySchema | undefined)?.properties ?? {};
-    const integers = Object.keys(properties).filter((key) => properties[key].type === 'integer');
-    if (integers.length === 0) return;
+    const keys = Object.keys(properties);
+    if (keys.length === 0) return;
+    const integers = new Set(keys.filter((key) => properties[key].type === 'integer'));
     const check: preValidationHookHandler = (request, _reply, done) => {
       const query = request.query as Record<string, unknown>;
-      for (const key of integers) {
+      for (const key of keys) {
         const raw = query[key];
-        const values = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
-        if (values.some((v) => typeof v !== 'string' || !DECIMAL_INTEGER.test(v))) {
+        if (Array.isArray(raw)) {
+          done(errors.badInput(`querystring/${key} is given ${raw.length} times; give it once`));
+          return;
+        }
+        if (integers.has(key) && raw !== undefined && (typeof raw !== 'string' || !DECIMAL_INTEGER.test(raw))) {
           done(errors.badInput(`querystring/${key} must be an integer written in decimal digits`));
           return;
         }
