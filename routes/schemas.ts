@@ -31,6 +31,7 @@ export function errors(...codes: number[]): Record<number, object> {
     401: 'Missing or wrong API key (only when NNSERVE_API_KEY or NNSERVE_API_KEYS is set).',
     404: 'Unknown index or item.',
     413: 'Request body larger than the configured limit.',
+    415: 'Request body that is not application/json, or compressed (Content-Encoding other than identity; the answer carries Accept-Encoding: identity).',
     429: 'Too many requests from this address (only when NNSERVE_RATE_LIMIT_MAX is set); see Retry-After.',
     503: 'Query queue full (see Retry-After), shutting down, the query\'s worker thread failed twice, or (admin reload) the index directory cannot be read.',
     504: 'The query did not finish within the configured deadline.',

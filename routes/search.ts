@@ -52,7 +52,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
           additionalProperties: false,
           examples: [searchExample, searchByItemExample],
         },
-        response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 413, 503, 504) },
+        response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 413, 415, 503, 504) },
       },
     },
     (request) => {
@@ -112,7 +112,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
               },
             },
           },
-          ...errors(400, 401, 404, 413, 503, 504),
+          ...errors(400, 401, 404, 413, 415, 503, 504),
         },
       },
     },

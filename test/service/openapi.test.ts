@@ -70,3 +70,19 @@ t.test("the document's examples, as Swagger UI's Try-it-out sends them, answer 2
   t.equal(similar.body.ids.length, 5);
   t.notOk(similar.body.ids.includes('item-42') || similar.body.ids.includes('item-7192'), 'the item example leaves out what it excludes');
 });
+
+t.test('the statuses a body route answers for a body it refuses are documented (415 for a non-JSON or compressed body)', async (t) => {
+  const dir = tempDir(t);
+  ensureDemoIndex(dir);
+  const server = await serve(t, dir, { workers: 1 });
+  const doc = (await http(server.url, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+  for (const path of ['/v1/indexes/demo/search', '/v1/indexes/demo/search/batch']) {
+    const documented = doc.paths[path.replace('/demo/', '/{name}/')].post.responses;
+    const plain = await http(server.url, 'POST', path, '{}', { 'content-type': 'text/plain' });
+    const gzip = await http(server.url, 'POST', path, '{}', { 'content-encoding': 'gzip' });
+    for (const r of [plain, gzip]) {
+      t.equal(r.status, 415, path);
+      t.ok(documented[String(r.status)], `POST ${path}: ${r.status} is in the document`);
+    }
+  }
+});
