@@ -247,6 +247,29 @@ t.test('an index landing during the initial load is served after it, with pollin
   t.pass('the new index is served without another change in the directory');
 });
 
+t.test('an index replaced while the start-up load reads it: the service is ready only once it is served', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'swap', generation(1));
+  let first = true;
+  // The deliverer publishes version 2 while the start-up load reads version 1: that read is discarded.
+  const load = async (d: string, name: string) => {
+    const loaded = await loadIndexInWorker({ dir: d, name });
+    if (first) {
+      first = false;
+      writeIndex(dir, 'swap', generation(2));
+    }
+    return loaded;
+  };
+  // Polling off and a long debounce: only the start-up load itself can serve the index before readiness.
+  const { server } = await serveLogged(t, dir, { pollIntervalMs: 0, debounceMs: 300 }, 'silent', load);
+  const ready = await http(server.url, 'GET', '/readyz');
+  t.equal(ready.status, 200);
+  t.same(ready.body, { status: 'ready', indexes: 1 }, 'ready with the index found at start-up');
+  const r = await http(server.url, 'POST', '/v1/indexes/swap/search', { vector: [1, 2, 3, 4, 5, 6, 7, 8], n: 3 });
+  t.equal(r.status, 200, 'and it answers');
+  t.equal(generationOf(r.body.ids), 2, 'from the files that settled');
+});
+
 t.test('an index directory gone for a while is logged once, not at every poll', async (t) => {
   const dir = tempDir(t);
   writeIndex(dir, 'swap', generation(1));

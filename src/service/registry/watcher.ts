@@ -224,7 +224,10 @@ export class IndexWatcher {
         }
       }
       this.pending.delete(name);
-      const outcome = await this.loadOne(name, fingerprint);
+      let outcome = await this.loadOne(name, fingerprint);
+      // Readiness waits for every index found at start-up: one whose files changed while it was
+      // read is read again once they have been still for debounceMs, not after readiness.
+      while (outcome === null && mode.initial && !this.stopped) outcome = await this.loadOne(name, await this.settled(name));
       if (outcome) outcomes.push(outcome);
       else retryIn = Math.min(retryIn, debounceMs);
       const next = this.retries.get(name);
@@ -260,6 +263,18 @@ export class IndexWatcher {
     }
     if (retryIn !== Infinity && !this.stopped) this.wake(Math.max(1, retryIn));
     return outcomes;
+  }
+
+  /** The index's fingerprint once its files have not changed for debounceMs (or the watcher stopped). */
+  private async settled(name: string): Promise<string> {
+    const { dir, debounceMs } = this.options;
+    let fingerprint = indexFingerprint(dir, name);
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, debounceMs));
+      const now = indexFingerprint(dir, name);
+      if (now === fingerprint || this.stopped) return now;
+      fingerprint = now;
+    }
   }
 
   /** Loads one index; returns null when its files changed during the load (retried later). */
