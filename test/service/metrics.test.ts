@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { AnnoyIndex } from '../../src/annoy/index.js';
 import { readIndexFile } from '../../src/index-files/read-storage.js';
-import { buildIndex, http, metric, serve, tempDir, writeIndex } from './helpers.js';
+import { connect } from 'node:net';
+import { serveLogged } from '../reliability/helpers.js';
+import { buildIndex, http, metric, serve, tempDir, waitFor, writeIndex } from './helpers.js';
 
 const dir = tempDir(t);
 const TREES = 5;
@@ -80,4 +82,34 @@ t.test('index and pool gauges', async (t) => {
   t.ok(utilization >= 0 && utilization <= 1);
   t.ok(metric(text, 'process_resident_memory_bytes')! > 0, 'default process metrics');
   t.equal(metric(text, 'nnserve_http_request_duration_seconds_count', { route: '/metrics' }), 1, 'the scrape itself is counted once done');
+});
+
+t.test('requests whose client gives up before the answer are counted and logged, as 499', async (t) => {
+  const slowDir = tempDir(t);
+  writeIndex(slowDir, 'slow', buildIndex('slow', { dimensions: 32, items: 4000, trees: 4, seed: 5 }));
+  const { server, logs } = await serveLogged(t, slowDir, { workers: 1, maxBatch: 4096, accessLog: true });
+  const { port } = server;
+  /** Writes `text` on a raw connection and closes it after `ms`, before any answer can arrive. */
+  const giveUp = (text: string, ms: number) =>
+    new Promise<void>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(text);
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, ms);
+      });
+    });
+  // A batch that scores every item for each of its 4096 queries: far slower than the client waits.
+  const body = JSON.stringify({ queries: Array.from({ length: 4096 }, (_, i) => ({ item: i % 4000 })), n: 5, search_k: 1_000_000 });
+  await giveUp(`POST /v1/indexes/slow/search/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, 50);
+  await waitFor(() => (logs.find('request completed', { route: '/v1/indexes/:name/search/batch', status: 499 }).length === 1 ? true : undefined), 400);
+  // The batch's worker finishes later; nothing more may be recorded for it then.
+  await waitFor(async () => (metric((await http(server.url, 'GET', '/metrics')).text, 'nnserve_queries_total', { index: 'slow', kind: 'batch' }) === 4096 ? true : undefined), 400);
+  const text = (await http(server.url, 'GET', '/metrics')).text;
+  t.equal(metric(text, 'nnserve_http_request_duration_seconds_count', { route: '/v1/indexes/:name/search/batch', method: 'POST', status: '499' }), 1, 'the abandoned batch');
+  t.equal(metric(text, 'nnserve_http_request_duration_seconds_count', { route: '/v1/indexes/:name/search/batch', method: 'POST', status: '200' }), undefined, 'recorded once, not again when its work ends');
+  const lines = logs.find('request completed', { route: '/v1/indexes/:name/search/batch' });
+  t.equal(lines.length, 1, 'one access line');
+  t.equal(lines[0].ip, '127.0.0.1', 'naming the client, whose socket was already closed');
 });

@@ -5,6 +5,9 @@ import type { ServiceMetrics } from '../metrics.js';
 /** Route label of answers no route produced (404s, URLs the router refuses). */
 export const UNMATCHED = 'unmatched';
 
+/** Status recorded for a request whose client closed the connection before its answer was sent (nginx's 499). */
+const CLIENT_CLOSED = 499;
+
 /** Headers every answer carries: its request id, and `connection: close` once shutting down. */
 export function stampResponse(request: FastifyRequest, reply: FastifyReply, shuttingDown: boolean): void {
   reply.header('x-request-id', request.id);
@@ -39,6 +42,19 @@ async function observability(app: FastifyInstance, options: { accessLog: boolean
   });
   app.addHook('onResponse', (request, reply, done) => {
     recordResponse(metrics, log, request, request.routeOptions.url ?? UNMATCHED, reply.statusCode, reply.elapsedTime);
+    done();
+  });
+  // A client that gives up on its answer (its own timeout, a cancelled request) gets none, and
+  // onResponse never runs: without this the request, and the work it caused, left no trace in the
+  // access log or the latency histogram. Only whole requests: one whose body never fully arrived is
+  // the server's request timeout (408) or a broken upload, not a client waiting for an answer.
+  app.addHook('onRequest', (request, reply, done) => {
+    // Read now: a closed socket no longer knows its peer, and the access line names the client
+    // (the socket keeps the address once read, so the later request.ip costs nothing more).
+    void request.raw.socket?.remoteAddress;
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished && request.raw.complete) recordResponse(metrics, log, request, request.routeOptions.url ?? UNMATCHED, CLIENT_CLOSED, reply.elapsedTime);
+    });
     done();
   });
 }
