@@ -60,9 +60,12 @@ export function parseManifest(value: unknown, source = 'manifest'): IndexManifes
   return m as IndexManifest;
 }
 
-/** Splits an ids file (one id per line, line i = item i); a trailing newline is allowed. */
+/**
+ * Splits an ids file (one id per line, line i = item i); a trailing newline is allowed, and a
+ * byte-order mark (Windows tools write one) is not part of the first id.
+ */
 export function parseIdsFile(text: string): string[] {
-  const lines = text.split('\n');
+  const lines = (text.startsWith('\uFEFF') ? text.slice(1) : text).split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
 }

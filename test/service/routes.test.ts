@@ -255,6 +255,19 @@ t.test('input errors', async (t) => {
   for (const qs of ['n=3', 'n=-0', 'search_k=-1', 'n=3&search_k=50']) t.equal((await http(base, 'GET', `/v1/indexes/words/items/w1/neighbors?${qs}`)).status, qs === 'n=-0' ? 400 : 200, qs);
 });
 
+t.test('an ids file that starts with a byte-order mark (Windows tools write one): its first id is found', async (t) => {
+  const bomDir = tempDir(t);
+  const ids = Array.from({ length: 20 }, (_, i) => `p${i}`);
+  writeIndex(bomDir, 'bom', buildIndex('bom', { dimensions: 4, items: 20, ids }));
+  writeFileSync(join(bomDir, 'bom.ids'), '\uFEFF' + ids.join('\r\n') + '\r\n');
+  const bomServer = await serve(t, bomDir, { workers: 1 });
+  const first = await http(bomServer.url, 'GET', '/v1/indexes/bom/items/p0');
+  t.equal(first.status, 200, 'the first id is found');
+  t.equal(first.body.id, 'p0');
+  const all = await http(bomServer.url, 'GET', '/v1/indexes/bom/items/p1/neighbors?n=20&include_distances=false');
+  t.same([...all.body.ids].sort(), [...ids].sort(), 'every id as written, none with the mark');
+});
+
 t.test('request ids', async (t) => {
   const given = await http(base, 'GET', '/healthz', undefined, { 'x-request-id': 'abc-123' });
   t.equal(given.headers['x-request-id'], 'abc-123');
