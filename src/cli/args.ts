@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMetricName, METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
-import { parseManifest, type IndexManifest } from '../index-files/manifest.js';
+import { parseManifest, parseManifestJson, type IndexManifest } from '../index-files/manifest.js';
 
 /** A mistake in how the command was called: the command prints its usage and exits 2. */
 export class UsageError extends Error {
@@ -137,7 +137,7 @@ export function resolveIndexTarget(file: string, values: OptionValues, warn: (me
   let manifest: IndexManifest | null = null;
   if (existsSync(manifestPath)) {
     try {
-      manifest = parseManifest(JSON.parse(readFileSync(manifestPath, 'utf8')), manifestPath);
+      manifest = parseManifest(parseManifestJson(readFileSync(manifestPath, 'utf8')), manifestPath);
     } catch (err) {
       const message = err instanceof SyntaxError ? `${manifestPath}: invalid JSON (${err.message})` : (err as Error).message;
       if (metricFlag === undefined || dimensionsFlag === undefined) throw new CliError(message);

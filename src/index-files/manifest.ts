@@ -24,6 +24,16 @@ export class ManifestError extends Error {
   override name = 'ManifestError';
 }
 
+/** `text` without a leading byte-order mark, which Windows tools write at the start of UTF-8 files. */
+function withoutByteOrderMark(text: string): string {
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}
+
+/** The JSON value of a manifest file's text (a byte-order mark at the start is skipped); SyntaxError when it is not JSON. */
+export function parseManifestJson(text: string): unknown {
+  return JSON.parse(withoutByteOrderMark(text));
+}
+
 /** What a manifest's "ids" may name: a plain file name in the manifest's own directory. */
 export function isIdsFileName(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && !value.includes('/') && !value.includes('\\') && !value.startsWith('.');
@@ -65,7 +75,7 @@ export function parseManifest(value: unknown, source = 'manifest'): IndexManifes
  * byte-order mark (Windows tools write one) is not part of the first id.
  */
 export function parseIdsFile(text: string): string[] {
-  const lines = (text.startsWith('\uFEFF') ? text.slice(1) : text).split('\n');
+  const lines = withoutByteOrderMark(text).split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
 }

@@ -268,6 +268,17 @@ t.test('an ids file that starts with a byte-order mark (Windows tools write one)
   t.same([...all.body.ids].sort(), [...ids].sort(), 'every id as written, none with the mark');
 });
 
+t.test('a manifest that starts with a byte-order mark is read, not rejected as invalid JSON', async (t) => {
+  const bomDir = tempDir(t);
+  const built = buildIndex('bomjson', { dimensions: 4, items: 20 });
+  writeIndex(bomDir, 'bomjson', built);
+  writeFileSync(join(bomDir, 'bomjson.json'), '\uFEFF' + JSON.stringify(built.manifest));
+  const bomServer = await serve(t, bomDir, { workers: 1 });
+  const r = await http(bomServer.url, 'GET', '/v1/indexes/bomjson');
+  t.equal(r.status, 200, 'served');
+  t.equal(r.body.dimensions, 4);
+});
+
 t.test('request ids', async (t) => {
   const given = await http(base, 'GET', '/healthz', undefined, { 'x-request-id': 'abc-123' });
   t.equal(given.headers['x-request-id'], 'abc-123');

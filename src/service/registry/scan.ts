@@ -1,6 +1,6 @@
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { isIdsFileName } from '../../index-files/manifest.js';
+import { isIdsFileName, parseManifestJson } from '../../index-files/manifest.js';
 import { readRegularFileText } from '../../index-files/open-regular.js';
 
 /** What an index name may be; the route schemas use the same text for `{name}`. */
@@ -86,7 +86,7 @@ function idsFileNamedBy(manifestPath: string, identity: string): string | null {
   if (known?.identity === identity) return known.file;
   let file: string | null = null;
   try {
-    const ids = (JSON.parse(readRegularFileText(manifestPath)) as { ids?: unknown } | null)?.ids;
+    const ids = (parseManifestJson(readRegularFileText(manifestPath)) as { ids?: unknown } | null)?.ids;
     if (isIdsFileName(ids)) file = ids;
   } catch {
     // Unreadable or not JSON: the load reports it.
