@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
-import { ManifestError, parseManifest, type IndexManifest } from '../index-files/manifest.js';
+import { ManifestError, parseManifest, parseManifestJson, type IndexManifest } from '../index-files/manifest.js';
 import { checkUnverifiedAnn } from './ann-shape.js';
 import { downloadFile } from './download.js';
 import { FetchError } from './errors.js';
@@ -168,7 +168,7 @@ async function readManifestBody(source: IndexSource, response: { body: AsyncIter
 function parseRemoteManifest(source: IndexSource, text: string): IndexManifest {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseManifestJson(text);
   } catch (err) {
     throw new FetchError(`${source.manifestUrl.href}: not valid JSON (${(err as Error).message})`);
   }

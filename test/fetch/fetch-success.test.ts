@@ -26,6 +26,17 @@ t.test('manifest URL: downloads .ann, ids and manifest, verified, no temp files 
   t.same(readdirSync(dir).sort(), ['products.ann', 'products.ids', 'products.json']);
 });
 
+t.test('a manifest published with a UTF-8 byte-order mark (as Windows tools save it) is read', async (t) => {
+  const dir = tempDir(t);
+  const ann = fakeAnn(4096, 3);
+  publisher.publish('/bom', 'products', ann);
+  const published = publisher.files.get('/bom/products.json')!;
+  publisher.files.set('/bom/products.json', { ...published, body: Buffer.concat([Buffer.from('\uFEFF'), published.body]) });
+  const io = capture();
+  t.equal(await run([publisher.url('/bom/products.json'), '--dir', dir], io.options), 0, io.err.join('\n'));
+  t.same(readFileSync(join(dir, 'products.ann')), ann);
+});
+
 t.test('base URL + --name, different local name: ids file renamed to match', async (t) => {
   const dir = tempDir(t);
   const ann = fakeAnn(4096, 2);
