@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMetricName, METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
-import { parseManifest, parseManifestJson, type IndexManifest } from '../index-files/manifest.js';
+import { MAX_DIMENSIONS, parseManifest, parseManifestJson, type IndexManifest } from '../index-files/manifest.js';
 
 /** A mistake in how the command was called: the command prints its usage and exits 2. */
 export class UsageError extends Error {
@@ -131,7 +131,7 @@ export const INDEX_OPTIONS: OptionSpec = {
  */
 export function resolveIndexTarget(file: string, values: OptionValues, warn: (message: string) => void): IndexTarget {
   const metricFlag = metricOption(values);
-  const dimensionsFlag = intOption(values, 'dimensions', 1, 1_000_000);
+  const dimensionsFlag = intOption(values, 'dimensions', 1, MAX_DIMENSIONS);
   checkIndexFile(file);
   const manifestPath = manifestPathFor(file);
   let manifest: IndexManifest | null = null;

@@ -20,6 +20,12 @@ export interface IndexManifest {
   [extra: string]: unknown;
 }
 
+/**
+ * Most dimensions an index may have, wherever they are given (manifest, --dimensions, the input
+ * of a build). Annoy sets no limit; nnserve does, so a typo cannot ask for gigabytes per node.
+ */
+export const MAX_DIMENSIONS = 1_000_000;
+
 export class ManifestError extends Error {
   override name = 'ManifestError';
 }
@@ -48,8 +54,8 @@ export function parseManifest(value: unknown, source = 'manifest'): IndexManifes
   if (!isMetricName(m.metric)) {
     throw new ManifestError(`${source}: "metric" must be one of ${METRIC_NAMES.join(', ')} (got ${JSON.stringify(m.metric)})`);
   }
-  if (!Number.isInteger(m.dimensions) || (m.dimensions as number) < 1 || (m.dimensions as number) > 1_000_000) {
-    throw new ManifestError(`${source}: "dimensions" must be a positive integer (got ${JSON.stringify(m.dimensions)})`);
+  if (!Number.isInteger(m.dimensions) || (m.dimensions as number) < 1 || (m.dimensions as number) > MAX_DIMENSIONS) {
+    throw new ManifestError(`${source}: "dimensions" must be an integer in 1..${MAX_DIMENSIONS} (got ${JSON.stringify(m.dimensions)})`);
   }
   for (const key of ['items', 'trees', 'bytes'] as const) {
     if (m[key] !== undefined && (!Number.isInteger(m[key]) || (m[key] as number) < 0)) {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliResult } from './run-cli.js';
 import { tempDir, writeNpy } from './fixtures.js';
@@ -207,4 +207,23 @@ t.test('an id too large to build is refused with the size it would take', async 
   t.match(r.stderr, /give sparse ids as strings\n$/, 'says how to number sparse ids');
   t.equal(r.stderr.split('\n').length, 2, 'one line');
   t.notMatch(r.stderr, /allocation failed/);
+});
+
+t.test('build refuses more dimensions than the manifest, inspect, query and serve accept', async (t) => {
+  const dir = tempDir(t);
+  // 1,000,001 dimensions: the build used to succeed and write a manifest every other command refused.
+  const input = join(dir, 'wide.npy');
+  writeNpy(input, [Array.from({ length: 1_000_001 }, (_, j) => (j % 7) - 3)]);
+  const out = join(dir, 'wide.ann');
+  const r = runCli(['build', input, out, '--metric', 'euclidean']);
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /^nnserve build: .*wide\.npy: 1000001 dimensions, more than the 1000000 an index may have\n$/);
+  t.notOk(existsSync(out), 'nothing written');
+  t.notOk(existsSync(join(dir, 'wide.json')));
+
+  // The largest allowed builds and is read back through its manifest.
+  writeNpy(input, [Array.from({ length: 1_000_000 }, (_, j) => (j % 7) - 3)]);
+  t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '1']).code, 0);
+  const inspected = runCli(['inspect', out]);
+  t.equal(inspected.code, 0, inspected.stderr);
 });

@@ -6,7 +6,7 @@ import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
 import { buildIndex } from '../../build/build-index.js';
 import { formatBytes } from '../../build/format-bytes.js';
-import type { IndexManifest } from '../../index-files/manifest.js';
+import { MAX_DIMENSIONS, type IndexManifest } from '../../index-files/manifest.js';
 import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
 import { defaultThreads } from '../../service/cgroup-limits.js';
@@ -78,6 +78,8 @@ interface BuildRequest {
 async function buildCommand(req: BuildRequest): Promise<void> {
   const started = performance.now();
   const set = await readVectors(req.input);
+  // The manifest could not name more, so inspect, query and serve would refuse what was built.
+  if (set.dimensions > MAX_DIMENSIONS) throw new InputError(`${req.input}: ${set.dimensions} dimensions, more than the ${MAX_DIMENSIONS} an index may have`);
   if (req.metric === 'hamming') checkBits(set.vectors, set.dimensions, req.input);
   else checkLengths(set.vectors, set.dimensions, req.metric, req.input);
   // Integer ids are Annoy item ids; names (or no ids) number the items in input order.
