@@ -91,7 +91,10 @@ export class AnnoyIndex {
     if (expectedItems !== undefined && this.structure.nItems !== expectedItems) {
       throw new IndexFormatError(`the file holds ${this.structure.nItems} items where ${expectedItems} were expected: truncated, or not the file described`);
     }
-    if (validate) validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe);
+    if (validate) {
+      const itemProblem = metric.itemProblem && ((nodes: NodeArrays, word: number) => metric.itemProblem!(nodes, word, dimensions));
+      validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe, itemProblem);
+    }
     this.kernels = createKernels(storage, metric.name === 'hamming' ? 1 : dimensions);
     this.store = { nodes: this.nodes, baseWord: this.baseWord, layout: this.layout, dimensions, kernels: this.kernels };
     this.ctx = { ...this.store, query: new Float32Array(0), session: undefined, queryNorm: 0 };

@@ -41,7 +41,14 @@ export function findRoots(nodes: NodeArrays, baseWord: number, layout: NodeLayou
  * checks the file size, and a file of another metric or dimension whose size happens to divide
  * would be served as garbage; here every field the search follows must be in range.
  */
-export function validateStructure(nodes: NodeArrays, baseWord: number, layout: NodeLayout, s: IndexStructure, describe: string): void {
+export function validateStructure(
+  nodes: NodeArrays,
+  baseWord: number,
+  layout: NodeLayout,
+  s: IndexStructure,
+  describe: string,
+  itemProblem?: (nodes: NodeArrays, nodeWord: number) => string | null,
+): void {
   const { i32 } = nodes;
   const { nodeWords: nw, childrenWord: cw, maxBucket: K } = layout;
   const { nodeCount, nItems } = s;
@@ -59,7 +66,11 @@ export function validateStructure(nodes: NodeArrays, baseWord: number, layout: N
     const nd = i32[baseWord + i * nw];
     if (nd === 0) holes++;
     else if (nd !== 1) fail(`item slot ${i} has n_descendants ${nd} (expected 0 or 1)`);
-    else present[i] = 1;
+    else {
+      present[i] = 1;
+      const problem = itemProblem?.(nodes, baseWord + i * nw);
+      if (problem) fail(`item ${i} ${problem}`);
+    }
   }
   if (holes === nItems) fail('every item slot is empty');
   const isItem = (id: number): boolean => id >= 0 && id < nItems && present[id] === 1;

@@ -71,6 +71,26 @@ t.test('the wrong metric with a dividing size is refused, not served', async (t)
   t.match(summary.error, /not a valid angular f=5/);
 });
 
+t.test('an angular file read as dot with one dimension fewer is refused', async (t) => {
+  // angular f=5 and dot f=4 nodes are both 32 bytes with the same tree fields, so the structure
+  // fits; only the item fields tell: angular's v[0] lands on dot_factor, which Annoy's dot
+  // preprocessing always sets to a square root (never negative).
+  const b = new AnnoyBuilder('angular', 5, { seed: 3 });
+  for (let i = 0; i < 300; i++) b.addItem(i, [Math.sin(i), Math.cos(3 * i), Math.sin(5 * i), Math.cos(i) / 2, (i % 5) - 2]);
+  b.build(4);
+  const bytes = b.save();
+  t.throws(() => AnnoyIndex.open(storageFromBytes(bytes), 'dot', 4), /not a valid dot f=4 \(32-byte nodes\) index: item 4 has dot_factor -0\.75\d+/);
+  const summary = AnnoyIndex.inspect(storageFromBytes(bytes), 'dot', 4);
+  t.equal(summary.valid, false);
+  t.match(summary.error, /an angular index of 5 dimensions\?/);
+
+  // Genuine dot files, holes included, still open.
+  const d = new AnnoyBuilder('dot', 4, { seed: 3 });
+  for (let i = 0; i < 300; i += 2) d.addItem(i, [Math.sin(i), Math.cos(3 * i), -Math.abs(Math.sin(5 * i)), (i % 5) - 2]);
+  d.build(4);
+  t.equal(AnnoyIndex.open(storageFromBytes(d.save()), 'dot', 4).getNItems(), 299);
+});
+
 t.test('search arguments are checked', async (t) => {
   const index = open(smallIndex());
   t.throws(() => index.getNnsByItem(0, -1), /n must be/);

@@ -50,6 +50,12 @@ export const dot: Metric = Object.freeze({
     const { baseWord, layout: l } = ctx;
     return -Math.fround(ctx.kernels.dotStored((baseWord + i * l.nodeWords + VECTOR_WORD) * 4, (baseWord + j * l.nodeWords + VECTOR_WORD) * 4));
   },
+  itemProblem(nodes: NodeArrays, nodeWord: number, f: number) {
+    // preprocess stores sqrt(max|v|² − |v|²), never negative (NaN, from an overflowing vector, is
+    // left to the item-vector check). Angular f+1 nodes have this size and these tree fields too.
+    const factor = nodes.f32[nodeWord + FACTOR_WORD];
+    return factor < 0 ? `has dot_factor ${factor}, which dot indexes never store (an angular index of ${f + 1} dimensions?)` : null;
+  },
   readVector: readFloatVector,
   writeItem(nodes: NodeArrays, nodeWord: number, _l: NodeLayout, vector: ArrayLike<number>, f: number) {
     writeFloatVector(nodes, nodeWord + VECTOR_WORD, vector, f);

@@ -89,6 +89,12 @@ export interface Metric {
   normalizedDistance(distance: number): number;
   /** Internal distance between two stored items. */
   itemDistance(ctx: StoreContext, i: number, j: number): number;
+  /**
+   * Why the item node at absolute word `nodeWord` cannot be one of this metric's, or null: for an
+   * item field every writer fills by rule (dot: dot_factor), so that a file of another metric
+   * whose nodes have the same size and tree fields is told apart at open.
+   */
+  itemProblem?(nodes: NodeArrays, nodeWord: number, dimensions: number): string | null;
   /** Decodes a stored item vector to user values (hamming: 0/1 bits). */
   readVector(nodes: NodeArrays, vectorWord: number, dimensions: number): number[];
 
