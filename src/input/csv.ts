@@ -34,6 +34,7 @@ export async function readCsv(path: string): Promise<VectorSet> {
     if (line.trim().length === 0) continue;
     const where = `line ${lineNo}`;
     const cells = splitCsvLine(line, path, where);
+    if (cells.length === 1 && !cells[0].quoted) checkSeparator(cells[0].text, path, where);
     if (header === undefined) {
       header = isHeader(cells);
       if (header) {
@@ -55,6 +56,15 @@ export async function readCsv(path: string): Promise<VectorSet> {
   }
   const vectors = rows.finish();
   return { vectors, dimensions: rows.dimensions, ids: idColumn ? ids.finish() : null };
+}
+
+/**
+ * A line that is one unquoted cell holding semicolons or tabs comes from a file separated by them:
+ * read as is, its first line became a "header" and the next "only an id, no vector values".
+ */
+function checkSeparator(text: string, path: string, where: string): void {
+  const separator = text.includes(';') ? 'semicolons' : text.includes('\t') ? 'tabs' : null;
+  if (separator !== null) throw new InputError(`${path}: ${where}: no commas: cells in a .csv are separated by commas, this line by ${separator}`);
 }
 
 function isHeader(cells: Cell[]): boolean {

@@ -195,6 +195,11 @@ t.test('csv', async (t) => {
   await rejects(t, write('unterminated.csv', '"abc,1\n'), /line 1: unterminated quoted cell/);
   await rejects(t, write('idonly.csv', 'id\n1\n'), /only an id, no vector values/);
   await rejects(t, write('headeronly.csv', 'x,y\n'), /no vectors found/);
+  // Semicolon- or tab-separated files used to read as one-cell lines: a "header", then "only an id".
+  await rejects(t, write('semicolons.csv', '1;2;3\n4;5;6\n'), /semicolons\.csv: line 1: no commas: cells in a \.csv are separated by commas, this line by semicolons$/);
+  await rejects(t, write('tabs.csv', 'id\tx\na\t1\n'), /line 1: no commas: .* this line by tabs$/);
+  set = await readVectors(write('onecolumn.csv', 'x\n1.5\n2\n'));
+  t.same(Array.from(set.vectors), [1.5, 2], 'one column of numbers under a header is still fine');
 });
 
 t.test('an input that is a directory is named in the error', async (t) => {
