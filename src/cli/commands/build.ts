@@ -31,8 +31,10 @@ Integer ids are Annoy item ids (gaps become holes); string ids (or a mix) are nu
 Options:
   -m, --metric <m>    angular | euclidean | manhattan | dot | hamming (hamming: 0/1 values, one per bit)
   --trees <T>         number of trees (default 10; -1 = Annoy's automatic count)
-  --seed <S>          random seed, for reproducible builds
-  --threads <N>       build threads (default: available CPUs, or the container's CPU limit)
+  --seed <S>          random seed: the same seed, input and --threads give the same file
+  --threads <N>       build threads (default: available CPUs, or the container's CPU limit);
+                      thread k draws from seed + k, as in Annoy, so give --threads too when the
+                      file must be reproducible
   -h, --help          show this help
 `;
 
