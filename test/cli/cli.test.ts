@@ -357,3 +357,15 @@ t.test('search_k must be -1 or a positive integer, as in the HTTP API', async (t
   t.same(results[4], { ids: [0] });
   t.match(JSON.parse(r.stderr), { queries: 2, errors: 3 });
 });
+
+t.test('a UTF-8 byte-order mark before the first query is not part of it', async (t) => {
+  const { out } = plainIndex(t);
+  // As Windows editors save a .jsonl ("UTF-8 with BOM"): the first line used to fail as invalid JSON.
+  const r = runCli(['query', out, '-n', '1'], '\uFEFF{"item": 4}\r\n{"item": 5}\r\n');
+  t.equal(r.code, 0, r.stdout);
+  t.equal(r.stdout, '{"ids":[4]}\n{"ids":[5]}\n');
+  // Only at the very start: later, it is a character like any other (and not JSON whitespace).
+  const later = runCli(['query', out, '-n', '1'], '{"item": 4}\n\uFEFF{"item": 5}\n');
+  t.equal(later.code, 1);
+  t.match(later.stdout, /^\{"ids":\[4\]\}\n\{"error":"invalid JSON/);
+});

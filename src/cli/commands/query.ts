@@ -182,9 +182,12 @@ async function answerQueries(answerer: QueryAnswerer): Promise<number> {
     return out;
   };
 
+  let first = true;
   for await (const chunk of process.stdin as AsyncIterable<string>) {
     const t0 = process.hrtime.bigint();
-    const out = answerLines(chunk, false);
+    // A byte-order mark (Windows editors save "UTF-8 with BOM") would make the first query invalid JSON.
+    const out = answerLines(first && chunk.startsWith('\uFEFF') ? chunk.slice(1) : chunk, false);
+    first = false;
     const ok = out.length === 0 || stdout.write(out);
     busyNs += process.hrtime.bigint() - t0;
     if (closed) break;
