@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -88,4 +88,14 @@ t.test('serve: a negated flag given a value is a usage error, not the opposite s
   // The hint is what the user meant: "no docs = true" is --docs=false (it first said --docs=true).
   t.match(r.stderr, /^nnserve serve: --no-docs takes no value; write --docs=false or --no-docs\n/);
   t.match(runCli(['serve', '--no-docs=off']).stderr, /write --docs=true or --no-docs\n/);
+});
+
+t.test('serve: an index directory that is a file, or lies under one, is one line, exit 1', async (t) => {
+  const file = join(tempDir(t), 'vectors.npy');
+  writeFileSync(file, 'not a directory');
+  // Both used to end in a stack trace from creating the demo index (EEXIST / ENOTDIR, mkdir).
+  for (const dir of [file, join(file, 'indexes')]) {
+    const r = runCli(['serve', '--host', '127.0.0.1', '--port', '0', '--index-dir', dir, '--log-level', 'silent']);
+    oneLine(t, r, new RegExp(`^nnserve serve: cannot use --index-dir ${dir.replace(/[.]/g, '\\.')}: ${file.replace(/[.]/g, '\\.')} is not a directory\\n$`));
+  }
 });
