@@ -1,5 +1,5 @@
 import t from 'tap';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliResult } from './run-cli.js';
 import { tempDir, writeNpy } from './fixtures.js';
@@ -226,4 +226,21 @@ t.test('build refuses more dimensions than the manifest, inspect, query and serv
   t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '1']).code, 0);
   const inspected = runCli(['inspect', out]);
   t.equal(inspected.code, 0, inspected.stderr);
+});
+
+t.test('build refuses an output name whose ids file no manifest may name', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'named.jsonl');
+  writeFileSync(input, '{"id": "a", "vector": [1, 2]}\n{"id": "b", "vector": [3, 4]}\n');
+  // .hidden.ids: the build used to write it and a manifest naming it, which inspect, query and
+  // serve then refused ("ids" must be a plain file name ...).
+  const r = runCli(['build', input, join(dir, '.hidden.ann'), '--metric', 'euclidean']);
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /^nnserve build: the ids file would be \.hidden\.ids, and a manifest may not name a file starting with "\."; choose an output name that does not start with "\."\n$/);
+  t.same(readdirSync(dir), ['named.jsonl'], 'nothing written');
+
+  // Integer ids need no ids file: such a name builds and is read back.
+  writeFileSync(input, '{"id": 0, "vector": [1, 2]}\n{"id": 1, "vector": [3, 4]}\n');
+  t.equal(runCli(['build', input, join(dir, '.hidden.ann'), '--metric', 'euclidean']).code, 0);
+  t.equal(runCli(['query', join(dir, '.hidden.ann')], '{"item": 0}\n').stdout, '{"ids":[0,1]}\n');
 });

@@ -6,7 +6,7 @@ import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
 import { buildIndex } from '../../build/build-index.js';
 import { formatBytes } from '../../build/format-bytes.js';
-import { MAX_DIMENSIONS, type IndexManifest } from '../../index-files/manifest.js';
+import { isIdsFileName, MAX_DIMENSIONS, type IndexManifest } from '../../index-files/manifest.js';
 import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
 import { defaultThreads } from '../../service/cgroup-limits.js';
@@ -87,6 +87,11 @@ async function buildCommand(req: BuildRequest): Promise<void> {
   // Integer ids are Annoy item ids; names (or no ids) number the items in input order.
   const names = set.ids !== null && typeof set.ids[0] === 'string' ? (set.ids as string[]) : null;
   const itemIds = set.ids !== null && typeof set.ids[0] === 'number' ? (set.ids as number[]) : undefined;
+  const base = req.output.slice(0, -4);
+  const idsPath = names === null ? null : `${base}.ids`;
+  if (idsPath !== null && !isIdsFileName(basename(idsPath))) {
+    throw new CliError(`the ids file would be ${basename(idsPath)}, and a manifest may not name a file starting with "."; choose an output name that does not start with "."`);
+  }
 
   const progress = createProgress(`building ${basename(req.output)}`, 'trees');
   let bytes: Uint8Array;
@@ -107,8 +112,6 @@ async function buildCommand(req: BuildRequest): Promise<void> {
 
   // Opening the result validates it and gives the counts the manifest records.
   const index = AnnoyIndex.open(storageFromBytes(bytes), req.metric, set.dimensions);
-  const base = req.output.slice(0, -4);
-  const idsPath = names === null ? null : `${base}.ids`;
   const manifest: IndexManifest = {
     metric: req.metric,
     dimensions: set.dimensions,
