@@ -1,18 +1,25 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { randomRows, tempDir, writeFvecs } from './fixtures.js';
 import { runCli } from './run-cli.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-t.test('query keeps up with a slow reader: every answer arrives, and nothing but the stats on stderr', async (t) => {
+/** A euclidean index of random rows built by the CLI in a fresh directory; returns the .ann path. */
+function builtIndex(t: Test, rows: number, dimensions: number, trees: number): string {
   const dir = tempDir(t);
   const input = join(dir, 'v.fvecs');
   const out = join(dir, 'v.ann');
-  writeFvecs(input, randomRows(300, 6, 3));
-  t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', '3']).code, 0);
+  writeFvecs(input, randomRows(rows, dimensions, 3));
+  t.equal(runCli(['build', input, out, '--metric', 'euclidean', '--trees', String(trees)]).code, 0);
+  return out;
+}
+
+t.test('query keeps up with a slow reader: every answer arrives, and nothing but the stats on stderr', async (t) => {
+  const out = builtIndex(t, 300, 6, 3);
 
   const count = 40_000;
   const child = spawn(process.execPath, [MAIN, 'query', out, '-n', '10', '--include-distances'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -33,4 +40,18 @@ t.test('query keeps up with a slow reader: every answer arrives, and nothing but
   t.notMatch(stderr, /Warning/, 'no listener-leak warning');
   const stats = JSON.parse(stderr) as Record<string, number>;
   t.equal(stats.queries, count);
+});
+
+t.test('answers that cannot be written (a full disk) are an error, not a quiet exit 0', { skip: existsSync('/dev/full') ? false : 'no /dev/full here' }, async (t) => {
+  const out = builtIndex(t, 30, 4, 2);
+  // /dev/full fails every write with ENOSPC, as a full disk does: the command used to stop, print
+  // its stats and exit 0, so `nnserve query … > results.jsonl` looked like a success.
+  const full = openSync('/dev/full', 'w');
+  t.teardown(() => closeSync(full));
+  const r = spawnSync(process.execPath, [MAIN, 'query', out], { input: '{"item": 1}\n{"item": 2}', stdio: ['pipe', full, 'pipe'], encoding: 'utf8' });
+  t.equal(r.status, 1);
+  const lines = r.stderr.trimEnd().split('\n');
+  t.match(lines[0], /^nnserve query: cannot write the results: ENOSPC/);
+  t.match(JSON.parse(lines[1]), { errors: 0 }, 'the stats line still comes last');
+  t.equal(lines.length, 2);
 });

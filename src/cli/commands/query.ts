@@ -161,9 +161,12 @@ class QueryAnswerer {
 async function answerQueries(answerer: QueryAnswerer): Promise<number> {
   const stdout = process.stdout;
   let closed = false;
-  const onError = (): void => {
-    // The reader went away (e.g. `| head`): stop answering, still report the stats.
+  let writeError = null as Error | null;
+  const onError = (err: NodeJS.ErrnoException): void => {
+    // The reader went away (e.g. `| head`): stop answering, still report the stats. Any other
+    // failure (a full disk) lost answers the user asked for: said, and exit 1.
     closed = true;
+    if (err.code !== 'EPIPE') writeError ??= err;
   };
   stdout.on('error', onError);
   process.stdin.setEncoding('utf8');
@@ -206,6 +209,16 @@ async function answerQueries(answerer: QueryAnswerer): Promise<number> {
     if (out.length > 0) stdout.write(out);
     busyNs += process.hrtime.bigint() - t0;
   }
+  // A write fails after it returns: wait for the last one, so its error is known before the exit code.
+  if (!closed) {
+    await new Promise<void>((resolve) => {
+      stdout.write('', (err) => {
+        if (err) onError(err);
+        resolve();
+      });
+    });
+  }
+  if (writeError !== null) process.stderr.write(`nnserve query: cannot write the results: ${writeError.message}\n`);
 
   const seconds = Number(busyNs) / 1e9;
   const queries = answerer.answered;
@@ -216,5 +229,5 @@ async function answerQueries(answerer: QueryAnswerer): Promise<number> {
     qps: seconds > 0 ? Number((queries / seconds).toFixed(1)) : 0,
   };
   process.stderr.write(JSON.stringify(stats) + '\n');
-  return answerer.failed > 0 ? 1 : 0;
+  return answerer.failed > 0 || writeError !== null ? 1 : 0;
 }
