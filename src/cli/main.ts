@@ -48,10 +48,25 @@ export async function main(argv: string[]): Promise<number> {
   return mod.run(rest);
 }
 
+/**
+ * Output that cannot be written (stdout on a full disk) is one line and exit 1 instead of an
+ * unhandled 'error' event's stack trace; a reader that stopped early (EPIPE, `| head`) is no error.
+ * `query` handles its own (it stops answering), and `serve` logs through pino.
+ */
+let outputFailed = false;
+if (!['query', 'serve'].includes(process.argv[2])) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || outputFailed) return;
+    outputFailed = true;
+    process.stderr.write(`nnserve: cannot write the output: ${err.message}\n`);
+    process.exitCode = 1;
+  });
+}
+
 // Setting exitCode instead of calling process.exit lets stdout drain and lets `serve` keep running.
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = outputFailed ? 1 : code;
   },
   (err: unknown) => {
     process.stderr.write(`nnserve: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

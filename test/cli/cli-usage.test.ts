@@ -1,7 +1,8 @@
 import t from 'tap';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, type CliResult } from './run-cli.js';
+import { MAIN, runCli, type CliResult } from './run-cli.js';
 import { tempDir, writeNpy } from './fixtures.js';
 
 /** Writes `text` as `dir/name` and runs `nnserve build` on it into `dir/<name>.ann`. */
@@ -243,4 +244,20 @@ t.test('build refuses an output name whose ids file no manifest may name', async
   writeFileSync(input, '{"id": 0, "vector": [1, 2]}\n{"id": 1, "vector": [3, 4]}\n');
   t.equal(runCli(['build', input, join(dir, '.hidden.ann'), '--metric', 'euclidean']).code, 0);
   t.equal(runCli(['query', join(dir, '.hidden.ann')], '{"item": 0}\n').stdout, '{"ids":[0,1]}\n');
+});
+
+t.test('output that cannot be written (a full disk) is one line and exit 1, not a stack trace', { skip: existsSync('/dev/full') ? false : 'no /dev/full here' }, async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'v.csv');
+  writeFileSync(input, '1,2\n3,4\n5,6\n');
+  const out = join(dir, 'v.ann');
+  t.equal(runCli(['build', input, out, '--metric', 'euclidean']).code, 0);
+  const full = openSync('/dev/full', 'w');
+  t.teardown(() => closeSync(full));
+  // /dev/full fails every write with ENOSPC: these ended in "Unhandled 'error' event" and its stack.
+  for (const args of [['inspect', out], ['build', '--help'], ['--help']]) {
+    const r = spawnSync(process.execPath, [MAIN, ...args], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+    t.equal(r.status, 1, args.join(' '));
+    t.match(r.stderr, /^nnserve: cannot write the output: ENOSPC: no space left on device, write\n$/, args.join(' '));
+  }
 });

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The compiled CLI entry point, for tests that spawn it themselves. */
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
