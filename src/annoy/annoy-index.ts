@@ -92,8 +92,11 @@ export class AnnoyIndex {
       throw new IndexFormatError(`the file holds ${this.structure.nItems} items where ${expectedItems} were expected: truncated, or not the file described`);
     }
     if (validate) {
-      const itemProblem = metric.itemProblem && ((nodes: NodeArrays, word: number) => metric.itemProblem!(nodes, word, dimensions));
-      validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe, itemProblem);
+      const { itemProblem, splitProblem } = metric;
+      validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe, {
+        item: itemProblem && ((nodes, word) => itemProblem(nodes, word, dimensions)),
+        split: splitProblem && ((nodes, word) => splitProblem(nodes, word, dimensions)),
+      });
     }
     this.kernels = createKernels(storage, metric.name === 'hamming' ? 1 : dimensions);
     this.store = { nodes: this.nodes, baseWord: this.baseWord, layout: this.layout, dimensions, kernels: this.kernels };

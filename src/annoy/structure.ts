@@ -36,6 +36,12 @@ export function findRoots(nodes: NodeArrays, baseWord: number, layout: NodeLayou
   return { nodeCount, nItems: m, roots: Int32Array.from(roots), holes: 0 };
 }
 
+/** Metric-specific checks of an item's or a split node's fields: why it cannot be one, or null. */
+export interface NodeChecks {
+  item?: (nodes: NodeArrays, nodeWord: number) => string | null;
+  split?: (nodes: NodeArrays, nodeWord: number) => string | null;
+}
+
 /**
  * One linear pass that proves the bytes are an Annoy forest for this layout. Annoy itself only
  * checks the file size, and a file of another metric or dimension whose size happens to divide
@@ -47,7 +53,7 @@ export function validateStructure(
   layout: NodeLayout,
   s: IndexStructure,
   describe: string,
-  itemProblem?: (nodes: NodeArrays, nodeWord: number) => string | null,
+  checks: NodeChecks = {},
 ): void {
   const { i32 } = nodes;
   const { nodeWords: nw, childrenWord: cw, maxBucket: K } = layout;
@@ -68,7 +74,7 @@ export function validateStructure(
     else if (nd !== 1) fail(`item slot ${i} has n_descendants ${nd} (expected 0 or 1)`);
     else {
       present[i] = 1;
-      const problem = itemProblem?.(nodes, baseWord + i * nw);
+      const problem = checks.item?.(nodes, baseWord + i * nw);
       if (problem) fail(`item ${i} ${problem}`);
     }
   }
@@ -100,6 +106,8 @@ export function validateStructure(
         if (child < 0 || child >= i) fail(`split node ${i} has child ${child} outside 0..${i - 1}`);
         if (child < nItems && !isItem(child) && !(loneItem && nd === nItems)) fail(`split node ${i} points at empty item slot ${child}`);
       }
+      const problem = checks.split?.(nodes, w);
+      if (problem) fail(`split node ${i} ${problem}`);
       if (nd < nItems) {
         const size = (c: number): number => (c < nItems ? 1 : i32[baseWord + c * nw]);
         const sum = size(i32[w + cw]) + size(i32[w + cw + 1]);

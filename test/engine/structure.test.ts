@@ -91,6 +91,26 @@ t.test('an angular file read as dot with one dimension fewer is refused', async 
   t.equal(AnnoyIndex.open(storageFromBytes(d.save()), 'dot', 4).getNItems(), 299);
 });
 
+t.test('a float file read as hamming is refused: its split "bits" are floats', async (t) => {
+  // angular f=3 nodes are 24 bytes, like hamming nodes of 1..64 bits: the structure fits, but a
+  // hamming split keeps the bit it splits on in v[0], and Annoy picks it among the vector's bits.
+  const b = new AnnoyBuilder('angular', 3, { seed: 3 });
+  for (let i = 0; i < 300; i++) b.addItem(i, [Math.sin(i), Math.cos(3 * i), Math.sin(5 * i)]);
+  b.build(3);
+  const bytes = b.save();
+  for (const bits of [1, 64]) {
+    t.throws(() => AnnoyIndex.open(storageFromBytes(bytes), 'hamming', bits), /not a valid hamming f=\d+ \(24-byte nodes\) index: split node \d+ splits on bit \d+, outside the 64 bits of its vectors/);
+  }
+
+  // Genuine hamming files, split bits anywhere in their words, still open.
+  for (const bits of [1, 64, 65, 200]) {
+    const h = new AnnoyBuilder('hamming', bits, { seed: 3 });
+    for (let i = 0; i < 300; i++) h.addItem(i, Array.from({ length: bits }, (_, j) => ((i * 7 + j * 13) % 5 > 1 ? 1 : 0)));
+    h.build(3);
+    t.equal(AnnoyIndex.open(storageFromBytes(h.save()), 'hamming', bits).getNItems(), 300, `${bits} bits`);
+  }
+});
+
 t.test('search arguments are checked', async (t) => {
   const index = open(smallIndex());
   t.throws(() => index.getNnsByItem(0, -1), /n must be/);

@@ -77,6 +77,14 @@ export const hamming: Metric = Object.freeze({
     }
   },
   normalizedDistance: (d: number) => d,
+  splitProblem(nodes: NodeArrays, nodeWord: number, bits: number) {
+    // create_split picks v[0] (a uint64) among the 64·words bit positions; a failed split zeroes it.
+    // Float files whose nodes have this size (angular f=3 for 1..64 bits) hold floats there.
+    const limit = 64 * Math.ceil(bits / 64);
+    const low = nodes.u32[nodeWord + VECTOR_WORD];
+    const high = nodes.u32[nodeWord + VECTOR_WORD + 1];
+    return high !== 0 || low >= limit ? `splits on bit ${high * 2 ** 32 + low}, outside the ${limit} bits of its vectors (a file of another metric?)` : null;
+  },
   itemDistance(ctx: StoreContext, i: number, j: number) {
     const { baseWord, layout: l } = ctx;
     return hammingBetween(ctx.nodes.u32, baseWord + i * l.nodeWords + VECTOR_WORD, baseWord + j * l.nodeWords + VECTOR_WORD, l.vectorWords);

@@ -95,6 +95,8 @@ export interface Metric {
    * whose nodes have the same size and tree fields is told apart at open.
    */
   itemProblem?(nodes: NodeArrays, nodeWord: number, dimensions: number): string | null;
+  /** The same for a split node's fields (hamming: the bit it splits on). */
+  splitProblem?(nodes: NodeArrays, nodeWord: number, dimensions: number): string | null;
   /** Decodes a stored item vector to user values (hamming: 0/1 bits). */
   readVector(nodes: NodeArrays, vectorWord: number, dimensions: number): number[];
 
