@@ -338,6 +338,17 @@ t.test('query refuses an ids file the service would refuse instead of answering 
   t.match(r.stderr, /named\.ids: duplicate id "doc-1"/);
 });
 
+t.test('an ids file saved with a UTF-8 byte-order mark names its first item without it', async (t) => {
+  const { out, idsFile, ids } = namedIndex(t, 8);
+  // As Windows editors save it: the mark became part of item 0's id, so "doc-0" was unknown and
+  // answers named item 0 "\uFEFFdoc-0".
+  writeFileSync(idsFile, '\uFEFF' + ids.join('\r\n') + '\r\n');
+  const r = runCli(['query', out, '--n', '1'], '{"item": "doc-0"}\n{"item": 0}\n');
+  t.equal(r.code, 0, r.stdout);
+  t.same(jsonLines(r.stdout), [{ ids: ['doc-0'] }, { ids: ['doc-0'] }]);
+  t.equal(runCli(['inspect', out]).code, 0);
+});
+
 t.test('search_k must be -1 or a positive integer, as in the HTTP API', async (t) => {
   const { out } = plainIndex(t);
 
