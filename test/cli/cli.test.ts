@@ -349,6 +349,17 @@ t.test('an ids file saved with a UTF-8 byte-order mark names its first item with
   t.equal(runCli(['inspect', out]).code, 0);
 });
 
+t.test('a manifest saved with a UTF-8 byte-order mark is read', async (t) => {
+  const { out } = plainIndex(t);
+  const manifest = out.replace(/\.ann$/, '.json');
+  // Hand-written beside an existing Annoy file in a Windows editor: it was "invalid JSON (Unexpected token ...)".
+  writeFileSync(manifest, '\uFEFF' + JSON.stringify({ metric: 'euclidean', dimensions: 4 }));
+  const r = runCli(['inspect', out]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(JSON.parse(r.stdout), { metric: 'euclidean', dimensions: 4, valid: true, manifest: { ok: true } });
+  t.same(jsonLines(runCli(['query', out, '--n', '1'], '{"item": 3}\n').stdout), [{ ids: [3] }]);
+});
+
 t.test('search_k must be -1 or a positive integer, as in the HTTP API', async (t) => {
   const { out } = plainIndex(t);
 
