@@ -169,6 +169,18 @@ t.test('build checks the output directory before reading the input', async (t) =
   r = runCli(['build', input, taken, '--metric', 'euclidean']);
   t.equal(r.code, 1);
   t.equal(r.stderr, `nnserve build: ${taken} is a directory\n`);
+
+  // The manifest (or ids file) path taken by a directory: the build used to run, install the
+  // .ann, then fail on the manifest with "cannot write x.ann: EISDIR", naming the wrong file.
+  for (const [ext, blocked] of [['.json', 'manifest'], ['.ids', 'ids file']]) {
+    const out = join(dir, `side${ext === '.json' ? 'a' : 'b'}.ann`);
+    const side = out.replace(/\.ann$/, ext);
+    mkdirSync(side);
+    r = runCli(['build', input, out, '--metric', 'euclidean']);
+    t.equal(r.code, 1);
+    t.equal(r.stderr, `nnserve build: ${side} is a directory, where the ${blocked} would go\n`);
+    t.notOk(existsSync(out), 'nothing installed');
+  }
 });
 
 t.test('a value beyond the 32-bit float range is named, with file and row', async (t) => {

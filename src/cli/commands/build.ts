@@ -173,6 +173,10 @@ function checkOutputPath(output: string): void {
     throw new CliError(`output directory ${dir} is not writable`);
   }
   if (statSync(output, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`${output} is a directory`);
+  // Found only after the .ann was installed, these named the .ann ("cannot write x.ann: EISDIR").
+  for (const [path, what] of [[manifestPathFor(output), 'manifest'], [`${output.slice(0, -4)}.ids`, 'ids file']]) {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`${path} is a directory, where the ${what} would go`);
+  }
 }
 
 /**
