@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMetricName, METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
 import { MAX_DIMENSIONS, parseManifest, parseManifestJson, type IndexManifest } from '../index-files/manifest.js';
@@ -168,6 +168,30 @@ function checkIndexFile(file: string): void {
     throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
   }
   if (!stats.isFile()) throw new CliError(`${file} is not a file`);
+}
+
+/**
+ * Why the directory given as `flag` could not be created (serve's index directory, fetch's
+ * target), in one line instead of mkdir's "EEXIST: file already exists" or a stack trace: the
+ * file it or a directory above it is gets named. null for errors of anything but mkdir.
+ */
+export function mkdirProblem(err: unknown, flag: string, dir: string): string | null {
+  const { code, syscall } = err as NodeJS.ErrnoException;
+  if (syscall !== 'mkdir') return null;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    for (let path = resolve(dir); dirname(path) !== path; path = dirname(path)) {
+      if (isNonDirectory(path)) return `cannot use ${flag} ${dir}: ${path} is not a directory`;
+    }
+  }
+  return `cannot create ${flag} ${dir}: ${(err as Error).message}`;
+}
+
+function isNonDirectory(path: string): boolean {
+  try {
+    return !statSync(path).isDirectory();
+  } catch {
+    return false; // missing, or below a file (ENOTDIR): the walk goes on up
+  }
 }
 
 /**

@@ -1,8 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { run } from '../../src/cli/commands/fetch.js';
+import { runCli } from '../cli/run-cli.js';
 import { capture, fakeAnn, Publisher, sha256 } from './publisher.js';
 
 const publisher = new Publisher();
@@ -151,4 +152,17 @@ t.test('connection refused: exit 1', async (t) => {
   t.equal(await run(['http://127.0.0.1:1/x.json', '--dir', dir, '--timeout-ms', '2000'], io.options), 1);
   t.match(io.err.join('\n'), /127\.0\.0\.1:1\/x\.json: .*ECONNREFUSED/);
   t.same(readdirSync(dir), []);
+});
+
+t.test('a --dir that is a file, or lies under one, is named as such', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nnserve-fetch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'vectors.npy');
+  writeFileSync(file, 'not a directory');
+  // They said "EEXIST: file already exists, mkdir '…'" and "ENOTDIR: not a directory, mkdir '…'".
+  for (const target of [file, join(file, 'indexes')]) {
+    const r = runCli(['fetch', 'http://127.0.0.1:1/x.json', '--dir', target]);
+    t.equal(r.code, 1);
+    t.equal(r.stderr, `nnserve fetch: cannot use --dir ${target}: ${file} is not a directory\n`);
+  }
 });

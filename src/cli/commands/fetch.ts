@@ -5,7 +5,7 @@ import { FetchError } from '../../fetch/errors.js';
 import { createDispatcher } from '../../fetch/http.js';
 import { resolveSource } from '../../fetch/source.js';
 import { emptyMemory, syncIndex, type SyncResult } from '../../fetch/sync-index.js';
-import { intOption, parseCommand, reportError, UsageError } from '../args.js';
+import { CliError, intOption, mkdirProblem, parseCommand, reportError, UsageError } from '../args.js';
 
 export const usage = `Usage: nnserve fetch <url> --dir <dir> [--name <name>] [--interval <seconds>] [--timeout-ms <ms>]
 
@@ -77,7 +77,8 @@ export async function run(argv: string[], runOptions: FetchRunOptions = {}): Pro
       source = resolveSource(parsed.positionals[0], typeof parsed.values.name === 'string' ? parsed.values.name : undefined);
       await mkdir(dir, { recursive: true });
     } catch (e) {
-      return reportError('fetch', usage, e);
+      const problem = mkdirProblem(e, '--dir', dir);
+      return reportError('fetch', usage, problem === null ? e : new CliError(problem));
     }
     const memory = emptyMemory();
     for (;;) {

@@ -1,7 +1,6 @@
-import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { ConfigError, helpText, loadConfig } from '../../service/config.js';
 import { startServer } from '../../service/server.js';
+import { mkdirProblem } from '../args.js';
 
 /**
  * `nnserve serve [--index-dir DIR] [--port P] [--host H] [--workers N] …`: runs the HTTP service
@@ -26,7 +25,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     server = await startServer({ config, signals: true });
   } catch (err) {
-    const problem = listenProblem(err, config.host, config.port) ?? indexDirProblem(err, config.indexDir);
+    const problem = listenProblem(err, config.host, config.port) ?? mkdirProblem(err, '--index-dir', config.indexDir);
     if (problem === null) throw err;
     process.stderr.write(`nnserve serve: ${problem}\n`);
     return 1;
@@ -58,28 +57,4 @@ function listenProblem(err: unknown, host: string, port: number): string | null 
   }
   if (syscall === 'listen' || syscall === 'getaddrinfo') return `cannot listen on ${host} port ${port}: ${(err as Error).message}`;
   return null;
-}
-
-/**
- * The index directory is created when missing (for the demo index), so a path that is a file or
- * lies under one fails in mkdir: said in one line, naming the file, instead of a stack trace.
- * null for anything else.
- */
-function indexDirProblem(err: unknown, dir: string): string | null {
-  const { code, syscall } = err as NodeJS.ErrnoException;
-  if (syscall !== 'mkdir') return null;
-  if (code === 'EEXIST' || code === 'ENOTDIR') {
-    for (let path = resolve(dir); dirname(path) !== path; path = dirname(path)) {
-      if (isNonDirectory(path)) return `cannot use --index-dir ${dir}: ${path} is not a directory`;
-    }
-  }
-  return `cannot create --index-dir ${dir}: ${(err as Error).message}`;
-}
-
-function isNonDirectory(path: string): boolean {
-  try {
-    return !statSync(path).isDirectory();
-  } catch {
-    return false; // missing, or below a file (ENOTDIR): the walk goes on up
-  }
 }
