@@ -38,7 +38,7 @@ export async function readCsv(path: string): Promise<VectorSet> {
     if (header === undefined) {
       header = isHeader(cells);
       if (header) {
-        if (cells[0].text.toLowerCase() === 'id') idColumn = true;
+        if (isIdName(cells[0])) idColumn = true;
         continue;
       }
     }
@@ -67,8 +67,13 @@ function checkSeparator(text: string, path: string, where: string): void {
   if (separator !== null) throw new InputError(`${path}: ${where}: no commas: cells in a .csv are separated by commas, this line by ${separator}`);
 }
 
+/** A first header cell naming the id column: `id` in any case, spaces around it allowed. */
+function isIdName(cell: Cell): boolean {
+  return cell.text.trim().toLowerCase() === 'id';
+}
+
 function isHeader(cells: Cell[]): boolean {
-  if (cells[0].text.trim().toLowerCase() === 'id') return true;
+  if (isIdName(cells[0])) return true;
   // Quoting does not make a number a name here: data rows read quoted numbers as values, so
   // writers that quote every cell would otherwise lose their first row to a "header".
   if (cells.length === 1) return !isNumeric(cells[0]);

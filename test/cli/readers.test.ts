@@ -157,6 +157,10 @@ t.test('csv', async (t) => {
   t.same(set.ids, [3, 1], 'a header naming the first column "id" makes integer ids');
   t.same(Array.from(set.vectors), [1, 2, 4, 5]);
 
+  set = await readVectors(write('idspaced.csv', '" id ",x,y\n3,1,2\n'));
+  t.same(set.ids, [3], 'a quoted " id " header names the id column too (it made the header, then the ids were read as values)');
+  t.same(Array.from(set.vectors), [1, 2]);
+
   set = await readVectors(write('idnumeric.csv', 'id,0,1\n0,1.5,2\n1,-3e2,4\n'));
   t.same(set.ids, [0, 1], '"id" first makes a header even when the other names are numbers');
   t.same(Array.from(set.vectors), [1.5, 2, -300, 4]);
