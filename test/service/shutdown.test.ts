@@ -124,9 +124,10 @@ t.test('a grace period of 0 ms: an idle server that served keep-alive clients st
 t.test('every request answered but a worker still busy: the workers get a short allowance, then exit 1', async (t) => {
   const dir = tempDir(t);
   writeIndex(dir, 'big', buildIndex('big', { metric: 'euclidean', dimensions: 128, items: 20_000, trees: 10, seed: 9 }));
-  const { child, base, output, exited } = await spawnServer(t, dir, 1, { NNSERVE_MAX_BATCH: '8192', NNSERVE_DEADLINE_MS: '300', NNSERVE_SHUTDOWN_GRACE_MS: '0', NNSERVE_LOG_LEVEL: 'info' });
-  // The caller gets its 504 at the deadline; the batch (seconds of work) keeps running on the worker.
-  const queries = Array.from({ length: 8192 }, (_, i) => ({ item: i }));
+  const { child, base, output, exited } = await spawnServer(t, dir, 1, { NNSERVE_MAX_BATCH: '32768', NNSERVE_DEADLINE_MS: '300', NNSERVE_SHUTDOWN_GRACE_MS: '0', NNSERVE_LOG_LEVEL: 'info' });
+  // The caller gets its 504 at the deadline; the batch keeps running on the worker: 32,768 full
+  // scans of 20,000 × 128 (~10 s here), so it outlasts the allowance on a much faster machine too.
+  const queries = Array.from({ length: 32_768 }, (_, i) => ({ item: i % 20_000 }));
   const late = await http(base, 'POST', '/v1/indexes/big/search/batch', { queries, n: 100, search_k: 1_000_000, include_distances: false });
   t.equal(late.status, 504);
   const t0 = Date.now();
