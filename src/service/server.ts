@@ -39,9 +39,26 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T | typeof TIMED
   }
 }
 
-/** Connections still open; once the listener is closed, idle keep-alive ones are gone. */
-function openConnections(app: FastifyInstance): Promise<number> {
+/** How long closing sockets get to report closed before the connections left are counted. */
+const SETTLE_MS = 100;
+
+function connectionCount(app: FastifyInstance): Promise<number> {
   return new Promise((resolve) => app.server.getConnections((err, count) => resolve(err ? 0 : count)));
+}
+
+/**
+ * Connections still carrying a request. Idle keep-alive ones are closed first: the drain closes
+ * them too, but with a grace of 0 ms the timer can fire before it gets that far, and a socket
+ * counts until its close callback has run.
+ */
+async function openConnections(app: FastifyInstance): Promise<number> {
+  app.server.closeIdleConnections();
+  let count = await connectionCount(app);
+  for (let waited = 0; count > 0 && waited < SETTLE_MS; waited += 10) {
+    await delay(10);
+    count = await connectionCount(app);
+  }
+  return count;
 }
 
 /**
