@@ -203,3 +203,36 @@ t.test('a file that would not fit in the memory limit is not read (the kernel wo
   await waitForVersion(registry, 'big', 1);
   t.equal(reads, 1, 'read once there was room');
 });
+
+t.test('a forced reload of the files being served that would not fit beside them: reported, the index not marked rejected, nothing retried', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 16, items: 400 }));
+  const bytes = buildIndex('words', { dimensions: 16, items: 400 }).ann.byteLength;
+  let rss = 100 * 1024 ** 2;
+  const limit = rss + LOAD_MARGIN_BYTES + bytes; // room for one copy, not two
+  let loads = 0;
+  const load = (d: string, name: string): Promise<LoadedIndex> => {
+    loads++;
+    return loadIndexInWorker({ dir: d, name });
+  };
+  const registry = new IndexRegistry();
+  let checks = 0;
+  const memory = () => {
+    checks++;
+    return { limit, rss };
+  };
+  const watcher = new IndexWatcher(registry, { dir, pollIntervalMs: 50, debounceMs: 0, retryFirstMs: 50, log: pino({ level: 'silent' }), load, memory });
+  t.teardown(() => watcher.stop());
+  await watcher.start();
+  t.equal(registry.get('words')?.version, 1);
+  rss += bytes; // the served copy is resident now
+  const [outcome] = await watcher.reloadAll();
+  const checksAfterReload = checks;
+  t.equal(outcome.result, 'rejected', 'the reload says it did not happen');
+  t.match(outcome.reason, /memory limit/);
+  t.equal(registry.rejection('words'), undefined, 'what is served is not marked rejected');
+  await sleep(500);
+  t.equal(checks, checksAfterReload, 'no retry of a reload nobody needs');
+  t.equal(loads, 1, 'and the file was read once, at start-up');
+  t.equal(registry.get('words')?.version, 1, 'still serving version 1');
+});

@@ -206,6 +206,8 @@ export class IndexWatcher {
       // Unchanged files have had their answer, unless a passing failure's retry is due (and then
       // without a debounce: they are known to be still). Changed files wait for quiet as usual.
       const retryDue = unchanged && retry !== undefined && retry.at <= now;
+      // New files start their own back-off: the old files' failures say nothing about them.
+      if (!unchanged) this.retries.delete(name);
       if (!mode.force && unchanged && !retryDue) {
         if (retry) retryIn = Math.min(retryIn, retry.at - now);
         this.pending.delete(name);
@@ -280,6 +282,8 @@ export class IndexWatcher {
   /** Loads one index; returns null when its files changed during the load (retried later). */
   private async loadOne(name: string, fingerprint: string): Promise<LoadOutcome | null> {
     const { dir, log } = this.options;
+    // A forced reload (admin, SIGHUP) of the very files being served.
+    const servedFiles = this.registry.get(name) !== undefined && this.attempted.get(name) === contentFingerprint(fingerprint);
     this.attempted.set(name, fingerprint);
     const started = process.hrtime.bigint();
     let loaded: LoadedIndex;
@@ -296,6 +300,16 @@ export class IndexWatcher {
       }
       const message = (err as Error).message;
       const current = this.registry.get(name);
+      const reason = publicReason(message);
+      if (err instanceof IndexLoadError && err.transient && servedFiles) {
+        // Nothing is wrong with what is served (a reload needs room for a second copy of it): say
+        // so to whoever asked, but do not mark the index rejected or retry a reload nobody needs.
+        this.attempted.set(name, contentFingerprint(fingerprint));
+        log.warn({ index: name, err: message, servingVersion: current?.version ?? null }, 'reload of the files being served failed for a passing reason; still serving them');
+        const outcome: LoadOutcome = { index: name, result: 'rejected', seconds, reason };
+        this.events.onLoad?.(outcome);
+        return outcome;
+      }
       if (err instanceof IndexLoadError && err.transient) {
         const delayMs = this.nextRetryDelay(name);
         log.warn({ index: name, err: message, servingVersion: current?.version ?? null, retryInMs: delayMs }, 'index load failed for a passing reason; keeping the version being served and trying the same files again later');
@@ -303,7 +317,6 @@ export class IndexWatcher {
         this.retries.delete(name);
         log.warn({ index: name, err: message, servingVersion: current?.version ?? null }, 'index rejected; keeping the version being served');
       }
-      const reason = publicReason(message);
       this.registry.reject(name, reason);
       const outcome: LoadOutcome = { index: name, result: 'rejected', seconds, reason };
       this.events.onLoad?.(outcome);
