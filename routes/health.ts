@@ -31,7 +31,8 @@ const health: FastifyPluginAsync = async (app) => {
       if (!lifecycle.loaded) return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'indexes still loading' });
       const missing = app.nn.config.requiredIndexes.filter((name) => !registry.get(name));
       if (missing.length > 0) {
-        const why = missing.map((name) => (registry.rejection(name) ? `${name} (rejected: ${registry.rejection(name)!.reason})` : name));
+        // Probes answer without credentials: the reasons stay on the authenticated /v1/indexes routes.
+        const why = missing.map((name) => (registry.rejection(name) ? `${name} (rejected; GET /v1/indexes says why)` : name));
         return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: `required indexes not served: ${why.join('; ')}` });
       }
       return { status: 'ready', indexes: registry.names().length };

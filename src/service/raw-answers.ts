@@ -13,6 +13,9 @@ export function errorBody(statusCode: number, message: string) {
 /** The method label of answers given before a request was parsed far enough to have one. */
 export const UNKNOWN_METHOD = 'unknown';
 
+/** A connection's socket; `_httpMessage` is the response Node's HTTP server has in progress on it. */
+export type RawSocket = Duplex & { remoteAddress?: string; _httpMessage?: { headersSent?: boolean } | null };
+
 export interface RawAnswerContext {
   metrics: ServiceMetrics;
   /** The access log; null when it is off. */
@@ -27,10 +30,14 @@ export interface RawAnswerContext {
  * request took as far as it is known (the timeout for a 408). The `ip` is the peer's: no request
  * was parsed, so trusted proxies' headers cannot apply.
  */
-export function answerRaw(context: RawAnswerContext, socket: Duplex & { remoteAddress?: string }, status: number, message: string, method: string, ms: number): void {
+export function answerRaw(context: RawAnswerContext, socket: RawSocket, status: number, message: string, method: string, ms: number): void {
   const reqId = randomUUID();
+  // Read before destroy(): a destroyed socket no longer knows its peer.
+  const ip = socket.remoteAddress;
   const body = JSON.stringify(errorBody(status, message));
-  if (socket.writable) {
+  // As Node's own answer: not when a response on this connection has begun (pipelining), whose
+  // bytes this would cut into.
+  if (socket.writable && !socket._httpMessage?.headersSent) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
@@ -44,7 +51,7 @@ export function answerRaw(context: RawAnswerContext, socket: Duplex & { remoteAd
   // As Node's own answer does: the parser is done with this connection.
   socket.destroy();
   context.metrics.observeHttp(UNMATCHED, method, status, ms / 1000);
-  context.log?.info({ reqId, ip: socket.remoteAddress, method, route: UNMATCHED, status, ms, reason: message }, 'request completed');
+  context.log?.info({ reqId, ip, method, route: UNMATCHED, status, ms, reason: message }, 'request completed');
 }
 
 /** What Node reports on the 'clientError' event: a parser error code, or the request timeout. */

@@ -30,6 +30,7 @@ t.test('request timeouts, malformed HTTP, oversized headers and CONNECT: clean a
     t.equal(line.length, 1, `${c.status}: one access line under the answer's request id`);
     t.equal(line[0]?.status, c.status);
     t.equal(line[0]?.route, 'unmatched');
+    t.equal(line[0]?.ip, '127.0.0.1', `${c.status}: the client's address`);
   }
   const text = (await http(server.url, 'GET', '/metrics')).text;
   for (const c of cases) {
