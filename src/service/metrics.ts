@@ -71,6 +71,9 @@ export class ServiceMetrics {
     this.searchK = new FastHistogram({ name: 'nnserve_query_search_k', help: 'Effective search_k per query (n × trees when -1).', buckets: COUNT_BUCKETS, registers }).series();
     this.swaps = new Counter({ name: 'nnserve_index_swaps_total', help: 'Index load attempts by result (loaded, rejected, removed).', labelNames: ['index', 'result'], registers });
     this.tasksLost = new Counter({ name: 'nnserve_pool_tasks_lost_total', help: 'Query tasks whose worker thread died under them (the pool replaces the thread); retried="true" when run again.', labelNames: ['retried'], registers });
+    // Both series exist from the start: rate() and increase() cannot see a series' first sample,
+    // so an alert would miss the first loss after a start.
+    for (const retried of ['true', 'false']) this.tasksLost.inc({ retried }, 0);
     this.loadDuration = new Histogram({ name: 'nnserve_index_load_duration_seconds', help: 'Time to read and validate an index file.', labelNames: ['index'], buckets: LOAD_BUCKETS, registers });
     this.indexItems = new Gauge({ name: 'nnserve_index_items', help: 'Items in the served version.', labelNames: ['index'], registers });
     this.indexTrees = new Gauge({ name: 'nnserve_index_trees', help: 'Trees in the served version.', labelNames: ['index'], registers });
@@ -102,7 +105,7 @@ export class ServiceMetrics {
     });
     new Gauge({
       name: 'nnserve_index_rejected',
-      help: 'Always 1, for each index whose newest files were rejected (its served version, if any, is older); gone once a load succeeds or the files go. GET /v1/indexes/{name} says why.',
+      help: 'Always 1, for each index whose newest files were rejected (its served version, if any, is older); gone once a load succeeds or the files go. GET /v1/indexes says why (lastRejection of a served index, rejected for one never served).',
       labelNames: ['index'],
       registers: [this.registry],
       collect() {
