@@ -3,7 +3,7 @@
  * short of something at that moment (descriptors, memory), or the storage hiccuped. Loading the
  * same files again later may well succeed.
  */
-const TRANSIENT_CODES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'EINTR', 'EIO', 'ETIMEDOUT', 'ESTALE', 'ECONNRESET', 'ERR_WORKER_OUT_OF_MEMORY', 'ERR_WORKER_INIT_FAILED']);
+const TRANSIENT_CODES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'EINTR', 'EIO', 'ETIMEDOUT', 'ESTALE', 'ECONNRESET']);
 
 /** V8's words for an allocation it could not make (ArrayBuffer, SharedArrayBuffer, WebAssembly.Memory). */
 const ALLOCATION_FAILED = /allocation failed|could not allocate|out of memory/i;

@@ -21,6 +21,6 @@ export function memoryShortfall(file: string, bytes: number, { limit, rss }: Mem
   if (bytes + LOAD_MARGIN_BYTES <= room) return null;
   return (
     `${file} needs ${formatBytes(bytes)} and the memory limit (${formatBytes(limit)}) leaves ${formatBytes(Math.max(0, room))} ` +
-    `with ${formatBytes(rss)} in use: not loaded, since that would get the process killed; tried again later (memory frees as a replaced version drains), or raise the limit`
+    `with ${formatBytes(rss)} in use: not loaded, since that would get the process killed; tried again later (a swap holds the old and the new version at once: raise the limit, or remove an index)`
   );
 }

@@ -80,6 +80,11 @@ export function contentFingerprint(fingerprint: string): string {
 /** The ids file each manifest names, with the manifest identity it was read at: a manifest is read again only once it changes. */
 const namedIds = new Map<string, { identity: string; file: string | null }>();
 
+/** Drops what was remembered of a name's files once they are gone (dated names would pile up). */
+export function forgetIndexFiles(dir: string, name: string): void {
+  namedIds.delete(join(dir, `${name}.json`));
+}
+
 /** The file a manifest's "ids" names, or null (none, or a manifest the loader will refuse anyway). */
 function idsFileNamedBy(manifestPath: string, identity: string): string | null {
   const known = namedIds.get(manifestPath);

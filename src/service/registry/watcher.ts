@@ -1,12 +1,13 @@
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { IndexLoadError, loadIndexInWorker, type LoadedIndex } from './loader.js';
 import { cgroupMemoryLimit } from '../cgroup-limits.js';
 import { memoryShortfall, type MemoryState } from './memory-headroom.js';
 import { publicReason } from './public-reason.js';
 import type { IndexRegistry } from './registry.js';
-import { contentFingerprint, indexFingerprint, scanIndexDir } from './scan.js';
+import { contentFingerprint, forgetIndexFiles, indexFingerprint, scanIndexDir } from './scan.js';
 
 export interface WatcherOptions {
   dir: string;
@@ -75,6 +76,7 @@ export class IndexWatcher {
   private running: Promise<LoadOutcome[]> | null = null;
   private again = false;
   private stopped = false;
+  private readonly stopping = new AbortController();
   /** The load in progress, so that stop() can abandon it. */
   private loading: AbortController | null = null;
   private readonly load: IndexLoad;
@@ -113,6 +115,7 @@ export class IndexWatcher {
 
   stop(): void {
     this.stopped = true;
+    this.stopping.abort();
     // A shutdown should not wait for a multi-GB file to finish loading only to drop it.
     this.loading?.abort(new IndexLoadError('the service is shutting down'));
     this.fsWatcher?.close();
@@ -235,6 +238,12 @@ export class IndexWatcher {
       const next = this.retries.get(name);
       if (next) retryIn = Math.min(retryIn, next.at - Date.now());
     }
+    // What is remembered of names whose files are gone (a served one is removed further down).
+    for (const name of this.attempted.keys()) {
+      if (seen.has(name) || this.registry.get(name)) continue;
+      this.attempted.delete(name);
+      forgetIndexFiles(dir, name);
+    }
     for (const name of this.retries.keys()) if (!seen.has(name)) this.retries.delete(name);
     for (const name of this.registry.rejectedOnly()) if (!seen.has(name)) this.registry.forget(name);
     for (const name of this.registry.names()) {
@@ -253,6 +262,7 @@ export class IndexWatcher {
       this.pending.delete(key);
       this.attempted.delete(name);
       this.retries.delete(name);
+      forgetIndexFiles(dir, name);
       this.registry.remove(name);
       log.info({ index: name }, 'index removed from directory; no longer served');
       const outcome: LoadOutcome = { index: name, result: 'removed' };
@@ -272,7 +282,8 @@ export class IndexWatcher {
     const { dir, debounceMs } = this.options;
     let fingerprint = indexFingerprint(dir, name);
     for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, debounceMs));
+      // Cut short by stop(): a shutdown must not wait out a long debounce in the onClose hook.
+      await sleep(debounceMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       const now = indexFingerprint(dir, name);
       if (now === fingerprint || this.stopped) return now;
       fingerprint = now;
@@ -353,11 +364,11 @@ export class IndexWatcher {
   }
 
   /**
-   * One load: refused up front when the file would not fit in the container's memory limit (a
-   * passing failure, tried again later), abandoned when it outlives loadTimeoutMs (storage whose reads stall would otherwise
-   * hold up every later swap, admin reload and shutdown behind it) or when the watcher stops. The
-   * files are then marked attempted, so the same files are not tried again (each try could strand
-   * a thread).
+   * One load. Refused up front when the file would not fit in the container's memory limit: a
+   * passing failure, tried again later. Abandoned when it outlives loadTimeoutMs (storage whose
+   * reads stall would otherwise hold up every later swap, admin reload and shutdown behind it) or
+   * when the watcher stops: those files are not tried again until they change, since each try
+   * could strand a thread.
    */
   private async loadWithinLimit(name: string): Promise<LoadedIndex> {
     const bytes = statSync(join(this.options.dir, `${name}.ann`), { throwIfNoEntry: false })?.size ?? 0;
