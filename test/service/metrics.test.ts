@@ -89,20 +89,21 @@ t.test('requests whose client gives up before the answer are counted and logged,
   writeIndex(slowDir, 'slow', buildIndex('slow', { dimensions: 32, items: 4000, trees: 4, seed: 5 }));
   const { server, logs } = await serveLogged(t, slowDir, { workers: 1, maxBatch: 4096, accessLog: true });
   const { port } = server;
-  /** Writes `text` on a raw connection and closes it after `ms`, before any answer can arrive. */
-  const giveUp = (text: string, ms: number) =>
-    new Promise<void>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.write(text);
-        setTimeout(() => {
-          socket.destroy();
-          resolve();
-        }, ms);
-      });
+  /** Writes `text` on a raw connection and closes it once the server is working on it, before any answer can arrive. */
+  const giveUp = async (text: string) => {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(text);
+    // Whole request received and its work under way: a fixed wait could close it before then on a loaded machine.
+    await waitFor(async () => {
+      const scrape = (await http(server.url, 'GET', '/metrics')).text;
+      return (metric(scrape, 'nnserve_pool_active_tasks') ?? 0) + (metric(scrape, 'nnserve_pool_queue_depth') ?? 0) > 0 ? true : undefined;
     });
+    socket.destroy();
+  };
   // A batch that scores every item for each of its 4096 queries: far slower than the client waits.
   const body = JSON.stringify({ queries: Array.from({ length: 4096 }, (_, i) => ({ item: i % 4000 })), n: 5, search_k: 1_000_000 });
-  await giveUp(`POST /v1/indexes/slow/search/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, 50);
+  await giveUp(`POST /v1/indexes/slow/search/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   await waitFor(() => (logs.find('request completed', { route: '/v1/indexes/:name/search/batch', status: 499 }).length === 1 ? true : undefined), 400);
   // The batch's worker finishes later; nothing more may be recorded for it then.
   await waitFor(async () => (metric((await http(server.url, 'GET', '/metrics')).text, 'nnserve_queries_total', { index: 'slow', kind: 'batch' }) === 4096 ? true : undefined), 400);
