@@ -92,10 +92,9 @@ export class AnnoyIndex {
       throw new IndexFormatError(`the file holds ${this.structure.nItems} items where ${expectedItems} were expected: truncated, or not the file described`);
     }
     if (validate) {
-      const { itemProblem, splitProblem } = metric;
       validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe, {
-        item: itemProblem && ((nodes, word) => itemProblem(nodes, word, dimensions)),
-        split: splitProblem && ((nodes, word) => splitProblem(nodes, word, dimensions)),
+        item: metric.itemProblem && ((nodes, word) => metric.itemProblem!(nodes, word, dimensions)),
+        split: metric.splitProblem && ((nodes, word) => metric.splitProblem!(nodes, word, dimensions)),
       });
     }
     this.kernels = createKernels(storage, metric.name === 'hamming' ? 1 : dimensions);

@@ -1,4 +1,5 @@
 import { isMetricName, METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
+import { withoutByteOrderMark } from '../input/byte-order-mark.js';
 
 /**
  * The manifest `<name>.json` that sits beside `<name>.ann`. Annoy files carry no header, so the
@@ -28,11 +29,6 @@ export const MAX_DIMENSIONS = 1_000_000;
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
-}
-
-/** `text` without a leading byte-order mark, which Windows tools write at the start of UTF-8 files. */
-function withoutByteOrderMark(text: string): string {
-  return text.startsWith('\uFEFF') ? text.slice(1) : text;
 }
 
 /** The JSON value of a manifest file's text (a byte-order mark at the start is skipped); SyntaxError when it is not JSON. */

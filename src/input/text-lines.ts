@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { withoutByteOrderMark } from './byte-order-mark.js';
 
 /**
  * The lines of a UTF-8 text file, CRLF or LF. A byte-order mark (as Windows tools write) is
@@ -8,7 +9,7 @@ import { createInterface } from 'node:readline';
 export async function* textLines(path: string): AsyncGenerator<string> {
   let first = true;
   for await (const line of createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity })) {
-    yield first && line.startsWith('\uFEFF') ? line.slice(1) : line;
+    yield first ? withoutByteOrderMark(line) : line;
     first = false;
   }
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { AnnoyIndex, isSearchK, queryVectorProblem, SEARCH_K_RULE } from '../../annoy/index.js';
 import { idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
+import { withoutByteOrderMark } from '../../input/byte-order-mark.js';
 import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget, UsageError, type OptionValues } from '../args.js';
 
 export const usage = `Usage: nnserve query <file.ann> [options] < queries.jsonl
@@ -189,7 +190,7 @@ async function answerQueries(answerer: QueryAnswerer): Promise<number> {
   for await (const chunk of process.stdin as AsyncIterable<string>) {
     const t0 = process.hrtime.bigint();
     // A byte-order mark (Windows editors save "UTF-8 with BOM") would make the first query invalid JSON.
-    const out = answerLines(first && chunk.startsWith('\uFEFF') ? chunk.slice(1) : chunk, false);
+    const out = answerLines(first ? withoutByteOrderMark(chunk) : chunk, false);
     first = false;
     const ok = out.length === 0 || stdout.write(out);
     busyNs += process.hrtime.bigint() - t0;

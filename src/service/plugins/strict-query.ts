@@ -19,7 +19,8 @@ interface QuerySchema {
 async function strictQuery(app: FastifyInstance): Promise<void> {
   app.addHook('onRoute', (route) => {
     const properties = (route.schema?.querystring as QuerySchema | undefined)?.properties ?? {};
-    const keys = Object.keys(properties);
+    // An array-typed parameter may repeat; no route has one yet.
+    const keys = Object.keys(properties).filter((key) => properties[key].type !== 'array');
     if (keys.length === 0) return;
     const integers = new Set(keys.filter((key) => properties[key].type === 'integer'));
     const check: preValidationHookHandler = (request, _reply, done) => {
