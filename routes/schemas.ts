@@ -5,7 +5,7 @@
  */
 import type { FastifySerializerCompiler } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
-import { INDEX_NAME_PATTERN } from '../src/service/registry/scan.js';
+import { INDEX_NAME_PATTERN } from '../src/index-files/index-name.js';
 import { EXAMPLE_INDEX, EXAMPLE_ITEM } from './examples.js';
 
 export type Limits = Pick<ServiceConfig, 'maxN' | 'maxSearchK' | 'maxBatch'>;

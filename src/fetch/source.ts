@@ -1,4 +1,4 @@
-import { INDEX_NAME } from '../service/registry/scan.js';
+import { INDEX_NAME } from '../index-files/index-name.js';
 import { FetchError } from './errors.js';
 
 /** Where an index is published and what it is called locally. */

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { defaultThreads } from './cgroup-limits.js';
-import { INDEX_NAME, INDEX_NAME_PATTERN } from './registry/scan.js';
+import { defaultThreads } from '../platform/cgroup-limits.js';
+import { INDEX_NAME, INDEX_NAME_PATTERN } from '../index-files/index-name.js';
 
 /** Every setting of the service, resolved once at start-up; hot paths read these fields only. */
 export interface ServiceConfig {

@@ -9,8 +9,8 @@ import { formatBytes } from '../../build/format-bytes.js';
 import { isIdsFileName, MAX_DIMENSIONS, type IndexManifest } from '../../index-files/manifest.js';
 import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
-import { defaultThreads } from '../../service/cgroup-limits.js';
-import { INDEX_NAME, INDEX_NAME_PATTERN } from '../../service/registry/scan.js';
+import { defaultThreads } from '../../platform/cgroup-limits.js';
+import { INDEX_NAME, INDEX_NAME_PATTERN } from '../../index-files/index-name.js';
 import { CliError, intOption, manifestPathFor, metricOption, parseCommand, reportError, UsageError } from '../args.js';
 import { createProgress } from '../progress.js';
 

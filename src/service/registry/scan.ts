@@ -1,11 +1,9 @@
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { INDEX_NAME } from '../../index-files/index-name.js';
 import { isIdsFileName, parseManifestJson } from '../../index-files/manifest.js';
 import { readRegularFileText } from '../../index-files/open-regular.js';
 
-/** What an index name may be; the route schemas use the same text for `{name}`. */
-export const INDEX_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
-export const INDEX_NAME = new RegExp(INDEX_NAME_PATTERN);
 
 export interface ScanResult {
   /** Names with both `<name>.ann` and `<name>.json`, sorted. */

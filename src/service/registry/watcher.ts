@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { IndexLoadError, loadIndexInWorker, type LoadedIndex } from './loader.js';
-import { cgroupMemoryLimit } from '../cgroup-limits.js';
+import { cgroupMemoryLimit } from '../../platform/cgroup-limits.js';
 import { memoryShortfall, type MemoryState } from './memory-headroom.js';
 import { publicReason } from './public-reason.js';
 import type { IndexRegistry } from './registry.js';

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import t from 'tap';
-import { cgroupCpuLimit, cgroupMemoryLimit, defaultThreads, type ReadText } from '../../src/service/cgroup-limits.js';
+import { cgroupCpuLimit, cgroupMemoryLimit, defaultThreads, type ReadText } from '../../src/platform/cgroup-limits.js';
 
 /** A cgroup filesystem made of the given files. */
 const files = (contents: Record<string, string>): ReadText => (path) => contents[path] ?? null;
@@ -30,16 +30,4 @@ t.test('the memory limit, read as the kernel writes it', async (t) => {
   t.equal(cgroupMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '536870912\n' })), 512 * 1024 ** 2, 'cgroup v1: 512 MiB');
   t.equal(cgroupMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n' })), null, 'cgroup v1: unlimited, as it writes it');
   t.equal(cgroupMemoryLimit(files({})), null, 'no cgroup files');
-});
-
-t.test('a load needs the file plus a margin within the room the limit leaves', async (t) => {
-  const { memoryShortfall, LOAD_MARGIN_BYTES } = await import('../../src/service/registry/memory-headroom.js');
-  const MiB = 1024 ** 2;
-  t.equal(memoryShortfall('x.ann', 100 * MiB, { limit: null, rss: 900 * MiB }), null, 'no limit, no check');
-  t.equal(memoryShortfall('x.ann', 100 * MiB, { limit: 1024 * MiB, rss: 200 * MiB }), null, 'fits');
-  t.equal(memoryShortfall('x.ann', 100 * MiB, { limit: 200 * MiB + LOAD_MARGIN_BYTES + 100 * MiB, rss: 200 * MiB }), null, 'fits exactly');
-  t.equal(
-    memoryShortfall('x.ann', 100 * MiB, { limit: 1024 * MiB, rss: 900 * MiB }),
-    'x.ann needs 100.0 MiB and the memory limit (1.00 GiB) leaves 124.0 MiB with 900.0 MiB in use: not loaded, since that would get the process killed; tried again later (a swap holds the old and the new version at once: raise the limit, or remove an index)',
-  );
 });
