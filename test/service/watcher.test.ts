@@ -236,3 +236,27 @@ t.test('a forced reload of the files being served that would not fit beside them
   t.equal(loads, 1, 'and the file was read once, at start-up');
   t.equal(registry.get('words')?.version, 1, 'still serving version 1');
 });
+
+t.test('stopping the watcher ends the start-up re-read\'s wait for files to settle: a shutdown does not wait out the debounce', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  let first = true;
+  // The files change while the start-up load reads them, so the watcher waits for them to settle.
+  const load = async (d: string, name: string): Promise<LoadedIndex> => {
+    const loaded = await loadIndexInWorker({ dir: d, name });
+    if (first) {
+      first = false;
+      writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 41 }));
+    }
+    return loaded;
+  };
+  const watcher = new IndexWatcher(new IndexRegistry(), { dir, pollIntervalMs: 0, debounceMs: 600_000, log: pino({ level: 'silent' }), load });
+  const starting = watcher.start();
+  while (first) await sleep(10);
+  await sleep(100);
+  const stopped = Date.now();
+  watcher.stop();
+  await starting;
+  await watcher.idle();
+  t.ok(Date.now() - stopped < 5000, `start-up and idle() end once stopped (${Date.now() - stopped} ms), not after the 10-minute debounce`);
+});
