@@ -51,10 +51,13 @@ export async function main(argv: string[]): Promise<number> {
 /**
  * Output that cannot be written (stdout on a full disk) is one line and exit 1 instead of an
  * unhandled 'error' event's stack trace; a reader that stopped early (EPIPE, `| head`) is no error.
- * `query` handles its own (it stops answering), and `serve` logs through pino.
+ * `query` handles its own while it answers (it stops answering; its --help is covered here), and
+ * `serve` logs through pino.
  */
 let outputFailed = false;
-if (!['query', 'serve'].includes(process.argv[2])) {
+const [command, ...rest] = process.argv.slice(2);
+const answering = command === 'query' && !rest.includes('--help') && !rest.includes('-h');
+if (command !== 'serve' && !answering) {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || outputFailed) return;
     outputFailed = true;

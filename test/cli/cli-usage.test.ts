@@ -267,7 +267,7 @@ t.test('output that cannot be written (a full disk) is one line and exit 1, not 
   const full = openSync('/dev/full', 'w');
   t.teardown(() => closeSync(full));
   // /dev/full fails every write with ENOSPC: these ended in "Unhandled 'error' event" and its stack.
-  for (const args of [['inspect', out], ['build', '--help'], ['--help']]) {
+  for (const args of [['inspect', out], ['build', '--help'], ['query', '--help'], ['--help']]) {
     const r = spawnSync(process.execPath, [MAIN, ...args], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
     t.equal(r.status, 1, args.join(' '));
     t.match(r.stderr, /^nnserve: cannot write the output: ENOSPC: no space left on device, write\n$/, args.join(' '));
