@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { errorBody } from '../src/service/errors.js';
 import { ref } from './schemas.js';
 
 const statusSchema = {
@@ -27,13 +28,13 @@ const health: FastifyPluginAsync = async (app) => {
     },
     async (_request, reply) => {
       const { lifecycle, registry } = app.nn;
-      if (lifecycle.shuttingDown) return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'shutting down' });
-      if (!lifecycle.loaded) return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'indexes still loading' });
+      if (lifecycle.shuttingDown) return reply.code(503).send(errorBody(503, 'shutting down'));
+      if (!lifecycle.loaded) return reply.code(503).send(errorBody(503, 'indexes still loading'));
       const missing = app.nn.config.requiredIndexes.filter((name) => !registry.get(name));
       if (missing.length > 0) {
         // Probes answer without credentials: the reasons stay on the authenticated /v1/indexes routes.
         const why = missing.map((name) => (registry.rejection(name) ? `${name} (rejected; GET /v1/indexes says why)` : name));
-        return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: `required indexes not served: ${why.join('; ')}` });
+        return reply.code(503).send(errorBody(503, `required indexes not served: ${why.join('; ')}`));
       }
       return { status: 'ready', indexes: registry.names().length };
     },

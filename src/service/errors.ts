@@ -1,3 +1,10 @@
+import { STATUS_CODES } from 'node:http';
+
+/** The one error shape of every answer. */
+export function errorBody(statusCode: number, message: string) {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
 /**
  * Errors the service maps to HTTP answers. Each has a stable `code` and the status it maps to; the
  * error handler exposes the message only below 500, so messages here must never carry paths or data.

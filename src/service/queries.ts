@@ -71,17 +71,14 @@ export class QueryService {
     const entry = this.index(name);
     const item = this.itemOf(entry, rawId);
     this.checkSearchK(options.searchK);
-    const ask = options.excludeSelf ? options.n + 1 : options.n;
-    const skip = options.excludeSelf ? item : -1;
-    return whenAnswered(this.execute(entry, 'item', [item], ask, options), (answers) => this.shape(entry, answers[0], options, skip, null, true));
+    return this.nearest(entry, 'item', item, options, options.excludeSelf ? new Set([item]) : null);
   }
 
   search(name: string, vector: readonly number[], options: QueryOptions & { exclude?: readonly ExternalId[] }): SearchResult | Promise<SearchResult> {
     const entry = this.index(name);
     const query = this.vectorOf(entry, vector, 'vector');
     this.checkSearchK(options.searchK);
-    const excluded = this.excludedItems(entry, options.exclude);
-    return whenAnswered(this.execute(entry, 'vector', [query], options.n + (excluded?.size ?? 0), options), (answers) => this.shape(entry, answers[0], options, -1, excluded, true));
+    return this.nearest(entry, 'vector', query, options, this.excludedItems(entry, options.exclude));
   }
 
   /** get_nns_by_item with an exclusion list (the GET route only knows exclude_self). */
@@ -89,8 +86,12 @@ export class QueryService {
     const entry = this.index(name);
     const item = this.itemOf(entry, id);
     this.checkSearchK(options.searchK);
-    const excluded = this.excludedItems(entry, options.exclude);
-    return whenAnswered(this.execute(entry, 'item', [item], options.n + (excluded?.size ?? 0), options), (answers) => this.shape(entry, answers[0], options, -1, excluded, true));
+    return this.nearest(entry, 'item', item, options, this.excludedItems(entry, options.exclude));
+  }
+
+  /** One query's n nearest, leaving out `excluded`: asks for that many more, so n remain when the candidates allow. */
+  private nearest(entry: IndexEntry, kind: QueryKind, spec: QuerySpec, options: QueryOptions, excluded: Set<number> | null): SearchResult | Promise<SearchResult> {
+    return whenAnswered(this.execute(entry, kind, [spec], options.n + (excluded?.size ?? 0), options), (answers) => this.shape(entry, answers[0], options, excluded, true));
   }
 
   /** Items of the ids to leave out; ids the index does not hold exclude nothing. */
@@ -116,7 +117,7 @@ export class QueryService {
     }
     return whenAnswered(this.execute(entry, 'batch', specs, options.n, options), (answers) => {
       const results: Neighbors[] = new Array(answers.length);
-      for (let i = 0; i < answers.length; i++) results[i] = this.shape(entry, answers[i], options, -1, null, false);
+      for (let i = 0; i < answers.length; i++) results[i] = this.shape(entry, answers[i], options, null, false);
       return { index: entry.name, version: entry.version, results };
     });
   }
@@ -253,16 +254,16 @@ export class QueryService {
    * the answer names the index and version (a single query), without it not (one result of a batch).
    * Each object has exactly the documented fields: these routes serialise with JSON.stringify.
    */
-  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, skip: number, excluded: Set<number> | null, named: true): SearchResult;
-  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, skip: number, excluded: Set<number> | null, named: false): Neighbors;
-  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, skip: number, excluded: Set<number> | null, named: boolean): SearchResult | Neighbors {
+  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, excluded: Set<number> | null, named: true): SearchResult;
+  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, excluded: Set<number> | null, named: false): Neighbors;
+  private shape(entry: IndexEntry, answer: QueryAnswer, options: QueryOptions, excluded: Set<number> | null, named: boolean): SearchResult | Neighbors {
     const { n, includeDistances } = options;
     const ids: ExternalId[] = [];
     const distances: number[] | undefined = includeDistances ? [] : undefined;
     const names = entry.ids;
     for (let i = 0; i < answer.ids.length && ids.length < n; i++) {
       const item = answer.ids[i];
-      if (item === skip || (excluded !== null && excluded.has(item))) continue;
+      if (excluded !== null && excluded.has(item)) continue;
       ids.push(names ? names[item] : item);
       if (distances) distances.push(answer.distances![i]);
     }

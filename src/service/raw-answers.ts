@@ -2,13 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
+import { errorBody } from './errors.js';
 import type { ServiceMetrics } from './metrics.js';
 import { UNMATCHED } from './plugins/observability.js';
-
-/** The one error shape of every answer. */
-export function errorBody(statusCode: number, message: string) {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
-}
+import { API_CSP, INERT_HEADERS } from './plugins/security-headers.js';
 
 /** The method label of answers given before a request was parsed far enough to have one. */
 export const UNKNOWN_METHOD = 'unknown';
@@ -43,8 +40,8 @@ export function answerRaw(context: RawAnswerContext, socket: RawSocket, status: 
         'Content-Type: application/json; charset=utf-8\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
         `x-request-id: ${reqId}\r\n` +
-        'x-content-type-options: nosniff\r\nx-frame-options: DENY\r\nreferrer-policy: no-referrer\r\n' +
-        "content-security-policy: default-src 'none'; frame-ancestors 'none'\r\ncache-control: no-store\r\n" +
+        INERT_HEADERS.map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+        `content-security-policy: ${API_CSP}\r\ncache-control: no-store\r\n` +
         `Connection: close\r\n\r\n${body}`,
     );
   }

@@ -1,7 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
-const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/** The headers every answer carries whatever it is: also written raw, below Fastify (raw-answers.ts). */
+export const INERT_HEADERS: readonly (readonly [string, string])[] = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+];
 /** Swagger UI runs its own scripts and styles; only framing is refused there. */
 const DOCS_CSP = "frame-ancestors 'none'";
 
@@ -11,9 +18,7 @@ const DOCS_CSP = "frame-ancestors 'none'";
  * Exported for the answers the router gives before any hook can run (see answerRefusedUrl).
  */
 export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
-  reply.header('x-content-type-options', 'nosniff');
-  reply.header('x-frame-options', 'DENY');
-  reply.header('referrer-policy', 'no-referrer');
+  for (const [name, value] of INERT_HEADERS) reply.header(name, value);
   if (!reply.hasHeader('content-security-policy')) {
     reply.header('content-security-policy', request.routeOptions.url?.startsWith('/docs') ? DOCS_CSP : API_CSP);
   }

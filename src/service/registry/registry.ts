@@ -154,7 +154,7 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
 
   /** Names with rejected files and no version served, sorted. */
   rejectedOnly(): string[] {
-    return [...this.rejections.keys()].filter((name) => !this.current.has(name)).sort();
+    return this.rejectedNames().filter((name) => !this.current.has(name)).sort();
   }
 
   /** The files of `name` are gone: nothing is left to explain. */
