@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { bearerToken, matchesAnySecret } from '../src/service/credentials.js';
 import { errors as serviceErrors } from '../src/service/errors.js';
 import { IndexDirError } from '../src/service/registry/watcher.js';
-import { errors } from './schemas.js';
+import { errors, noQuery } from './schemas.js';
 
 /** POST /v1/admin/reload: reload every index now. Exists only when NNSERVE_ADMIN_TOKEN is set. */
 const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
@@ -15,6 +15,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
         summary: 'Reload every index from the index directory now',
         description: 'Needs `Authorization: Bearer <NNSERVE_ADMIN_TOKEN>`; answers 404 when no admin token is configured, 503 when the index directory cannot be read. Invalid files are rejected and the old version keeps serving.',
         security: [{ adminToken: [] }],
+        querystring: noQuery,
         response: {
           200: {
             description: 'What the reload did, index by index.',

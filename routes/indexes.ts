@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { IndexEntry, Rejection } from '../src/service/registry/registry.js';
-import { errors, nameParams, ref } from './schemas.js';
+import { errors, nameParams, noQuery, ref } from './schemas.js';
 
 function info(e: IndexEntry, lastRejection: Rejection | undefined) {
   return {
@@ -25,6 +25,7 @@ const indexes: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['indexes'],
         summary: 'List the indexes being served',
+        querystring: noQuery,
         response: {
           200: {
             description: 'Every index being served, by name; and the names whose files were rejected before any version of them could be served.',
@@ -58,6 +59,7 @@ const indexes: FastifyPluginAsync = async (app) => {
         tags: ['indexes'],
         summary: 'Describe one index',
         params: nameParams,
+        querystring: noQuery,
         response: { 200: { description: 'The index.', ...ref.indexInfo }, ...errors(400, 401, 404) },
       },
     },

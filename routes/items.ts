@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 import { EXAMPLE_ITEM, OTHER_EXAMPLE_ITEM } from './examples.js';
-import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, nameParams, nativeJson, nSchema, ref, searchKSchema } from './schemas.js';
+import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, nameParams, nativeJson, noQuery, nSchema, ref, searchKSchema } from './schemas.js';
 
 interface ItemParams {
   name: string;
@@ -31,6 +31,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
         tags: ['items'],
         summary: 'Stored vector of an item',
         params: itemParams,
+        querystring: noQuery,
         response: {
           200: {
             description: 'The vector as stored in the index (hamming: 0/1 per bit).',

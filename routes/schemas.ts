@@ -61,6 +61,15 @@ export const nameParam = {
 /** Path parameters of routes under /v1/indexes/{name}. */
 export const nameParams = { type: 'object', required: ['name'], properties: { name: nameParam }, additionalProperties: false } as const;
 
+/** GET routes without parameters refuse unknown ones as the others do: a misspelt `?n=` is an error, not ignored. */
+export const noQuery = { type: 'object', properties: {}, additionalProperties: false } as const;
+
+/** A search from a vector or from a stored item: exactly one of the two (see validationMessage for the wording). */
+export const vectorOrItem = [
+  { type: 'object', required: ['vector'] },
+  { type: 'object', required: ['item'] },
+] as const;
+
 /** The empty id of `…/items/` is not found (404) like any other unknown id. */
 export const idParam = {
   type: 'string',

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 import type { BatchQuery, ExternalId } from '../src/service/queries.js';
-import { errors as serviceErrors } from '../src/service/errors.js';
 import { batchExample, searchByItemExample, searchExample } from './examples.js';
-import { errors, externalIdSchema, includeDistancesSchema, nameParams, nativeJson, neighborsResponse, nSchema, ref, searchKSchema, vectorSchema } from './schemas.js';
+import { errors, externalIdSchema, includeDistancesSchema, nameParams, nativeJson, neighborsResponse, nSchema, ref, searchKSchema, vectorOrItem, vectorSchema } from './schemas.js';
 
 interface SearchBody {
   vector?: number[];
@@ -50,6 +49,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
             },
           },
           additionalProperties: false,
+          oneOf: vectorOrItem,
           examples: [searchExample, searchByItemExample],
         },
         response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 413, 415, 503, 504) },
@@ -58,7 +58,6 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
     (request) => {
       const b = request.body;
       const options = { n: b.n, searchK: b.search_k, includeDistances: b.include_distances, exclude: b.exclude };
-      if ((b.vector === undefined) === (b.item === undefined)) throw serviceErrors.badInput(`body must have either "vector" or "item"${b.vector === undefined ? '' : ', not both'}`);
       return b.vector !== undefined ? app.nn.queries.search(request.params.name, b.vector, options) : app.nn.queries.searchByItem(request.params.name, b.item!, options);
     },
   );
@@ -80,12 +79,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
               type: 'array',
               minItems: 1,
               maxItems: config.maxBatch,
-              items: {
-                oneOf: [
-                  { type: 'object', required: ['vector'], properties: { vector: vectorSchema() }, additionalProperties: false },
-                  { type: 'object', required: ['item'], properties: { item: externalIdSchema }, additionalProperties: false },
-                ],
-              },
+              items: { type: 'object', properties: { vector: vectorSchema(), item: externalIdSchema }, additionalProperties: false, oneOf: vectorOrItem },
             },
             n: nSchema(config),
             search_k: searchKSchema(config),

@@ -24,7 +24,9 @@ import { answerRefusedUrl } from './refused-url.js';
 import { lazyRequestLogger } from './request-logger.js';
 import securityHeaders from './plugins/security-headers.js';
 import strictQuery from './plugins/strict-query.js';
+import { validationMessage, type SchemaError } from './validation-message.js';
 import identityBodies from './plugins/identity-bodies.js';
+import jsonBodies from './plugins/json-bodies.js';
 import type { IndexLoad } from './registry/watcher.js';
 
 export interface AppOptions {
@@ -48,24 +50,13 @@ function requestId(req: IncomingMessage): string {
  * not silently dropped); path and query strings are text, so they are coerced to the schema types.
  */
 function validators(): { body: Ajv; text: Ajv } {
-  const common: AjvOptions = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false };
+  // verbose: errors carry the data and schema they judged, which validationMessage reads.
+  const common: AjvOptions = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true };
   return { body: new Ajv({ ...common, coerceTypes: false }), text: new Ajv({ ...common, coerceTypes: 'array' }) };
 }
 
 function trustHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
-}
-
-/** Makes Ajv's first complaint readable, naming an unknown field when that is the problem. */
-function validationMessage(err: FastifyError): string {
-  const first = err.validation?.[0];
-  const where = err.validationContext ?? 'request';
-  if (first?.keyword === 'additionalProperties') {
-    const field = (first.params as { additionalProperty?: string }).additionalProperty;
-    const path = first.instancePath ? `${where}${first.instancePath}` : where;
-    return `${path} has an unknown field ${JSON.stringify(field)}`;
-  }
-  return err.message;
 }
 
 /** Errors the router raises before any route (or error handler) is involved. */
@@ -133,7 +124,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (err.headers) reply.headers(err.headers);
       return reply.code(err.statusCode).send(errorBody(err.statusCode, err.message));
     }
-    if (err.validation) return reply.code(400).send(errorBody(400, validationMessage(err)));
+    if (err.validation) return reply.code(400).send(errorBody(400, validationMessage(err.validationContext ?? 'request', err.validation as SchemaError[], err.message)));
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       const given = String(request.headers['content-type'] ?? 'none').slice(0, 100);
       return reply.code(415).send(errorBody(415, `request bodies must be application/json (content-type: ${given})`));
@@ -159,6 +150,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(openapi, { ui: config.docs });
   await app.register(strictQuery);
   await app.register(identityBodies);
+  await app.register(jsonBodies);
 
   for (const schema of sharedSchemas) app.addSchema(schema);
   await app.register(health);

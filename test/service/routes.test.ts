@@ -255,6 +255,40 @@ t.test('input errors', async (t) => {
   for (const qs of ['n=3', 'n=-0', 'search_k=-1', 'n=3&search_k=50']) t.equal((await http(base, 'GET', `/v1/indexes/words/items/w1/neighbors?${qs}`)).status, qs === 'n=-0' ? 400 : 200, qs);
 });
 
+t.test('request errors say what is wrong: malformed JSON, prototype keys, "vector" or "item", unknown query parameters', async (t) => {
+  const search = '/v1/indexes/words/search';
+  const cases: [string, string, string][] = [
+    [search, '{"vector":[1,2,', 'body is not valid JSON: '],
+    [search, '{"item":"w1",}', 'body is not valid JSON: '],
+    [search, '{"__proto__":{"x":1},"item":"w1"}', 'body must not have "__proto__" or "constructor.prototype" keys (they would change object prototypes)'],
+    [search, '{"constructor":{"prototype":{"x":1}},"item":"w1"}', 'body must not have "__proto__" or "constructor.prototype" keys (they would change object prototypes)'],
+    [search, '{"n":3}', 'body must have either "vector" or "item"'],
+    [search, `{"item":"w1","vector":${JSON.stringify(vector(8))}}`, 'body must have either "vector" or "item", not both'],
+    [search, '{"vectr":[1]}', 'body has an unknown field "vectr"'],
+    [`${search}/batch`, '{"queries":[{"item":"w1"},{}]}', 'body/queries/1 must have either "vector" or "item"'],
+    [`${search}/batch`, '{"queries":[{"item":"w1","vector":[1]}]}', 'body/queries/0 must have either "vector" or "item", not both'],
+    [`${search}/batch`, '{"queries":[{"itm":"w1"}]}', 'body/queries/0 has an unknown field "itm"'],
+    [`${search}/batch`, '{"queries":[5]}', 'body/queries/0 must be object'],
+    [`${search}/batch`, '{"queries":[{"vector":"x"}]}', 'body/queries/0/vector must be array'],
+  ];
+  for (const [path, body, message] of cases) {
+    const r = await http(base, 'POST', path, body);
+    noLeak(t, r, 400);
+    if (message.endsWith(': ')) t.ok(r.body.message.startsWith(message) && r.body.message.length > message.length, `${body}: ${r.body.message}`);
+    else t.equal(r.body.message, message, body);
+  }
+  const empty = await http(base, 'POST', search, '');
+  noLeak(t, empty, 400);
+  t.equal(empty.body.message, 'body is empty; send a JSON object');
+  // Every /v1 GET refuses a parameter it does not know, as the routes with parameters always did.
+  for (const path of ['/v1/indexes?n=3', '/v1/indexes/words?verbose=1', '/v1/indexes/words/items/w1?n=3']) {
+    const r = await http(base, 'GET', path);
+    noLeak(t, r, 400);
+    t.match(r.body.message, /^querystring has an unknown field "(n|verbose)"$/, path);
+  }
+  for (const path of ['/v1/indexes', '/v1/indexes/words', '/v1/indexes/words/items/w1']) t.equal((await http(base, 'GET', path)).status, 200, `${path} without parameters`);
+});
+
 t.test('an ids file that starts with a byte-order mark (Windows tools write one): its first id is found', async (t) => {
   const bomDir = tempDir(t);
   const ids = Array.from({ length: 20 }, (_, i) => `p${i}`);
