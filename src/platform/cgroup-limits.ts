@@ -12,24 +12,62 @@ const readText: ReadText = (path) => {
   }
 };
 
+/** Where the kernel mounts the cgroup hierarchies: the unified v2 one, and v1's one per controller. */
+const MOUNT = '/sys/fs/cgroup';
+
+/**
+ * The directories whose limits apply to this process, its own cgroup first, then each ancestor up to
+ * the mount's root. In a container with its own cgroup namespace (Docker and Kubernetes on cgroup
+ * v2) the process sits at the root; a systemd service (`MemoryMax=`, `CPUQuota=`), a container
+ * sharing the host's namespace, or a v1 hierarchy list a deeper path, and a limit on any ancestor
+ * (a slice) binds too. A path that does not exist under the mount (a v1 container sees its own
+ * cgroup at the root but the host's path in /proc/self/cgroup) just has no files to read.
+ */
+function cgroupDirs(read: ReadText, mount: string, controller: string | null): string[] {
+  const own = (read('/proc/self/cgroup') ?? '').split('\n').find((line) => {
+    const [, controllers] = line.split(':');
+    return controller === null ? line.startsWith('0::') : (controllers ?? '').split(',').includes(controller);
+  });
+  const path = own?.slice(own.indexOf(':', own.indexOf(':') + 1) + 1).trim() ?? '/';
+  const dirs: string[] = [];
+  for (let p = path.replace(/\/+$/, ''); p.startsWith('/'); p = p.slice(0, p.lastIndexOf('/'))) dirs.push(mount + p);
+  dirs.push(mount);
+  return dirs;
+}
+
+/** The tightest of the limits found along `dirs` (null when none is set). */
+function tightest(dirs: string[], limitIn: (dir: string) => number | null): number | null {
+  let found: number | null = null;
+  for (const dir of dirs) {
+    const limit = limitIn(dir);
+    if (limit !== null && (found === null || limit < found)) found = limit;
+  }
+  return found;
+}
+
 /**
  * CPUs the container may use, from its cgroup's CFS quota (Kubernetes `resources.limits.cpu`,
- * `docker run --cpus`), or null when unlimited. Node's availableParallelism() counts the CPUs the
- * process may be scheduled on, which in a pod is the whole node's: 64 workers for a 2-CPU limit
- * would only queue up behind each other and multiply the per-worker memory.
+ * `docker run --cpus`, systemd `CPUQuota=`), or null when unlimited. Node's availableParallelism()
+ * counts the CPUs the process may be scheduled on, which in a pod is the whole node's: 64 workers
+ * for a 2-CPU limit would only queue up behind each other and multiply the per-worker memory.
  */
 export function cgroupCpuLimit(read: ReadText = readText): number | null {
   // cgroup v2: "<quota> <period>", or "max <period>" when unlimited.
-  const v2 = read('/sys/fs/cgroup/cpu.max');
-  if (v2 !== null) {
-    const [quota, period] = v2.trim().split(/\s+/);
-    return quota === 'max' ? null : ratio(quota, period);
+  const v2Dirs = cgroupDirs(read, MOUNT, null);
+  if (v2Dirs.some((dir) => read(`${dir}/cpu.max`) !== null)) {
+    return tightest(v2Dirs, (dir) => {
+      const [quota, period] = (read(`${dir}/cpu.max`) ?? 'max').trim().split(/\s+/);
+      return quota === 'max' ? null : ratio(quota, period);
+    });
   }
   // cgroup v1: the quota is -1 when unlimited.
-  for (const dir of ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct']) {
-    const quota = read(`${dir}/cpu.cfs_quota_us`);
-    const period = read(`${dir}/cpu.cfs_period_us`);
-    if (quota !== null && period !== null) return ratio(quota.trim(), period.trim());
+  for (const mount of [`${MOUNT}/cpu`, `${MOUNT}/cpu,cpuacct`]) {
+    if (read(`${mount}/cpu.cfs_period_us`) === null) continue;
+    return tightest(cgroupDirs(read, mount, 'cpu'), (dir) => {
+      const quota = read(`${dir}/cpu.cfs_quota_us`);
+      const period = read(`${dir}/cpu.cfs_period_us`);
+      return quota !== null && period !== null ? ratio(quota.trim(), period.trim()) : null;
+    });
   }
   return null;
 }
@@ -52,16 +90,20 @@ const V1_UNLIMITED = 2 ** 62;
 
 /**
  * Bytes of memory the container may use (Kubernetes `resources.limits.memory`, `docker run
- * --memory`), or null when unlimited. Past it, the kernel kills the whole process: every index
+ * --memory`, systemd `MemoryMax=`), or null when unlimited. Past it, the kernel kills the whole process: every index
  * stops serving, not just the one being loaded.
  */
 export function cgroupMemoryLimit(read: ReadText = readText): number | null {
-  const v2 = read('/sys/fs/cgroup/memory.max');
-  if (v2 !== null) return bytes(v2.trim());
-  const v1 = read('/sys/fs/cgroup/memory/memory.limit_in_bytes');
-  if (v1 === null) return null;
-  const limit = bytes(v1.trim());
-  return limit !== null && limit < V1_UNLIMITED ? limit : null;
+  const v2 = tightest(cgroupDirs(read, MOUNT, null), (dir) => {
+    const text = read(`${dir}/memory.max`);
+    return text === null ? null : bytes(text.trim());
+  });
+  if (v2 !== null) return v2;
+  return tightest(cgroupDirs(read, `${MOUNT}/memory`, 'memory'), (dir) => {
+    const text = read(`${dir}/memory.limit_in_bytes`);
+    const limit = text === null ? null : bytes(text.trim());
+    return limit !== null && limit < V1_UNLIMITED ? limit : null;
+  });
 }
 
 function bytes(text: string): number | null {

@@ -31,3 +31,36 @@ t.test('the memory limit, read as the kernel writes it', async (t) => {
   t.equal(cgroupMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n' })), null, 'cgroup v1: unlimited, as it writes it');
   t.equal(cgroupMemoryLimit(files({})), null, 'no cgroup files');
 });
+
+t.test("limits set on the process's own cgroup or an ancestor below the mount count (systemd services, shared namespaces, v1 hierarchies)", async (t) => {
+  // A systemd service on cgroup v2: MemoryMax= on the unit, a tighter one on its slice.
+  const service = {
+    '/proc/self/cgroup': '0::/system.slice/nnserve.service\n',
+    '/sys/fs/cgroup/system.slice/nnserve.service/memory.max': '2147483648\n',
+    '/sys/fs/cgroup/system.slice/nnserve.service/cpu.max': '300000 100000\n',
+    '/sys/fs/cgroup/system.slice/memory.max': 'max\n',
+    '/sys/fs/cgroup/system.slice/cpu.max': 'max 100000\n',
+  };
+  t.equal(cgroupMemoryLimit(files(service)), 2 * 1024 ** 3, "v2: the unit's MemoryMax=");
+  t.equal(cgroupCpuLimit(files(service)), 3, "v2: the unit's CPUQuota=");
+  const slice = { ...service, '/sys/fs/cgroup/system.slice/memory.max': '1073741824\n', '/sys/fs/cgroup/system.slice/cpu.max': '100000 100000\n' };
+  t.equal(cgroupMemoryLimit(files(slice)), 1024 ** 3, "v2: the slice's tighter limit binds");
+  t.equal(cgroupCpuLimit(files(slice)), 1, "v2: the slice's tighter quota binds");
+  // cgroup v1 as this kind of sandbox shows it: the memory controller at a deeper path, the rest at /.
+  const v1 = {
+    '/proc/self/cgroup': '9:name=systemd:/\n4:memory:/process_api/16ee\n1:cpu:/batch/job-7\n0::/\n',
+    '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    '/sys/fs/cgroup/memory/process_api/memory.limit_in_bytes': '9223372036854771712\n',
+    '/sys/fs/cgroup/memory/process_api/16ee/memory.limit_in_bytes': '805306368\n',
+    '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1\n',
+    '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
+    '/sys/fs/cgroup/cpu/batch/job-7/cpu.cfs_quota_us': '150000\n',
+    '/sys/fs/cgroup/cpu/batch/job-7/cpu.cfs_period_us': '100000\n',
+  };
+  t.equal(cgroupMemoryLimit(files(v1)), 768 * 1024 ** 2, "v1: the memory controller's own path");
+  t.equal(cgroupCpuLimit(files(v1)), 1.5, "v1: the cpu controller's own path, not the memory one's");
+  // A v1 container: /proc/self/cgroup names the host's path, the mount shows the container's cgroup at its root.
+  const container = { '/proc/self/cgroup': '4:memory:/docker/abc123\n', '/sys/fs/cgroup/memory/memory.limit_in_bytes': '268435456\n' };
+  t.equal(cgroupMemoryLimit(files(container)), 256 * 1024 ** 2, 'v1 container: the path is not under the mount, the root holds the limit');
+  t.equal(cgroupMemoryLimit(files({ '/proc/self/cgroup': '0::/user.slice/session-1.scope\n' })), null, 'no limit anywhere on the path');
+});
