@@ -95,6 +95,11 @@ export class AnnoyIndex {
       validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe, {
         item: metric.itemProblem && ((nodes, word) => metric.itemProblem!(nodes, word, dimensions)),
         split: metric.splitProblem && ((nodes, word) => metric.splitProblem!(nodes, word, dimensions)),
+        plane: metric.hyperplane && {
+          norm: (nodes, word) => metric.hyperplane!.norm(nodes, word, dimensions),
+          margin: (nodes, word, itemWord) => metric.hyperplane!.margin(nodes, word, itemWord, dimensions),
+          guess: (norm) => metric.hyperplane!.guess(norm, dimensions),
+        },
       });
     }
     this.kernels = createKernels(storage, metric.name === 'hamming' ? 1 : dimensions);

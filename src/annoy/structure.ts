@@ -1,5 +1,5 @@
 import { IndexFormatError } from './errors.js';
-import type { NodeLayout } from './metrics/metric.js';
+import type { Margin, NodeLayout } from './metrics/metric.js';
 import type { NodeArrays } from './node-arrays.js';
 
 /** What a node array says about itself once its roots are found. */
@@ -40,7 +40,19 @@ export function findRoots(nodes: NodeArrays, baseWord: number, layout: NodeLayou
 export interface NodeChecks {
   item?: (nodes: NodeArrays, nodeWord: number) => string | null;
   split?: (nodes: NodeArrays, nodeWord: number) => string | null;
+  /** Float metrics: the split node's hyperplane (see HyperplaneReader). */
+  plane?: {
+    norm: (nodes: NodeArrays, nodeWord: number) => number;
+    margin: (nodes: NodeArrays, nodeWord: number, itemNodeWord: number) => Margin;
+    guess: (norm: number) => string;
+  };
 }
+
+/**
+ * How far from 1 a hyperplane create_split normalised may be: float32 rounding of a normalised
+ * f-vector is ~sqrt(f)·6e-8 (2.3e-7 seen at f=40), at worst f·6e-8, so 1e-3 holds to ~16k dims.
+ */
+const UNIT_TOLERANCE = 1e-3;
 
 /**
  * One linear pass that proves the bytes are an Annoy forest for this layout. Annoy itself only
@@ -85,6 +97,29 @@ export function validateStructure(
   // child is slot 0, a hole: an empty bucket to the search, which Annoy's own files depend on.
   const loneItem = nItems - holes === 1;
 
+  const plane = checks.plane;
+  // One item below each child (first child all the way down); nodes below the split are already
+  // checked, since children point backwards. -1 when there is none to test.
+  const firstItemBelow = (node: number): number => {
+    let c = node;
+    while (c >= nItems) {
+      const w = baseWord + c * nw;
+      c = i32[w] <= K ? (i32[w] === nItems ? -1 : i32[w + cw]) : i32[w + cw];
+    }
+    return isItem(c) ? c : -1;
+  };
+  const itemOnWrongSide = (w: number): number => {
+    for (let side = 0; side < 2; side++) {
+      const item = firstItemBelow(i32[w + cw + side]);
+      if (item < 0) continue;
+      const m = plane!.margin(nodes, w, baseWord + item * nw);
+      // Within the slack (or NaN) float32 could have seen 0, which side() settles by a coin flip.
+      if (!(Math.abs(m.value) > m.slack)) continue;
+      if ((m.value > 0 ? 1 : 0) !== side) return item;
+    }
+    return -1;
+  };
+
   for (let i = nItems; i < nodeCount; i++) {
     const w = baseWord + i * nw;
     const nd = i32[w];
@@ -108,6 +143,19 @@ export function validateStructure(
       }
       const problem = checks.split?.(nodes, w);
       if (problem) fail(`split node ${i} ${problem}`);
+      if (plane) {
+        // Cheap for Annoy's files: their hyperplanes are unit length, or zeroed by the fallback.
+        // Any other length is Annoy's only for data whose float32 squares underflow (below
+        // ~1e-19), and Annoy's sides are still those of the stored plane: only a plane that puts
+        // an item on the wrong side of its child is refused.
+        const norm = plane.norm(nodes, w);
+        if (norm !== 0 && Math.abs(norm - 1) > UNIT_TOLERANCE && Number.isFinite(norm)) {
+          const wrong = itemOnWrongSide(w);
+          if (wrong >= 0) {
+            fail(`split node ${i}'s hyperplane has norm ${norm.toPrecision(2)}, not 1, and puts item ${wrong} on the other side from the child that holds it (${plane.guess(norm)})`);
+          }
+        }
+      }
       if (nd < nItems) {
         const size = (c: number): number => (c < nItems ? 1 : i32[baseWord + c * nw]);
         const sum = size(i32[w + cw]) + size(i32[w + cw + 1]);

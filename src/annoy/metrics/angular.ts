@@ -1,6 +1,6 @@
 import type { NodeArrays } from '../node-arrays.js';
-import { dotArray, normalizeInPlace, planeDots, planePqDistance, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
-import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
+import { dotArray, HAMMING_GUESS, normalLength, normalizeInPlace, planeMargin, planeDots, planePqDistance, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
+import type { BuildContext, HyperplaneReader, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
 import { twoMeansNormal, type TwoMeansPolicy } from './two-means.js';
 
 // Node: n_descendants i32 @0 | union { children i32[2], |v|² f32 } @4 | v f32[f] @12.
@@ -61,6 +61,14 @@ const twoMeansPolicy: TwoMeansPolicy = {
   storedNormSq: (f32, itemNodeWord) => f32[itemNodeWord + NORM_WORD],
 };
 
+const hyperplane: HyperplaneReader = {
+  norm: (nodes, nodeWord, f) => normalLength(nodes.f32, nodeWord + 3, f),
+  margin: (nodes, nodeWord, itemNodeWord, f) => planeMargin(nodes.f32, nodeWord + 3, itemNodeWord + 3, f, 0),
+  // A dot file's fallback splits read as angular with one dimension more are (dot_factor, 0, .., 0),
+  // |dot_factor| < 1; hamming bit indices are denormals (below 1e-38).
+  guess: (norm, f) => (norm < 1 && norm > 1e-35 && f > 1 ? `a dot index of ${f - 1} dimensions, or ${HAMMING_GUESS}` : HAMMING_GUESS),
+};
+
 export const angular: Metric = Object.freeze({
   name: 'angular' as const,
   layout,
@@ -94,6 +102,7 @@ export const angular: Metric = Object.freeze({
     const d = cosineDistance(pq, storedNorm(nodes, a, dimensions), storedNorm(nodes, b, dimensions));
     return d < NEAR_ZERO ? exactCosineDistance(nodes.f32.subarray(a + 3, a + 3 + dimensions), nodes.f32, b + 3, dimensions) : d;
   },
+  hyperplane,
   readVector: readFloatVector,
   writeItem(nodes: NodeArrays, nodeWord: number, _l: NodeLayout, vector: ArrayLike<number>, f: number) {
     writeFloatVector(nodes, nodeWord + 3, vector, f);

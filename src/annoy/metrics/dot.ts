@@ -1,6 +1,6 @@
 import type { NodeArrays } from '../node-arrays.js';
-import { dotArray, normalizeInPlace, planeDots, planePqDistance, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
-import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
+import { dotArray, HAMMING_GUESS, normalLength, normalizeInPlace, planeMargin, planeDots, planePqDistance, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
+import type { BuildContext, HyperplaneReader, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
 import { twoMeansNormal, type TwoMeansPolicy } from './two-means.js';
 
 // Annoy 1.17.3 node: n_descendants i32 @0 | children i32[2] @4 | dot_factor f32 @12 | v f32[f] @16.
@@ -26,6 +26,19 @@ const twoMeansPolicy: TwoMeansPolicy = {
     return -s;
   },
   itemExtra: (f32, itemNodeWord) => f32[itemNodeWord + FACTOR_WORD],
+};
+
+const hyperplane: HyperplaneReader = {
+  norm(nodes, nodeWord, f) {
+    // The random-split fallback zeroes v but not dot_factor, which then keeps any value in [-1, 1].
+    const v = normalLength(nodes.f32, nodeWord + VECTOR_WORD, f);
+    return v === 0 ? 0 : normalLength(nodes.f32, nodeWord + VECTOR_WORD, f, nodes.f32[nodeWord + FACTOR_WORD]);
+  },
+  margin(nodes, nodeWord, itemNodeWord, f) {
+    const factor = nodes.f32[nodeWord + FACTOR_WORD];
+    return planeMargin(nodes.f32, nodeWord + VECTOR_WORD, itemNodeWord + VECTOR_WORD, f, Math.fround(factor * factor));
+  },
+  guess: () => HAMMING_GUESS,
 };
 
 export const dot: Metric = Object.freeze({
@@ -56,6 +69,7 @@ export const dot: Metric = Object.freeze({
     const factor = nodes.f32[nodeWord + FACTOR_WORD];
     return factor < 0 ? `has dot_factor ${factor}, which dot indexes never store (an angular index of ${f + 1} dimensions?)` : null;
   },
+  hyperplane,
   readVector: readFloatVector,
   writeItem(nodes: NodeArrays, nodeWord: number, _l: NodeLayout, vector: ArrayLike<number>, f: number) {
     writeFloatVector(nodes, nodeWord + VECTOR_WORD, vector, f);

@@ -1,6 +1,6 @@
 import { AnnoyInputError } from '../errors.js';
 import type { NodeArrays } from '../node-arrays.js';
-import type { BuildContext, SplitPlane } from './metric.js';
+import type { BuildContext, Margin, SplitPlane } from './metric.js';
 
 /**
  * Throws unless `vector` holds `dimensions` numbers that stay finite in float32, the precision
@@ -86,3 +86,32 @@ export function normalizeInPlace(v: Float32Array, extra = 0): number {
   }
   return extra;
 }
+
+/** sqrt(extra² + Σ v²) over `f` floats from `word`, in double. */
+export function normalLength(f32: Float32Array, word: number, f: number, extra = 0): number {
+  let sq = extra * extra;
+  for (let z = 0; z < f; z++) sq += f32[word + z] * f32[word + z];
+  return Math.sqrt(sq);
+}
+
+/**
+ * `constant` + plane · item over `f` floats, in double, with a bound on what Annoy's float32 sum
+ * (in any order, scalar or SIMD) may differ by: a relative 2^-24 per operation of the running
+ * magnitude, and products below 2^-150 flushing to 0. Four times that bound is allowed.
+ */
+export function planeMargin(f32: Float32Array, planeWord: number, itemWord: number, f: number, constant: number): Margin {
+  let value = constant;
+  let magnitude = Math.abs(constant);
+  for (let z = 0; z < f; z++) {
+    const p = f32[planeWord + z] * f32[itemWord + z];
+    value += p;
+    magnitude += Math.abs(p);
+  }
+  return { value, slack: (f + 2) * (2 ** -22 * magnitude + 2 ** -147) };
+}
+
+/**
+ * A hamming split keeps its bit index (a denormal as float32) in v[0], and Annoy builds it in an
+ * uninitialised buffer, so the rest is stack garbage of any length: the one same-sized layout left.
+ */
+export const HAMMING_GUESS = 'a hamming index?';

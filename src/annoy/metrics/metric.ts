@@ -17,6 +17,25 @@ export interface NodeLayout {
   readonly maxBucket: number;
 }
 
+/** Annoy's margin of one item against a split, recomputed in double, and how far float32 could move it. */
+export interface Margin {
+  readonly value: number;
+  readonly slack: number;
+}
+
+/** A float metric's split-node hyperplane as create_split writes it, for the check at open. */
+export interface HyperplaneReader {
+  /**
+   * Length of the normal over the components create_split normalises (dot: with dot_factor); 0
+   * when the random-split fallback zeroed the normal (dot keeps its dot_factor then).
+   */
+  norm(nodes: NodeArrays, nodeWord: number, dimensions: number): number;
+  /** side()'s margin of the item node at `itemNodeWord`: positive puts it below children[1]. */
+  margin(nodes: NodeArrays, nodeWord: number, itemNodeWord: number, dimensions: number): Margin;
+  /** Which file of the same node size a wrong hyperplane of this length suggests, for the error. */
+  guess(norm: number, dimensions: number): string;
+}
+
 /** Everything one query needs; one object per index, refilled for each (synchronous) query. */
 export interface QueryContext {
   readonly nodes: NodeArrays;
@@ -97,6 +116,8 @@ export interface Metric {
   itemProblem?(nodes: NodeArrays, nodeWord: number, dimensions: number): string | null;
   /** The same for a split node's fields (hamming: the bit it splits on). */
   splitProblem?(nodes: NodeArrays, nodeWord: number, dimensions: number): string | null;
+  /** Float metrics: reads split-node hyperplanes, so that one create_split never writes is told apart at open. */
+  readonly hyperplane?: HyperplaneReader;
   /** Decodes a stored item vector to user values (hamming: 0/1 bits). */
   readVector(nodes: NodeArrays, vectorWord: number, dimensions: number): number[];
 

@@ -1,7 +1,7 @@
 import type { BatchOp } from '../kernels/kernels.js';
 import type { NodeArrays } from '../node-arrays.js';
-import { normalizeInPlace, planeDots, planePqDistance, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
-import type { BuildContext, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
+import { HAMMING_GUESS, normalLength, normalizeInPlace, planeMargin, planeDots, planePqDistance, prepareFloatQuery, readFloatVector, sidesFromMargins, writeFloatVector } from './float-vectors.js';
+import type { BuildContext, HyperplaneReader, Metric, StoreContext, NodeLayout, QueryContext, SplitPlane } from './metric.js';
 import type { MetricName } from './names.js';
 import { twoMeansNormal, type TwoMeansPolicy } from './two-means.js';
 
@@ -13,6 +13,12 @@ function layout(f: number): NodeLayout {
   const nodeBytes = 16 + 4 * f;
   return { nodeBytes, nodeWords: nodeBytes / 4, childrenWord: 2, vectorWord: VECTOR_WORD, vectorWords: f, maxBucket: (nodeBytes - 8) / 4 };
 }
+
+const hyperplane: HyperplaneReader = {
+  norm: (nodes, nodeWord, f) => normalLength(nodes.f32, nodeWord + VECTOR_WORD, f),
+  margin: (nodes, nodeWord, itemNodeWord, f) => planeMargin(nodes.f32, nodeWord + VECTOR_WORD, itemNodeWord + VECTOR_WORD, f, nodes.f32[nodeWord + OFFSET_WORD]),
+  guess: () => HAMMING_GUESS,
+};
 
 /** What distinguishes euclidean from manhattan: the distance and how it is shown. */
 interface MinkowskiDistance {
@@ -48,6 +54,7 @@ export function minkowskiMetric(d: MinkowskiDistance): Metric {
       const { baseWord, layout: l } = ctx;
       return Math.fround(d.stored(ctx, (baseWord + i * l.nodeWords + VECTOR_WORD) * 4, (baseWord + j * l.nodeWords + VECTOR_WORD) * 4));
     },
+    hyperplane,
     readVector: readFloatVector,
     writeItem(nodes: NodeArrays, nodeWord: number, _l: NodeLayout, vector: ArrayLike<number>, f: number) {
       writeFloatVector(nodes, nodeWord + VECTOR_WORD, vector, f);
