@@ -4,6 +4,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFile
 import { join } from 'node:path';
 import { jsonLines, runCli } from './run-cli.js';
 import { randomRows, tempDir, writeFvecs, writeJsonl, writeNpy } from './fixtures.js';
+import { fixturesDir } from '../helpers/fixtures.js';
 
 interface Result {
   ids?: Array<number | string>;
@@ -390,4 +391,19 @@ t.test('a UTF-8 byte-order mark before the first query is not part of it', async
   const later = runCli(['query', out, '-n', '1'], '{"item": 4}\n\uFEFF{"item": 5}\n');
   t.equal(later.code, 1);
   t.match(later.stdout, /^\{"ids":\[4\]\}\n\{"error":"invalid JSON/);
+});
+
+t.test('inspect and query name the hyperplane that does not fit when a hamming file is read as angular', async (t) => {
+  // Annoy's hamming file of 64 bits has 24-byte nodes, like angular f=3: every tree field fits.
+  const dir = tempDir(t);
+  const file = join(dir, 'bits.ann');
+  copyFileSync(join(fixturesDir, 'hamming-b64-s1', 'index.ann'), file);
+  let r = runCli(['inspect', file, '-m', 'angular', '-f', '3']);
+  t.equal(r.code, 1);
+  t.match(JSON.parse(r.stdout), { valid: false, error: /hyperplane has norm/ });
+  t.match(r.stderr, /bits\.ann is not valid: .*split node \d+'s hyperplane has norm [-0-9.e+]+, not 1, .*\(a hamming index\?\)/);
+  r = runCli(['query', file, '-m', 'angular', '-f', '3'], '{"item": 0}\n');
+  t.equal(r.code, 1);
+  t.match(r.stderr, /cannot open .*bits\.ann as angular with 3 dimensions: .*hyperplane has norm .*\(a hamming index\?\)/);
+  t.equal(runCli(['inspect', file, '-m', 'hamming', '-f', '64']).code, 0, 'as what it is');
 });
