@@ -121,3 +121,100 @@ t.test('sent counts tasks handed out until answered; queued counts waiting queri
   await rest;
   t.equal(c.sent, 0);
 });
+
+t.test('a withdrawn member leaves its merged group: the rest go out without it, under their own latest deadline', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 1, 8);
+  const first = c.submit(task([0]));
+  const gone = task([1, 2], { deadlineAt: 50 });
+  const withdrawn = c.submit(gone);
+  const kept = [c.submit(task([3], { deadlineAt: 20 })), c.submit(task([4], { deadlineAt: 30 }))];
+  t.equal(c.queued, 4);
+  const reason = new Error('nobody waits');
+  t.ok(c.withdraw(gone, reason), 'a waiting task is withdrawn');
+  await t.rejects(withdrawn, reason, 'its promise rejects with the reason');
+  t.equal(c.queued, 2, 'its queries no longer count as queued');
+  t.notOk(c.withdraw(gone, reason), 'only once');
+  pool.sent[0].finish();
+  await first;
+  await tick();
+  t.same(pool.sent[1].task.queries, [3, 4], 'the group goes out without its queries');
+  t.equal(pool.sent[1].task.deadlineAt, 30, 'and runs no longer than its remaining members wait');
+  pool.sent[1].finish();
+  t.same((await Promise.all(kept)).map(idsOf), [[3], [4]], 'the others get their own answers');
+  t.equal(pool.sent.length, 2, 'nothing more was sent');
+});
+
+t.test('a group left empty by withdrawals is gone: the next group goes out, a newcomer starts a group at the back', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 1, 8);
+  const first = c.submit(task([0]));
+  const a = task([1]);
+  const withdrawn = c.submit(a);
+  const other = c.submit(task([2], { version: 2 }));
+  t.ok(c.withdraw(a, new Error('gone')));
+  await t.rejects(withdrawn, /gone/);
+  const late = c.submit(task([3]));
+  pool.sent[0].finish();
+  await first;
+  await tick();
+  t.same(pool.sent[1].task.queries, [2], 'the other version, next in line, goes out');
+  pool.sent[1].finish();
+  t.same(idsOf(await other), [2]);
+  await tick();
+  t.same(pool.sent[2].task.queries, [3], 'the newcomer did not join the withdrawn group\'s place');
+  pool.sent[2].finish();
+  t.same(idsOf(await late), [3]);
+  t.equal(c.queued, 0);
+});
+
+t.test('a full group retired under another key still finds its members to withdraw', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 1, 2);
+  const first = c.submit(task([0]));
+  const full = task([1, 2]);
+  const withdrawn = c.submit(full);
+  const next = c.submit(task([3])); // the group of [1, 2] is full: [3] opens another
+  t.ok(c.withdraw(full, new Error('gone')));
+  await t.rejects(withdrawn, /gone/);
+  t.equal(c.queued, 1);
+  pool.sent[0].finish();
+  await first;
+  await tick();
+  t.same(pool.sent.slice(1).map((s) => s.task.queries), [[3]], 'only the open group went out');
+  pool.sent[1].finish();
+  t.same(idsOf(await next), [3]);
+});
+
+t.test('a task already sent cannot be withdrawn', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 1, 8);
+  const sentAtOnce = task([0]);
+  const first = c.submit(sentAtOnce);
+  const queued = task([1]);
+  const second = c.submit(queued);
+  t.notOk(c.withdraw(sentAtOnce, new Error('late')), 'sent at once: not waiting');
+  pool.sent[0].finish();
+  t.same(idsOf(await first), [0], 'and it is answered');
+  await tick();
+  t.notOk(c.withdraw(queued, new Error('late')), 'sent once its group went out: not waiting either');
+  pool.sent[1].finish();
+  t.same(idsOf(await second), [1]);
+});
+
+t.test('withdrawing a task whose caller no longer listens is not an unhandled rejection', async (t) => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => process.off('unhandledRejection', onUnhandled));
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 1, 8);
+  const first = c.submit(task([0]));
+  const ignored = task([1]);
+  void c.submit(ignored);
+  t.ok(c.withdraw(ignored, new Error('nobody listens')));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.same(unhandled, []);
+  pool.sent[0].finish();
+  await first;
+});

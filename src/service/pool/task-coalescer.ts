@@ -2,11 +2,15 @@ import type { QueryReply, QueryTask } from './task.js';
 
 interface Member {
   task: QueryTask;
+  /** What submit() returned for the task. */
+  reply: Promise<QueryReply>;
   resolve(reply: QueryReply): void;
   reject(err: unknown): void;
 }
 
 interface Group {
+  /** Its key in `waiting`, which changes when the group is retired (full). */
+  key: string;
   members: Member[];
   queries: number;
 }
@@ -24,6 +28,8 @@ export class TaskCoalescer {
   private inFlight = 0;
   /** Waiting groups in arrival order (Map iteration order). */
   private readonly waiting = new Map<string, Group>();
+  /** Each waiting task's place, so withdraw() finds it without a search of every group. */
+  private readonly places = new Map<QueryTask, { group: Group; member: Member }>();
   private waitingQueries = 0;
   private groupSerial = 0;
 
@@ -47,10 +53,38 @@ export class TaskCoalescer {
 
   submit(task: QueryTask): Promise<QueryReply> {
     if (this.inFlight < this.maxInFlight && this.waiting.size === 0) return this.launch(task);
-    return new Promise<QueryReply>((resolve, reject) => {
-      this.groupFor(task).members.push({ task, resolve, reject });
-      this.waitingQueries += task.queries.length;
+    let resolve!: Member['resolve'];
+    let reject!: Member['reject'];
+    const reply = new Promise<QueryReply>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    const member: Member = { task, reply, resolve, reject };
+    const group = this.groupFor(task);
+    group.members.push(member);
+    this.places.set(task, { group, member });
+    this.waitingQueries += task.queries.length;
+    return reply;
+  }
+
+  /**
+   * Takes a task that still waits out of line, for when nobody wants its answer any more: it leaves
+   * its group (a group left empty goes too) and its promise rejects with `reason`. False when the
+   * task does not wait here: a task already sent runs to its end.
+   */
+  withdraw(task: QueryTask, reason: unknown): boolean {
+    const place = this.places.get(task);
+    if (!place) return false;
+    const { group, member } = place;
+    this.places.delete(task);
+    group.members.splice(group.members.indexOf(member), 1);
+    group.queries -= task.queries.length;
+    this.waitingQueries -= task.queries.length;
+    if (group.members.length === 0) this.waiting.delete(group.key);
+    // The caller may have stopped listening already (it answered its client): not an unhandled rejection.
+    member.reply.catch(() => undefined);
+    member.reject(reason);
+    return true;
   }
 
   private groupFor(task: QueryTask): Group {
@@ -61,11 +95,12 @@ export class TaskCoalescer {
       open.queries += task.queries.length;
       return open;
     }
-    const group: Group = { members: [], queries: task.queries.length };
+    const group: Group = { key, members: [], queries: task.queries.length };
     if (open) {
       // The open group is full: it keeps its place in line under a retired key.
       this.waiting.delete(key);
-      this.waiting.set(`${key}#${++this.groupSerial}`, open);
+      open.key = `${key}#${++this.groupSerial}`;
+      this.waiting.set(open.key, open);
     }
     this.waiting.set(key, group);
     return group;
@@ -84,6 +119,7 @@ export class TaskCoalescer {
       const [key, group] = this.waiting.entries().next().value as [string, Group];
       this.waiting.delete(key);
       this.waitingQueries -= group.queries;
+      for (const m of group.members) this.places.delete(m.task);
       this.dispatch(group.members);
     }
   }
