@@ -80,6 +80,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
         searchK: q.search_k,
         includeDistances: q.include_distances,
         excludeSelf: q.exclude_self,
+        client: request,
       });
     },
   );

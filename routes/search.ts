@@ -57,7 +57,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
     },
     (request) => {
       const b = request.body;
-      const options = { n: b.n, searchK: b.search_k, includeDistances: b.include_distances, exclude: b.exclude };
+      const options = { n: b.n, searchK: b.search_k, includeDistances: b.include_distances, exclude: b.exclude, client: request };
       return b.vector !== undefined ? app.nn.queries.search(request.params.name, b.vector, options) : app.nn.queries.searchByItem(request.params.name, b.item!, options);
     },
   );
@@ -112,7 +112,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
     },
     (request) => {
       const b = request.body;
-      return app.nn.queries.batch(request.params.name, b.queries, { n: b.n, searchK: b.search_k, includeDistances: b.include_distances });
+      return app.nn.queries.batch(request.params.name, b.queries, { n: b.n, searchK: b.search_k, includeDistances: b.include_distances, client: request });
     },
   );
 };

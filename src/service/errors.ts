@@ -43,6 +43,8 @@ export const errors = {
   workerLost: () => new ServiceError('NNS_ERR_WORKER_LOST', 503, 'the query worker failed; retry', { 'retry-after': '1' }),
   rateLimited: (message: string) => new ServiceError('NNS_ERR_RATE_LIMITED', 429, message),
   indexDirUnreadable: (code: string) => new ServiceError('NNS_ERR_INDEX_DIR', 503, `the index directory cannot be read (${code}); nothing was reloaded, see the server log`),
+  /** Sent to nobody: it ends a request whose client closed its connection first (recorded as 499). */
+  clientClosed: () => new ServiceError('NNS_ERR_CLIENT_CLOSED', 499, 'the client closed its connection before its answer'),
   shuttingDown: () => new ServiceError('NNS_ERR_SHUTTING_DOWN', 503, 'server is shutting down', { 'retry-after': '1' }),
   unauthorized: () => new ServiceError('NNS_ERR_UNAUTHORIZED', 401, 'missing or wrong credentials', { 'www-authenticate': 'Bearer' }),
 } as const;

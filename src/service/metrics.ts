@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
-import type { QueryPool } from './pool/query-pool.js';
+import type { QueryPool, WithdrawReason } from './pool/query-pool.js';
 import type { QueryAnswer } from './pool/task.js';
 import type { IndexEntry, IndexRegistry } from './registry/registry.js';
 import type { LoadOutcome } from './registry/watcher.js';
@@ -32,6 +32,7 @@ export class ServiceMetrics {
   private readonly inlineCounts = new Map<string, number>();
   private readonly swaps: Counter<'index' | 'result'>;
   private readonly tasksLost: Counter<'retried'>;
+  private readonly withdrawn: Counter<'reason'>;
   private readonly loadDuration: Histogram<'index'>;
   private readonly indexItems: Gauge<'index'>;
   private readonly indexTrees: Gauge<'index'>;
@@ -74,6 +75,13 @@ export class ServiceMetrics {
     // Both series exist from the start: rate() and increase() cannot see a series' first sample,
     // so an alert would miss the first loss after a start.
     for (const retried of ['true', 'false']) this.tasksLost.inc({ retried }, 0);
+    this.withdrawn = new Counter({
+      name: 'nnserve_queries_withdrawn_total',
+      help: 'Queries taken out of the queue before any worker ran them, nobody waiting for their answer any more: reason="deadline" (the caller got 504) or "client_closed" (the client closed its connection, recorded as 499).',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['deadline', 'client_closed'] satisfies WithdrawReason[]) this.withdrawn.inc({ reason }, 0);
     this.loadDuration = new Histogram({ name: 'nnserve_index_load_duration_seconds', help: 'Time to read and validate an index file.', labelNames: ['index'], buckets: LOAD_BUCKETS, registers });
     this.indexItems = new Gauge({ name: 'nnserve_index_items', help: 'Items in the served version.', labelNames: ['index'], registers });
     this.indexTrees = new Gauge({ name: 'nnserve_index_trees', help: 'Trees in the served version.', labelNames: ['index'], registers });
@@ -135,6 +143,10 @@ export class ServiceMetrics {
 
   onTaskLost(retried: boolean): void {
     this.tasksLost.inc({ retried: String(retried) });
+  }
+
+  onWithdrawn(reason: WithdrawReason, queries: number): void {
+    this.withdrawn.inc({ reason }, queries);
   }
 
   onLoad(outcome: LoadOutcome): void {

@@ -12,10 +12,20 @@ import type { IndexEntry, IndexRegistry } from './registry/registry.js';
 /** An external id: a string when the index has an ids file, an item number otherwise. */
 export type ExternalId = string | number;
 
+/**
+ * The request a query serves: the observability hook calls `onClientClosed` when its client closes
+ * the connection before the answer (the 499 it records), with the close listener it has anyway.
+ */
+export interface ClientLink {
+  onClientClosed: (() => void) | null;
+}
+
 export interface QueryOptions {
   n: number;
   searchK: number;
   includeDistances: boolean;
+  /** Queries still waiting for a worker when the client goes away are withdrawn. */
+  client?: ClientLink;
 }
 
 export interface Neighbors {
@@ -188,12 +198,18 @@ export class QueryService {
 
   private async runPooled(entry: IndexEntry, kind: QueryKind, queries: QuerySpec[], n: number, options: QueryOptions, effectiveK: number): Promise<QueryAnswer[]> {
     const deadline = new Deadline(this.config.deadlineMs);
+    const tasks: QueryTask[] = [];
     // The version stays retained while any thread may still read it, which can outlast this request
     // (a 504 answers the caller while the task runs on): each task holds it until its worker is done.
     const run = (part: QuerySpec[]): Promise<QueryAnswer[]> => {
       this.registry.acquire(entry);
-      return this.pool.run(this.task(entry, part, n, options), deadline, () => this.registry.release(entry));
+      const task = this.task(entry, part, n, options);
+      tasks.push(task);
+      return this.pool.run(task, deadline, () => this.registry.release(entry));
     };
+    const { client } = options;
+    // Only what still waits in the queue: a task already at a worker is answered, if to nobody.
+    if (client) client.onClientClosed = () => this.withdrawAll(tasks);
     try {
       let answers: QueryAnswer[];
       const chunk = Math.max(MIN_BATCH_CHUNK, Math.ceil(queries.length / this.config.workers));
@@ -215,7 +231,13 @@ export class QueryService {
       return answers;
     } finally {
       deadline.clear();
+      if (client) client.onClientClosed = null;
     }
+  }
+
+  private withdrawAll(tasks: readonly QueryTask[]): void {
+    const err = errors.clientClosed();
+    for (const task of tasks) this.pool.withdraw(task, 'client_closed', err);
   }
 
   /**

@@ -73,6 +73,7 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
       poolLog.warn({ err: err.message, retried }, retried ? 'query worker died under a task; running it again on a fresh worker' : 'query worker died under a task twice; answering 503');
     },
     onWorkerError: (err) => poolLog.error({ err: err.message }, 'query worker failed; replacing it'),
+    onWithdrawn: (reason, queries) => metrics.onWithdrawn(reason, queries),
   });
   const queries = new QueryService(registry, pool, metrics, config);
   const watcher = new IndexWatcher(

@@ -1,6 +1,12 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ServiceMetrics } from '../metrics.js';
+import type { ClientLink } from '../queries.js';
+
+declare module 'fastify' {
+  // The routes hand the request to the queries they start (see ClientLink).
+  interface FastifyRequest extends ClientLink {}
+}
 
 /** Route label of answers no route produced (404s, URLs the router refuses). */
 export const UNMATCHED = 'unmatched';
@@ -35,6 +41,7 @@ async function observability(app: FastifyInstance, options: { accessLog: boolean
   // The access line goes through the root logger with the request id as a field: the same JSON line
   // as through the request's child logger, without making that child (see request-logger.ts).
   const log = options.accessLog ? app.log : null;
+  app.decorateRequest('onClientClosed', null);
   // Every answer passes onSend (errors and 404s too).
   app.addHook('onSend', (request, reply, payload, done) => {
     stampResponse(request, reply, lifecycle.shuttingDown);
@@ -46,14 +53,18 @@ async function observability(app: FastifyInstance, options: { accessLog: boolean
   });
   // A client that gives up on its answer (its own timeout, a cancelled request) gets none, and
   // onResponse never runs: without this the request, and the work it caused, left no trace in the
-  // access log or the latency histogram. Only whole requests: one whose body never fully arrived is
-  // the server's request timeout (408) or a broken upload, not a client waiting for an answer.
+  // access log or the latency histogram, and its queries still waiting for a worker stayed in line.
+  // Only whole requests: one whose body never fully arrived is the server's request timeout (408) or
+  // a broken upload, not a client waiting for an answer.
   app.addHook('onRequest', (request, reply, done) => {
     // Read now: a closed socket no longer knows its peer, and the access line names the client
     // (the socket keeps the address once read, so the later request.ip costs nothing more).
     void request.raw.socket?.remoteAddress;
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished && request.raw.complete) recordResponse(metrics, log, request, request.routeOptions.url ?? UNMATCHED, CLIENT_CLOSED, reply.elapsedTime);
+      if (!reply.raw.writableFinished && request.raw.complete) {
+        recordResponse(metrics, log, request, request.routeOptions.url ?? UNMATCHED, CLIENT_CLOSED, reply.elapsedTime);
+        request.onClientClosed?.();
+      }
     });
     done();
   });

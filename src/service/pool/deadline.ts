@@ -12,6 +12,7 @@ export class Deadline {
   private readonly timer: NodeJS.Timeout;
   private reject!: (err: Error) => void;
   private over = false;
+  private expired = false;
 
   constructor(readonly ms: number) {
     this.passed = new Promise<never>((_, reject) => {
@@ -19,12 +20,20 @@ export class Deadline {
     });
     // Nobody may be waiting when it passes.
     this.passed.catch(() => undefined);
-    this.timer = setTimeout(() => this.giveUp(), ms);
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.giveUp();
+    }, ms);
   }
 
   /** True once the time is up (or `giveUp()` was called). */
   get isOver(): boolean {
     return this.over;
+  }
+
+  /** True once the time is up, not after an early `giveUp()`: only then has the caller been answered 504. */
+  get hasPassed(): boolean {
+    return this.expired;
   }
 
   /** Ends every wait on this deadline now, with the deadline error. */

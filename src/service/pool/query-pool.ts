@@ -16,6 +16,9 @@ const MAX_MERGED_QUERIES = 8;
 const SWEEP_ROUNDS = 40;
 const SWEEP_PAUSE_MS = 250;
 
+/** Why queries were taken out of line: the caller got its 504, or its client closed the connection. */
+export type WithdrawReason = 'deadline' | 'client_closed';
+
 export interface QueryPoolOptions {
   workers: number;
   queueSize: number;
@@ -25,6 +28,8 @@ export interface QueryPoolOptions {
   onTaskLost?: (err: Error, retried: boolean) => void;
   /** A worker failed with no task to blame (Piscina's 'error' event, fatal if nobody listens). */
   onWorkerError?: (err: Error) => void;
+  /** Queries left the queue unrun, nobody waiting for their answer any more (see withdraw()). */
+  onWithdrawn?: (reason: WithdrawReason, queries: number) => void;
 }
 
 /** The Piscina pool of query workers, with the error mapping and counters the service needs. */
@@ -49,6 +54,7 @@ export class QueryPool {
       execArgv: workerExecArgv(),
     });
     this.onTaskLost = options.onTaskLost ?? (() => undefined);
+    this.onWithdrawn = options.onWithdrawn ?? (() => undefined);
     this.coalescer = new TaskCoalescer((task) => this.attempt(task, true), options.workers * CONCURRENT_TASKS_PER_WORKER, MAX_MERGED_QUERIES);
     // The second task a worker holds counts as waiting: `queueSize` keeps meaning "beyond one running per worker".
     this.capacity = options.workers + options.queueSize;
@@ -56,6 +62,7 @@ export class QueryPool {
   }
 
   private readonly onTaskLost: (err: Error, retried: boolean) => void;
+  private readonly onWithdrawn: (reason: WithdrawReason, queries: number) => void;
   private readonly coalescer: TaskCoalescer;
   /** Tasks allowed in the pool at once: one running per worker plus the queue. */
   private readonly capacity: number;
@@ -84,11 +91,13 @@ export class QueryPool {
 
   /**
    * Runs one task. Rejects with ServiceError: queue full (503), the caller's `deadline` passed
-   * (504), a bad input the engine refused (400), or 503 when the task's worker thread died twice.
+   * (504), a bad input the engine refused (400), or 503 when the task's worker thread died twice;
+   * or with the error given to withdraw().
    * Tasks are pure reads of immutable memory, so a task whose worker died under it (crash, out of
    * memory, terminated) is safe to run once more on the replacement.
-   * `onSettled` runs once no thread works on the task any more: at once when it is refused, else
-   * when its worker is done with it, which can be after a 504 has already answered the caller.
+   * `onSettled` runs once no thread works on the task any more: at once when it is refused or
+   * withdrawn, else when its worker is done with it, which can be after a 504 has already answered
+   * the caller.
    */
   async run(task: QueryTask, deadline: Deadline, onSettled: () => void = () => undefined): Promise<QueryAnswer[]> {
     const refusal = this.closed ? errors.shuttingDown() : this.submitted >= this.capacity ? errors.queueFull(1) : deadline.isOver ? errors.deadline(deadline.ms) : null;
@@ -99,19 +108,37 @@ export class QueryPool {
     this.submitted++;
     // Piscina is not given an abort signal: it runs abortable tasks only on idle workers, from a
     // separate list, which measured as 1 s p99 waits with one worker, and it kills the thread to
-    // abort. A late caller gets its 504 here instead; the task finishes (queries are bounded) or,
-    // still queued, is skipped by the worker past `deadlineAt`. The queue slot is held until then.
+    // abort. A late caller gets its 504 here instead, and a task still waiting for a worker leaves
+    // the queue with it; one already sent finishes (queries are bounded) or, not started yet, is
+    // skipped by the worker past `deadlineAt`, holding its queue slot until then.
     const work = this.coalescer.submit(task).finally(() => {
       this.submitted--;
       onSettled();
     });
-    const reply = await deadline.race(work);
+    let reply: QueryReply;
+    try {
+      reply = await deadline.race(work);
+    } catch (err) {
+      if (deadline.hasPassed) this.withdraw(task, 'deadline', err);
+      throw err;
+    }
     if ('error' in reply) {
       if (reply.error.code === 'input') throw errors.badInput(reply.error.message);
       if (reply.error.code === 'deadline') throw errors.deadline(deadline.ms);
       throw new Error(`query worker failed: ${reply.error.message}`);
     }
     return reply.answers;
+  }
+
+  /**
+   * Takes a task of run() out of the queue when nobody waits for its answer any more: its run()
+   * rejects with `err`, its queue slot is free at once and `onSettled` runs. False (nothing done)
+   * when the task is not waiting: a task already sent to a worker runs to its end.
+   */
+  withdraw(task: QueryTask, reason: WithdrawReason, err: unknown): boolean {
+    if (!this.coalescer.withdraw(task, err)) return false;
+    this.onWithdrawn(reason, task.queries.length);
+    return true;
   }
 
   private async attempt(task: QueryTask, mayRetry: boolean): Promise<QueryReply> {
