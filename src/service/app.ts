@@ -80,7 +80,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // The access log is ours (observability plugin): one line, no headers or bodies.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: lazyRequestLogger,
-    return503OnClosing: true,
+    // Refused by the core plugin instead, as every other answer (see there).
+    return503OnClosing: false,
     // External ids travel in the path; the router's default cap is 100 characters.
     routerOptions: { maxParamLength: 1024 },
     // A client must deliver its whole request in time (slow-body and slowloris defence); Node checks

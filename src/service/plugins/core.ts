@@ -9,12 +9,15 @@ import { ensureDemoIndex, removeDemoIndex } from '../registry/demo.js';
 import { IndexRegistry } from '../registry/registry.js';
 import { IndexWatcher, type IndexLoad } from '../registry/watcher.js';
 import { collectGarbage, enableExplicitGc } from '../gc.js';
+import { errors } from '../errors.js';
 
 export interface Lifecycle {
   /** Every index found at start-up has been loaded or rejected. */
   loaded: boolean;
   /** A shutdown signal arrived: readiness fails from now on. */
   shuttingDown: boolean;
+  /** The server has begun closing (after any shutdown delay): new requests are refused with 503. */
+  closing: boolean;
 }
 
 export interface NnServices {
@@ -88,7 +91,7 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
     void pool.sweep().then(collectGarbage);
   });
 
-  const lifecycle: Lifecycle = { loaded: false, shuttingDown: false };
+  const lifecycle: Lifecycle = { loaded: false, shuttingDown: false, closing: false };
   let started: Promise<void> | null = null;
   const services: NnServices = {
     config,
@@ -119,6 +122,14 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
       },
     );
   });
+  // Requests that still arrive once the server closes (on connections already busy) are refused
+  // here, not by Fastify's return503OnClosing: that answer is written below every hook, without the
+  // request id, error shape, headers, metrics and access line every other answer has.
+  app.addHook('preClose', (done) => {
+    lifecycle.closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, _reply, done) => done(lifecycle.closing ? errors.shuttingDown() : undefined));
   app.addHook('onClose', async () => {
     lifecycle.shuttingDown = true;
     watcher.stop();
