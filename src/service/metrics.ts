@@ -77,11 +77,11 @@ export class ServiceMetrics {
     for (const retried of ['true', 'false']) this.tasksLost.inc({ retried }, 0);
     this.withdrawn = new Counter({
       name: 'nnserve_queries_withdrawn_total',
-      help: 'Queries taken out of the queue before any worker ran them, nobody waiting for their answer any more: reason="deadline" (the caller got 504) or "client_closed" (the client closed its connection, recorded as 499).',
+      help: 'Queries taken out of the queue before any worker ran them, nobody waiting for their answer any more: reason="deadline" (the caller got 504), "client_closed" (the client closed its connection, recorded as 499) or "batch_failed" (another part of the batch failed, and the batch was answered with its error).',
       labelNames: ['reason'],
       registers,
     });
-    for (const reason of ['deadline', 'client_closed'] satisfies WithdrawReason[]) this.withdrawn.inc({ reason }, 0);
+    for (const reason of ['deadline', 'client_closed', 'batch_failed'] satisfies WithdrawReason[]) this.withdrawn.inc({ reason }, 0);
     this.loadDuration = new Histogram({ name: 'nnserve_index_load_duration_seconds', help: 'Time to read and validate an index file.', labelNames: ['index'], buckets: LOAD_BUCKETS, registers });
     this.indexItems = new Gauge({ name: 'nnserve_index_items', help: 'Items in the served version.', labelNames: ['index'], registers });
     this.indexTrees = new Gauge({ name: 'nnserve_index_trees', help: 'Trees in the served version.', labelNames: ['index'], registers });

@@ -137,3 +137,31 @@ t.test('queries still waiting when their deadline passes: withdrawn with their 5
   t.same(after.body.ids, engine.getNnsByVector(search(8).vector, 3, 1_000_000).ids);
   t.same(logs.lines.filter((l) => l.level >= 40).map((l) => l.msg), [], 'nothing logged as a warning or error');
 });
+
+t.test("a batch answered with one part's error (503 queue full mid-batch): its other parts leave the queue unrun", async (t) => {
+  // Two workers: a batch of 24 goes out as two parts of 12. Capacity 2 + 3 = 5 tasks: two blockers
+  // (two parts each) take all four worker slots, so the batch's first part waits and its second is shed.
+  const { server, logs } = await serveLogged(t, dir, { workers: 2, queueSize: 3, deadlineMs: 60_000, maxBatch: 8192 }, 'warn');
+  const { pool } = server.app.nn;
+  const posted = postedVectors(server);
+  t.equal(withdrawn(await scrape(server), 'batch_failed'), 0, 'the series exists from the start');
+  const blockers = [http(server.url, 'POST', '/v1/indexes/slow/search/batch', BLOCKER), http(server.url, 'POST', '/v1/indexes/slow/search/batch', BLOCKER)];
+  await waitFor(() => (pool.activeTasks === 4 ? true : undefined), 400, 5);
+
+  const xs = Array.from({ length: 24 }, (_, i) => 200 + i);
+  const batch = await http(server.url, 'POST', '/v1/indexes/slow/search/batch', { queries: xs.map((x) => ({ vector: search(x).vector })), n: 3, search_k: 1_000_000 });
+  t.equal(batch.status, 503, 'the part that did not fit fails the batch');
+  t.equal(pool.queueDepth, 0, 'the part that was waiting left the queue with the answer');
+  t.equal(withdrawn(await scrape(server), 'batch_failed'), 12, 'each of its queries counts');
+  t.equal(pool.activeTasks, 4, 'while the blockers still ran');
+
+  await Promise.all(blockers);
+  await waitFor(() => (pool.activeTasks === 0 ? true : undefined));
+  t.same(posted.filter((x) => xs.some((i) => x === first(i))), [], 'no query of the failed batch reached a worker');
+  const text = await scrape(server);
+  t.equal(withdrawn(text, 'deadline'), 0);
+  t.equal(withdrawn(text, 'client_closed'), 0);
+  const after = await http(server.url, 'POST', SEARCH, search(9));
+  t.same(after.body.ids, engine.getNnsByVector(search(9).vector, 3, 1_000_000).ids, 'the pool serves normally afterwards');
+  t.same(logs.lines.filter((l) => l.level >= 40).map((l) => l.msg), [], 'nothing logged as a warning or error');
+});

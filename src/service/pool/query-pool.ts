@@ -16,8 +16,11 @@ const MAX_MERGED_QUERIES = 8;
 const SWEEP_ROUNDS = 40;
 const SWEEP_PAUSE_MS = 250;
 
-/** Why queries were taken out of line: the caller got its 504, or its client closed the connection. */
-export type WithdrawReason = 'deadline' | 'client_closed';
+/**
+ * Why queries were taken out of line: the caller got its 504, its client closed the connection, or
+ * another part of its batch failed (the batch is answered with that error).
+ */
+export type WithdrawReason = 'deadline' | 'client_closed' | 'batch_failed';
 
 export interface QueryPoolOptions {
   workers: number;
