@@ -39,7 +39,7 @@ const indexes: FastifyPluginAsync = async (app) => {
               },
             },
           },
-          ...errors(401),
+          ...errors(400, 401),
         },
       },
     },

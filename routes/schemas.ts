@@ -27,7 +27,7 @@ export const errorSchema = {
 /** Response map entries for the errors a route can produce. */
 export function errors(...codes: number[]): Record<number, object> {
   const text: Record<number, string> = {
-    400: 'Invalid input: unknown field, wrong type, wrong vector length, bad n or search_k.',
+    400: 'Invalid input: unknown field or query parameter, wrong type, wrong vector length, bad n or search_k.',
     401: 'Missing or wrong API key (only when NNSERVE_API_KEY or NNSERVE_API_KEYS is set).',
     404: 'Unknown index or item.',
     413: 'Request body larger than the configured limit.',

@@ -147,11 +147,13 @@ t.test('answers on an open server: successes, input errors, unknown names, body 
   t.ok(reload.body.results.some((r: { result: string }) => r.result === 'loaded'), 'a loaded result was checked');
   conforms(t, 'POST', RELOAD, await http(base, 'POST', '/v1/admin/reload'), 'no token');
   conforms(t, 'POST', RELOAD, await http(base, 'POST', '/v1/admin/reload', undefined, { authorization: 'Bearer wrong' }), 'wrong token');
+  conforms(t, 'POST', RELOAD, await http(base, 'POST', '/v1/admin/reload?force=1', undefined, admin), 'unknown query parameter');
 
   const list = await http(base, 'GET', '/v1/indexes');
   conforms(t, 'GET', LIST, list);
   t.ok(list.body.rejected.length > 0, 'the list had a rejected name');
   t.ok(list.body.indexes.some((i: { lastRejection?: object }) => i.lastRejection), 'and an index with lastRejection');
+  conforms(t, 'GET', LIST, await http(base, 'GET', '/v1/indexes?n=3'), 'unknown query parameter');
 
   const stale = await http(base, 'GET', '/v1/indexes/stale');
   t.ok(stale.body.lastRejection, 'stale has lastRejection');
