@@ -60,7 +60,7 @@ const indexes: FastifyPluginAsync = async (app) => {
         summary: 'Describe one index',
         params: nameParams,
         querystring: noQuery,
-        response: { 200: { description: 'The index.', ...ref.indexInfo }, ...errors(400, 401, 404) },
+        response: { 200: { description: 'The index.', ...ref.indexInfo }, ...errors(400, 401, 404, 414) },
       },
     },
     async (request) => {

@@ -10,6 +10,12 @@ import { EXAMPLE_INDEX, EXAMPLE_ITEM } from './examples.js';
 
 export type Limits = Pick<ServiceConfig, 'maxN' | 'maxSearchK' | 'maxBatch'>;
 
+/**
+ * Longest path segment the router takes (its default, 100, is short for external ids); a longer one
+ * is refused with 414 before any route, so every route with a path parameter documents 414.
+ */
+export const MAX_PATH_SEGMENT = 1024;
+
 
 /** The one error body every failure uses. */
 export const errorSchema = {
@@ -31,6 +37,7 @@ export function errors(...codes: number[]): Record<number, object> {
     401: 'Missing or wrong API key (only when NNSERVE_API_KEY or NNSERVE_API_KEYS is set).',
     404: 'Unknown index or item.',
     413: 'Request body larger than the configured limit.',
+    414: `A path segment (index name or item id) longer than ${MAX_PATH_SEGMENT} characters.`,
     415: 'Request body that is not application/json, or compressed (Content-Encoding other than identity; the answer carries Accept-Encoding: identity).',
     429: 'Too many requests from this address (only when NNSERVE_RATE_LIMIT_MAX is set); see Retry-After.',
     503: 'Query queue full (see Retry-After), shutting down, the query\'s worker thread failed twice, or (admin reload) the index directory cannot be read.',
@@ -73,7 +80,7 @@ export const vectorOrItem = [
 /** The empty id of `…/items/` is not found (404) like any other unknown id. */
 export const idParam = {
   type: 'string',
-  maxLength: 1024,
+  maxLength: MAX_PATH_SEGMENT,
   description: 'External item id, URL-encoded.',
   examples: [EXAMPLE_ITEM],
 } as const;

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import admin from '../../routes/admin.js';
-import { sharedSchemas } from '../../routes/schemas.js';
+import { MAX_PATH_SEGMENT, sharedSchemas } from '../../routes/schemas.js';
 import health from '../../routes/health.js';
 import indexes from '../../routes/indexes.js';
 import items from '../../routes/items.js';
@@ -61,7 +61,7 @@ function trustHops(hops: number): (address: string, hop: number) => boolean {
 
 /** Errors the router raises before any route (or error handler) is involved. */
 function frameworkError(err: FastifyError): { status: number; message: string } {
-  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return { status: 414, message: 'a path segment is longer than 1024 characters' };
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return { status: 414, message: `a path segment is longer than ${MAX_PATH_SEGMENT} characters` };
   // A URL that does not even decode is not echoed back (the 404 handler echoes decodable ones).
   return { status: 400, message: 'malformed URL (invalid percent-encoding)' };
 }
@@ -82,8 +82,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     childLoggerFactory: lazyRequestLogger,
     // Refused by the core plugin instead, as every other answer (see there).
     return503OnClosing: false,
-    // External ids travel in the path; the router's default cap is 100 characters.
-    routerOptions: { maxParamLength: 1024 },
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT },
     // A client must deliver its whole request in time (slow-body and slowloris defence); Node checks
     // open requests every connectionsCheckingInterval, so that is kept well below the timeout.
     requestTimeout: config.requestTimeoutMs,

@@ -163,6 +163,7 @@ t.test('answers on an open server: successes, input errors, unknown names, body 
   conforms(t, 'GET', INDEX, await http(base, 'GET', '/v1/indexes/nope'), 'unknown index');
   conforms(t, 'GET', INDEX, await http(base, 'GET', '/v1/indexes/broken'), 'rejected index');
   conforms(t, 'GET', INDEX, await http(base, 'GET', `/v1/indexes/${'x'.repeat(300)}`), 'name longer than documented');
+  conforms(t, 'GET', INDEX, await http(base, 'GET', `/v1/indexes/${'x'.repeat(1025)}`), 'name longer than a path segment may be');
   conforms(t, 'GET', INDEX, await http(base, 'GET', '/v1/indexes/%E0%A4%A'), 'broken percent-encoding');
   conforms(t, 'GET', INDEX, await http(base, 'GET', '/v1/indexes/words?verbose=1'), 'unknown query parameter');
 
@@ -174,6 +175,7 @@ t.test('answers on an open server: successes, input errors, unknown names, body 
   conforms(t, 'GET', ITEM, await http(base, 'GET', '/v1/indexes/dotp/items/9'), 'dot');
   conforms(t, 'GET', ITEM, await http(base, 'GET', '/v1/indexes/words/items/w999'), 'unknown item');
   conforms(t, 'GET', ITEM, await http(base, 'GET', '/v1/indexes/nope/items/1'), 'unknown index');
+  conforms(t, 'GET', ITEM, await http(base, 'GET', `/v1/indexes/words/items/${'x'.repeat(1025)}`), 'id longer than a path segment may be');
   conforms(t, 'GET', ITEM, await http(base, 'GET', '/v1/indexes/words/items/w1?n=3'), 'unknown query parameter');
 
   for (const qs of ['n=5', 'n=5&include_distances=false', 'n=5&exclude_self=true&search_k=1000']) {
