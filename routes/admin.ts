@@ -37,7 +37,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
               },
             },
           },
-          ...errors(400, 401, 404, 503),
+          ...errors(400, 401, 404),
         },
       },
       onRequest: async (request) => {

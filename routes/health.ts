@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { errorBody } from '../src/service/errors.js';
-import { ref } from './schemas.js';
+import { ref, shuttingDown } from './schemas.js';
 
 const statusSchema = {
   type: 'object',
@@ -12,7 +12,7 @@ const statusSchema = {
 const health: FastifyPluginAsync = async (app) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: { description: 'The process is up.', ...statusSchema } } } },
+    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: { description: 'The process is up.', ...statusSchema }, ...shuttingDown } } },
     async () => ({ status: 'ok' }),
   );
 

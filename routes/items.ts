@@ -70,7 +70,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
           },
           additionalProperties: false,
         },
-        response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 414, 503, 504) },
+        response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 414, 504) },
       },
     },
     (request) => {

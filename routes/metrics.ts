@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { shuttingDown } from './schemas.js';
 
 /** Prometheus scrape endpoint. */
 const metrics: FastifyPluginAsync = async (app) => {
@@ -8,8 +9,11 @@ const metrics: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics (text exposition format)',
-        produces: ['text/plain'],
-        response: { 200: { type: 'string', description: 'The metrics in Prometheus text format 0.0.4.' } },
+        // Per status, not `produces`: that would make the document call the JSON 503 text/plain too.
+        response: {
+          200: { description: 'The metrics in Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string', description: 'The metrics in Prometheus text format 0.0.4.' } } } },
+          ...shuttingDown,
+        },
       },
     },
     async (_request, reply) => {

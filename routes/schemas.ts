@@ -30,7 +30,7 @@ export const errorSchema = {
   },
 } as const;
 
-/** Response map entries for the errors a route can produce. */
+/** Response map entries for the errors a route can produce (429 and 503 always). */
 export function errors(...codes: number[]): Record<number, object> {
   const text: Record<number, string> = {
     400: 'Invalid input: unknown field or query parameter, wrong type, wrong vector length, bad n or search_k.',
@@ -40,12 +40,13 @@ export function errors(...codes: number[]): Record<number, object> {
     414: `A path segment (index name or item id) longer than ${MAX_PATH_SEGMENT} characters.`,
     415: 'Request body that is not application/json, or compressed (Content-Encoding other than identity; the answer carries Accept-Encoding: identity).',
     429: 'Too many requests from this address (only when NNSERVE_RATE_LIMIT_MAX is set); see Retry-After.',
-    503: 'Query queue full (see Retry-After), shutting down, the query\'s worker thread failed twice, or (admin reload) the index directory cannot be read.',
+    503: 'Shutting down (Retry-After: 1); on the query routes also the query queue full or the query\'s worker thread failed twice (Retry-After); on admin reload, the index directory cannot be read.',
     504: 'The query did not finish within the configured deadline.',
   };
   const out: Record<number, object> = {};
-  // Every route given error codes is a /v1 route, and those are rate limited when a limit is set.
-  for (const code of [...codes, 429]) out[code] = { description: text[code] ?? 'Error.', $ref: 'Error#' };
+  // Every route given error codes is a /v1 route: rate limited when a limit is set, and, as every
+  // route, refused while the server shuts down (a request on a connection still open then).
+  for (const code of new Set([...codes, 429, 503])) out[code] = { description: text[code] ?? 'Error.', $ref: 'Error#' };
   return out;
 }
 
@@ -158,6 +159,9 @@ export const indexInfoSchema = {
 
 /** Schemas registered once (app.addSchema) and referenced by $ref; they become OpenAPI components. */
 export const sharedSchemas = [errorSchema, neighborsResponse, indexInfoSchema] as const;
+
+/** What every route answers while the server shuts down, probes and metrics included. */
+export const shuttingDown = { 503: { description: 'Shutting down (Retry-After: 1).', $ref: 'Error#' } } as const;
 
 export const ref = {
   error: { $ref: 'Error#' },

@@ -52,7 +52,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
           oneOf: vectorOrItem,
           examples: [searchExample, searchByItemExample],
         },
-        response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 413, 414, 415, 503, 504) },
+        response: { 200: { description: 'The n nearest neighbours, nearest first.', ...ref.neighbors }, ...errors(400, 401, 404, 413, 414, 415, 504) },
       },
     },
     (request) => {
@@ -106,7 +106,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
               },
             },
           },
-          ...errors(400, 401, 404, 413, 414, 415, 503, 504),
+          ...errors(400, 401, 404, 413, 414, 415, 504),
         },
       },
     },

@@ -11,7 +11,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import t, { type Test } from 'tap';
 import { parse } from 'yaml';
 import { repoRoot } from '../helpers/fixtures.js';
-import { buildIndex, http, serve, tempDir, writeIndex, type Reply } from './helpers.js';
+import { buildIndex, http, serve, tempDir, waitFor, writeIndex, type Reply } from './helpers.js';
 
 interface MediaType {
   schema: object;
@@ -304,6 +304,29 @@ t.test('answers written below Fastify have the one error shape', async (t) => {
   const server = await serve(t, indexDir(t), { workers: 1 });
   isError(t, await (await rawRequest(server.port, 'BOGUS\r\n\r\n')).reply, 400, 'malformed HTTP');
   isError(t, await (await rawRequest(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nx-big: ${'y'.repeat(20_000)}\r\n\r\n`)).reply, 431, 'oversized headers');
+});
+
+t.test('answers of a server shutting down: 503 on every route', async (t) => {
+  const dir = indexDir(t);
+  const server = await serve(t, dir, { adminToken: 'tok' });
+  const paths: [string, string][] = [
+    ['/healthz', '/healthz'],
+    ['/readyz', '/readyz'],
+    ['/metrics', '/metrics'],
+    [LIST, '/v1/indexes'],
+    [INDEX, '/v1/indexes/words'],
+    [ITEM, '/v1/indexes/words/items/w1'],
+    [NEIGHBORS, '/v1/indexes/words/items/w1/neighbors'],
+    [DISTANCE, '/v1/indexes/words/distance?a=w1&b=w2'],
+  ];
+  // Half a request keeps each connection busy, so closing the listener leaves it open.
+  const late = await Promise.all(paths.map(([, path]) => rawRequest(server.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n`)));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const stopped = server.shutdown('test');
+  await waitFor(() => (server.app.server.listening ? undefined : true), 200, 5);
+  for (const l of late) l.finish('\r\n');
+  for (const [i, [template]] of paths.entries()) conforms(t, 'GET', template, await late[i].reply, 'shutting down');
+  t.equal(await stopped, 0);
 });
 
 t.test('the checks refuse fields, types and required fields the document does not declare', async (t) => {
