@@ -34,7 +34,7 @@ export const errorSchema = {
 export function errors(...codes: number[]): Record<number, object> {
   const text: Record<number, string> = {
     400: 'Invalid input: unknown field or query parameter, wrong type, wrong vector length, bad n or search_k.',
-    401: 'Missing or wrong API key (only when NNSERVE_API_KEY or NNSERVE_API_KEYS is set).',
+    401: 'Missing or wrong credentials: an API key on /v1/indexes… (only when NNSERVE_API_KEY or NNSERVE_API_KEYS is set), the admin token on /v1/admin/reload.',
     404: 'Unknown index or item.',
     413: 'Request body larger than the configured limit.',
     414: `A path segment (index name or item id) longer than ${MAX_PATH_SEGMENT} characters.`,

@@ -21,10 +21,17 @@ interface Response {
 }
 interface Operation {
   responses: Record<string, Response>;
+  security?: Record<string, string[]>[];
+}
+interface SecurityScheme {
+  type: string;
+  scheme?: string;
+  in?: string;
+  name?: string;
 }
 interface Document {
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, object> };
+  components: { schemas: Record<string, object>; securitySchemes: Record<string, SecurityScheme> };
 }
 
 const doc = parse(readFileSync(join(repoRoot, 'openapi.yaml'), 'utf8')) as Document;
@@ -75,6 +82,8 @@ function conforms(t: Test, method: 'GET' | 'POST', template: string, r: Reply, w
   const response = op.responses[String(r.status)];
   if (!t.ok(response, `${label}: the status is documented (${Object.keys(op.responses).join(', ')}); body ${r.text.slice(0, 160)}`)) return;
   bodyConforms(t, label, response, r);
+  // A generated client sends credentials only where the document asks for them.
+  if (r.status === 401) t.ok(op.security?.some((requirement) => Object.keys(requirement).length > 0), `${label}: the operation declares the credentials it takes`);
 }
 
 function bodyConforms(t: Test, label: string, response: Response, r: Reply): void {
@@ -239,7 +248,7 @@ t.test('answers on an open server: successes, input errors, unknown names, body 
 });
 
 t.test('answers with credentials and a rate limit: 401, 429, and a ready server', async (t) => {
-  const server = await serve(t, indexDir(t), { apiKey: 'key', adminToken: 'tok', rateLimitMax: 30, rateLimitWindowMs: 60_000, maxBatch: 64 });
+  const server = await serve(t, indexDir(t), { apiKey: 'key', adminToken: 'tok', rateLimitMax: 50, rateLimitWindowMs: 60_000, maxBatch: 64 });
   const base = server.url;
   conforms(t, 'GET', '/readyz', await http(base, 'GET', '/readyz'), 'ready');
   const calls: ['GET' | 'POST', string, string, unknown][] = [
@@ -253,8 +262,20 @@ t.test('answers with credentials and a rate limit: 401, 429, and a ready server'
     ['POST', RELOAD, '/v1/admin/reload', undefined],
   ];
   // The limit counts every /v1 request from this address, refused ones too: the 401s come first.
+  // Each way the server takes a key is a scheme the operation names.
+  const ways: Record<string, (key: string) => Record<string, string>> = {
+    bearer: (key) => ({ authorization: `Bearer ${key}` }),
+    header: (key) => ({ 'x-api-key': key }),
+  };
   for (const [method, template, path, body] of calls) {
     const key = template === RELOAD ? 'tok' : 'key';
+    const schemes = (doc.paths[template][method.toLowerCase()].security ?? []).flatMap((requirement) => Object.keys(requirement)).map((name) => doc.components.securitySchemes[name]);
+    for (const scheme of schemes) {
+      const way = scheme.type === 'http' && scheme.scheme === 'bearer' ? ways.bearer : scheme.type === 'apiKey' && scheme.in === 'header' && scheme.name === 'x-api-key' ? ways.header : undefined;
+      if (!t.ok(way, `${method} ${template}: a scheme the test knows`)) continue;
+      conforms(t, method, template, await http(base, method, path, body, way!(key)), `credentials per scheme ${JSON.stringify(scheme)}`);
+    }
+    if (template !== RELOAD) t.ok(schemes.some((s) => s.type === 'apiKey'), `${method} ${template}: the x-api-key header is documented`);
     conforms(t, method, template, await http(base, method, path, body), 'no credentials');
     conforms(t, method, template, await http(base, method, path, body, { authorization: 'Bearer wrong' }), 'wrong credentials');
     conforms(t, method, template, await http(base, method, path, body, { authorization: `Bearer ${key}` }), 'credentials');

@@ -4,6 +4,11 @@ import { bearerToken, matchesAnySecret } from '../credentials.js';
 import { errors } from '../errors.js';
 import { addRouteHook } from './route-hooks.js';
 
+/** Routes that take API keys when any is configured (openapi.ts declares the same ones in the document). */
+export function takesApiKey(url: string): boolean {
+  return url.startsWith('/v1/indexes');
+}
+
 /**
  * Optional API keys on the data routes (`/v1/indexes…`); probes, metrics and docs stay open.
  * The check is attached to routes by their pattern when they are registered, never decided from
@@ -19,7 +24,7 @@ async function auth(app: FastifyInstance, options: { apiKeys: readonly string[] 
     else done(errors.unauthorized());
   };
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/v1/indexes')) addRouteHook(route, 'onRequest', check, 'last');
+    if (takesApiKey(route.url)) addRouteHook(route, 'onRequest', check, 'last');
   });
 }
 

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { takesApiKey } from './auth.js';
 
 export const OPENAPI_INFO = {
   title: 'nnserve',
@@ -14,6 +15,11 @@ export const OPENAPI_INFO = {
  * the serialiser handles much faster than `anyOf`). Served at /openapi.json; Swagger UI at /docs.
  */
 async function openapi(app: FastifyInstance, options: { ui: boolean }): Promise<void> {
+  // Keys are optional (only when configured), hence the empty requirement beside the two schemes;
+  // without any, generated clients never send a key and meet the documented 401.
+  app.addHook('onRoute', (route) => {
+    if (route.schema && !route.schema.hide && !route.schema.security && takesApiKey(route.url)) route.schema.security = [{ apiKey: [] }, { apiKeyHeader: [] }, {}];
+  });
   await app.register(swagger, {
     // Name components after the schemas' $id (Error, Neighbors, IndexInfo) instead of def-0, def-1…
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -28,7 +34,8 @@ async function openapi(app: FastifyInstance, options: { ui: boolean }): Promise<
       ],
       components: {
         securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'NNSERVE_API_KEY, when set (or header x-api-key).' },
+          apiKey: { type: 'http', scheme: 'bearer', description: 'NNSERVE_API_KEY or one of NNSERVE_API_KEYS, when set: `Authorization: Bearer <key>`.' },
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The same keys in an x-api-key header instead.' },
           adminToken: { type: 'http', scheme: 'bearer', description: 'NNSERVE_ADMIN_TOKEN.' },
         },
       },
