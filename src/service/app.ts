@@ -24,10 +24,10 @@ import { answerRefusedUrl } from './refused-url.js';
 import { lazyRequestLogger } from './request-logger.js';
 import securityHeaders from './plugins/security-headers.js';
 import strictQuery from './plugins/strict-query.js';
-import { validationMessage, type SchemaError } from './validation-message.js';
 import identityBodies from './plugins/identity-bodies.js';
 import jsonBodies from './plugins/json-bodies.js';
 import type { IndexLoad } from './registry/watcher.js';
+import { validationMessage, type SchemaError } from './validation-message.js';
 
 export interface AppOptions {
   config: ServiceConfig;
