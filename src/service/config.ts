@@ -124,12 +124,34 @@ export function defaults(): ServiceConfig {
   };
 }
 
-/** What `--no-x=value` meant, spelled as `--x=…`: the value's opposite (no docs = true is docs = false). */
-function negatedHint(flag: string, value: string): string {
-  const v = value.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(v)) return `${flag}=false`;
-  if (['0', 'false', 'no', 'off'].includes(v)) return `${flag}=true`;
-  return `${flag}=true|false`;
+/** A boolean setting's word (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case), or null. */
+function boolWord(raw: string): boolean | null {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return null;
+}
+
+/** `flag=value` with the boolean `raw` reads as (flipped for a `--no-` flag), or `flag=true|false`. */
+function boolHint(flag: string, raw: string, flipped: boolean): string {
+  const value = boolWord(raw);
+  return `${flag}=${value === null ? 'true|false' : String(value !== flipped)}`;
+}
+
+/**
+ * A word that is no option, said as what it most likely is. After a boolean flag it is the value
+ * the user meant for it (`--docs false`): a bare boolean flag means true and takes a value after
+ * `=` only, and "unknown option false" left the user to work that out.
+ */
+function strayArgument(argv: readonly string[], i: number): string | null {
+  const word = argv[i];
+  if (word.startsWith('-')) return null;
+  const previous = i > 0 ? argv[i - 1] : '';
+  const spec = SETTINGS.find((s) => s.kind === 'bool' && (s.flag === previous || `--no-${s.flag.slice(2)}` === previous));
+  if (spec && previous === spec.flag) return `${spec.flag} takes its value after "=": write ${boolHint(spec.flag, word, false)}`;
+  // What `--no-x value` meant, spelled as `--x=…`: the value's opposite (no docs = true is docs = false).
+  if (spec) return `${previous} takes no value; write ${boolHint(spec.flag, word, true)} or ${previous}`;
+  return `unexpected argument ${JSON.stringify(word)}: every setting is a flag (--name value or --name=value) or an environment variable`;
 }
 
 /** Comma-separated items, trimmed, empty ones dropped. */
@@ -193,9 +215,8 @@ function parseValue(spec: SettingSpec, raw: string, source: string): ServiceConf
       return value;
     }
     case 'bool': {
-      const v = raw.trim().toLowerCase();
-      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      const value = boolWord(raw);
+      if (value !== null) return value;
       throw new ConfigError(`${source}: expected true or false, got ${JSON.stringify(raw)}`);
     }
     case 'level':
@@ -247,10 +268,10 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     const negated = flag.startsWith('--no-') ? `--${flag.slice(5)}` : null;
     const spec = SETTINGS.find((s) => s.flag === flag || (negated !== null && s.kind === 'bool' && s.flag === negated));
-    if (!spec) throw new ConfigError(`unknown option ${flag}`);
+    if (!spec) throw new ConfigError(strayArgument(argv, i) ?? `unknown option ${flag}`);
     let raw: string;
     // `--no-docs=true` reads as "no docs" but would have set the value given: refuse the mix.
-    if (eq > 0 && negated) throw new ConfigError(`${flag} takes no value; write ${negatedHint(negated, arg.slice(eq + 1))} or ${flag}`);
+    if (eq > 0 && negated) throw new ConfigError(`${flag} takes no value; write ${boolHint(negated, arg.slice(eq + 1), true)} or ${flag}`);
     if (eq > 0) raw = arg.slice(eq + 1);
     else if (spec.kind === 'bool') raw = negated ? 'false' : 'true';
     else {

@@ -90,6 +90,18 @@ t.test('serve: a negated flag given a value is a usage error, not the opposite s
   t.match(runCli(['serve', '--no-docs=off']).stderr, /write --docs=true or --no-docs\n/);
 });
 
+t.test('serve: a boolean flag followed by its value as a separate word says to write it with =', async (t) => {
+  // Both ended in "unknown option false", which named neither the flag nor the fix.
+  let r = runCli(['serve', '--access-log', 'false', '--port', '70000']);
+  t.equal(r.code, 2, 'exit 2, as for any usage error');
+  t.match(r.stderr, /^nnserve serve: --access-log takes its value after "=": write --access-log=false\n/);
+  t.match(runCli(['serve', '--docs', 'off']).stderr, /^nnserve serve: --docs takes its value after "=": write --docs=false\n/);
+  t.match(runCli(['serve', '--no-demo', 'true']).stderr, /^nnserve serve: --no-demo takes no value; write --demo=false or --no-demo\n/);
+  r = runCli(['serve', 'indexes']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /^nnserve serve: unexpected argument "indexes": every setting is a flag \(--name value or --name=value\) or an environment variable\n/);
+});
+
 t.test('serve: an index directory that is a file, or lies under one, is one line, exit 1', async (t) => {
   const file = join(tempDir(t), 'vectors.npy');
   writeFileSync(file, 'not a directory');

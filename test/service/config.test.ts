@@ -17,6 +17,8 @@ t.test('bad values are refused with the flag or variable named', async (t) => {
   t.throws(() => loadConfig([], { PORT: '70000' }), /PORT: 70000 is outside 0..65535/);
   t.throws(() => loadConfig([], { NNSERVE_WORKERS: '0' }), /NNSERVE_WORKERS/);
   t.throws(() => loadConfig(['--bogus'], {}), /unknown option --bogus/);
+  t.throws(() => loadConfig(['--docs', 'false'], {}), new ConfigError('--docs takes its value after "=": write --docs=false'));
+  t.throws(() => loadConfig(['--demo', 'maybe'], {}), new ConfigError('--demo takes its value after "=": write --demo=true|false'));
   t.throws(() => loadConfig(['--port'], {}), /--port needs a value/);
   t.throws(() => loadConfig([], { NNSERVE_LOG_LEVEL: 'loud' }), /NNSERVE_LOG_LEVEL/);
   t.throws(() => loadConfig([], { NNSERVE_DEMO: 'maybe' }), /NNSERVE_DEMO/);
