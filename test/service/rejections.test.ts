@@ -2,6 +2,7 @@ import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { publicReason } from '../../src/service/registry/public-reason.js';
+import { serveLogged } from '../reliability/helpers.js';
 import { buildIndex, http, metric, serve, tempDir, waitFor, writeIndex, writeTestFile } from './helpers.js';
 
 // Someone debugging with curl after a bad delivery should learn from the API, not only from the
@@ -103,6 +104,27 @@ t.test('NNSERVE_REQUIRE_INDEXES: not ready while a required index is rejected or
     return r.status === 200 ? r : undefined;
   });
   t.same(ready.body, { status: 'ready', indexes: 3 });
+});
+
+t.test('NNSERVE_REQUIRE_INDEXES: a required index not served after the initial load is logged, with why', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const vecs = buildIndex('vecs', { dimensions: 4, items: 40 });
+  writeIndex(dir, 'vecs', { ...vecs, ann: vecs.ann.subarray(0, 100) });
+  // "product" for "products": the pod never gets ready, and the log said only which indexes loaded.
+  const { server, logs } = await serveLogged(t, dir, { requiredIndexes: ['words', 'vecs', 'product'] });
+  t.equal((await http(server.url, 'GET', '/readyz')).status, 503);
+  const lines = logs.find(/^required indexes not served/);
+  t.equal(lines.length, 1, 'one line');
+  t.equal(lines[0]?.level, 40, 'a warning');
+  t.match(lines[0], {
+    msg: 'required indexes not served (NNSERVE_REQUIRE_INDEXES): /readyz answers 503 until they are',
+    missing: [{ index: 'vecs', rejected: /^vecs\.ann/ }, { index: 'product', rejected: null }],
+  });
+
+  const served = await serveLogged(t, dir, { requiredIndexes: ['words'] });
+  t.equal((await http(served.server.url, 'GET', '/readyz')).status, 200);
+  t.same(served.logs.find(/^required indexes not served/), [], 'nothing when every required index is served');
 });
 
 t.test('NNSERVE_REQUIRE_INDEXES takes index names only', async (t) => {
