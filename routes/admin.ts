@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { bearerToken, matchesAnySecret } from '../src/service/credentials.js';
 import { errors as serviceErrors } from '../src/service/errors.js';
-import { IndexDirError } from '../src/service/registry/watcher.js';
+import { IndexDirError, reloadResults } from '../src/service/registry/watcher.js';
 import { errors, noQuery } from './schemas.js';
 
 /** POST /v1/admin/reload: reload every index now. Exists only when NNSERVE_ADMIN_TOKEN is set. */
@@ -52,7 +52,7 @@ const admin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
         if (err instanceof IndexDirError) throw serviceErrors.indexDirUnreadable(err.code);
         throw err;
       }
-      return { results: outcomes.map(({ index, result, version, reason }) => ({ index, result, version, reason })) };
+      return { results: reloadResults(outcomes) };
     },
   );
 };

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from './app.js';
+import { reloadResults } from './registry/watcher.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -142,7 +143,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       if (shutting) return;
       app.log.info('SIGHUP: reloading every index');
       app.nn.watcher.reloadAll().then(
-        (outcomes) => app.log.info({ results: outcomes.map(({ index, result, version }) => ({ index, result, version })) }, 'SIGHUP reload finished'),
+        (outcomes) => app.log.info({ results: reloadResults(outcomes) }, 'SIGHUP reload finished'),
         (err: Error) => app.log.error({ err: err.message }, 'SIGHUP reload failed'),
       );
     };

@@ -157,3 +157,20 @@ t.test('SIGHUP reloads every index instead of killing the process', async (t) =>
   const [code] = await exited;
   t.equal(code, 0);
 });
+
+t.test('SIGHUP: the summary line says why files were rejected, as the admin route answers', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'small', buildIndex('small', { dimensions: 4, items: 50 }));
+  const broken = buildIndex('broken', { dimensions: 4, items: 50 });
+  writeIndex(dir, 'broken', { ...broken, ann: broken.ann.subarray(0, 100) });
+  const { child, output, exited } = await spawnServer(t, dir, 1, { NNSERVE_POLL_INTERVAL_MS: '0', NNSERVE_LOG_LEVEL: 'info' });
+  child.kill('SIGHUP');
+  const line = await waitFor(() => output().split('\n').find((l) => l.includes('"SIGHUP reload finished"')));
+  const { results } = JSON.parse(line) as { results: { index: string; result: string; version?: number; reason?: string }[] };
+  // It said {"index":"broken","result":"rejected"} and nothing more: the reason was on another line.
+  t.match(results.find((r) => r.index === 'broken'), { result: 'rejected', reason: /^broken\.ann/ });
+  t.match(results.find((r) => r.index === 'small'), { result: 'loaded', version: 2 });
+  child.kill('SIGTERM');
+  const [code] = await exited;
+  t.equal(code, 0);
+});

@@ -43,6 +43,11 @@ export interface LoadOutcome {
   reason?: string;
 }
 
+/** What a reload did, index by index, as the admin route answers it and the SIGHUP log line says it. */
+export function reloadResults(outcomes: readonly LoadOutcome[]): Omit<LoadOutcome, 'seconds'>[] {
+  return outcomes.map(({ index, result, version, reason }) => ({ index, result, version, reason }));
+}
+
 /** The index directory could not be listed (`code` is the errno code, e.g. ENOENT); nothing was loaded. */
 export class IndexDirError extends Error {
   override name = 'IndexDirError';
