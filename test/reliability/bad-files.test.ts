@@ -162,7 +162,8 @@ t.test('an ids file that is a FIFO is rejected, and holds up neither readiness n
 
   await waitFor(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined), 200);
   t.pass('ready once the start-up load is over');
-  const [line] = logs.find('index rejected; keeping the version being served', { index: 'swap' });
+  // Rejected before any version was served (this pinned the old wording, "keeping the version being served").
+  const [line] = logs.find('index rejected; nothing served under this name', { index: 'swap' });
   t.match(String(line?.err), /^swap\.ids \(named by swap\.json\): swap\.ids is not a regular file$/, 'the reason names the ids file');
   t.equal(metric((await http(base, 'GET', '/metrics')).text, 'nnserve_index_swaps_total', { index: 'swap', result: 'rejected' }), 1);
   t.equal((await http(base, 'GET', '/v1/indexes/other')).status, 200, 'the other index is served');

@@ -24,7 +24,8 @@ t.test('a NaN or overflowing item vector: rejected at start-up and as a replacem
   const listed = await http(server.url, 'GET', '/v1/indexes');
   t.same(listed.body.indexes.map((i: { name: string }) => i.name), ['good']);
   t.equal((await http(server.url, 'GET', '/v1/indexes/nan/items/x-1/neighbors')).status, 404);
-  const [rejection] = logs.find('index rejected; keeping the version being served', { index: 'nan' });
+  // Never served: the line said it kept "the version being served" (changed with that wording).
+  const [rejection] = logs.find('index rejected; nothing served under this name', { index: 'nan', servingVersion: null });
   t.match(rejection?.err, /^nan\.ann: item 17's vector\[1\] is NaN, .* \(id "x-17"\); rebuild the index without it$/);
 
   // A replacement of the served index with a vector past the float32 range: version 1 keeps serving.

@@ -6,7 +6,7 @@ import { IndexLoadError, loadIndexInWorker, type LoadedIndex } from './loader.js
 import { cgroupMemoryLimit } from '../../platform/cgroup-limits.js';
 import { memoryShortfall, type MemoryState } from './memory-headroom.js';
 import { publicReason } from './public-reason.js';
-import type { IndexRegistry } from './registry.js';
+import type { IndexEntry, IndexRegistry } from './registry.js';
 import { contentFingerprint, forgetIndexFiles, indexFingerprint, scanIndexDir } from './scan.js';
 
 export interface WatcherOptions {
@@ -41,6 +41,14 @@ export interface LoadOutcome {
   seconds?: number;
   /** Why a rejected load was rejected, as callers may see it (see publicReason). */
   reason?: string;
+}
+
+/**
+ * What a rejection leaves served, for its log line: a name never served (a new index delivered
+ * broken, the most common case at a first start) was said to keep "the version being served".
+ */
+function keeping(current: IndexEntry | undefined): string {
+  return current ? 'keeping the version being served' : 'nothing served under this name';
 }
 
 /** What a reload did, index by index, as the admin route answers it and the SIGHUP log line says it. */
@@ -328,10 +336,10 @@ export class IndexWatcher {
       }
       if (err instanceof IndexLoadError && err.transient) {
         const delayMs = this.nextRetryDelay(name);
-        log.warn({ index: name, err: message, servingVersion: current?.version ?? null, retryInMs: delayMs }, 'index load failed for a passing reason; keeping the version being served and trying the same files again later');
+        log.warn({ index: name, err: message, servingVersion: current?.version ?? null, retryInMs: delayMs }, `index load failed for a passing reason; ${keeping(current)}, trying the same files again later`);
       } else {
         this.retries.delete(name);
-        log.warn({ index: name, err: message, servingVersion: current?.version ?? null }, 'index rejected; keeping the version being served');
+        log.warn({ index: name, err: message, servingVersion: current?.version ?? null }, `index rejected; ${keeping(current)}`);
       }
       this.registry.reject(name, reason);
       const outcome: LoadOutcome = { index: name, result: 'rejected', seconds, reason };
