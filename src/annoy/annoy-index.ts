@@ -1,7 +1,7 @@
 import { createKernels } from './kernels/select-kernels.js';
 import type { VectorKernels } from './kernels/kernels.js';
 import { AnnoyInputError, IndexFormatError } from './errors.js';
-import { metricByName } from './metrics/index.js';
+import { describeIndex, metricByName } from './metrics/index.js';
 import type { Metric, NodeLayout, QueryContext, StoreContext } from './metrics/metric.js';
 import { itemVectorProblem, type UnusableItem } from './item-vectors.js';
 import { isMetricName, type MetricName } from './metrics/names.js';
@@ -82,7 +82,7 @@ export class AnnoyIndex {
     if (storage.byteLength === 0) throw new IndexFormatError('the index file is empty');
     if (storage.byteLength % this.nodeBytes !== 0) {
       throw new IndexFormatError(
-        `file size ${storage.byteLength} bytes is not a multiple of the ${this.nodeBytes}-byte node of a ${metric.name} index with ${dimensions} dimensions: wrong metric or dimensions, or a truncated file`,
+        `file size ${storage.byteLength} bytes is not a multiple of the ${this.nodeBytes}-byte node of ${describeIndex(metric.name, dimensions)}: wrong metric or dimensions, or a truncated file`,
       );
     }
     this.nodes = nodeArrays(storage);

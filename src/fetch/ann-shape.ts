@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { metricByName } from '../annoy/metrics/index.js';
+import { describeIndex, metricByName } from '../annoy/metrics/index.js';
 import type { IndexManifest } from '../index-files/manifest.js';
 import { FetchError } from './errors.js';
 
@@ -12,10 +12,10 @@ import { FetchError } from './errors.js';
  */
 export async function checkUnverifiedAnn(url: URL, path: string, bytes: number, manifest: IndexManifest): Promise<void> {
   const nodeBytes = metricByName(manifest.metric).layout(manifest.dimensions).nodeBytes;
-  const geometry = `${manifest.metric} index with ${manifest.dimensions} dimensions`;
+  const geometry = describeIndex(manifest.metric, manifest.dimensions);
   const unverified = 'the manifest has no bytes or sha256 to check the download against';
   if (bytes === 0 || bytes % nodeBytes !== 0) {
-    throw new FetchError(`${url.href}: ${bytes} bytes is not a whole number of the ${nodeBytes}-byte nodes of a ${geometry}: a truncated download? (${unverified})`);
+    throw new FetchError(`${url.href}: ${bytes} bytes is not a whole number of the ${nodeBytes}-byte nodes of ${geometry}: a truncated download? (${unverified})`);
   }
   if (manifest.items === undefined) return;
   const last = Buffer.alloc(4);

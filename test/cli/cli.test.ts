@@ -249,6 +249,7 @@ t.test('inspect rejects invalid files with exit 1', async (t) => {
   r = runCli(['inspect', truncated, '-m', 'angular', '-f', '10']);
   t.equal(r.code, 1, 'size not a multiple of the node size');
   t.match(r.stderr, /is not valid/);
+  t.match(r.stderr, /the 52-byte node of an angular index with 10 dimensions: /, '"an angular" (it said "a angular")');
 
   const empty = join(bare, 'empty.ann');
   writeFileSync(empty, '');

@@ -11,3 +11,8 @@ const METRICS: Readonly<Record<MetricName, Metric>> = Object.freeze({ angular, e
 export function metricByName(name: MetricName): Metric {
   return METRICS[name];
 }
+
+/** "an angular index with 8 dimensions", for messages about the geometry a file was read with. */
+export function describeIndex(name: MetricName, dimensions: number): string {
+  return `${name === 'angular' ? 'an' : 'a'} ${name} index with ${dimensions} dimensions`;
+}
