@@ -1,4 +1,4 @@
-import { readdirSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { INDEX_NAME } from '../../index-files/index-name.js';
 import { isIdsFileName, parseManifestJson } from '../../index-files/manifest.js';
@@ -24,14 +24,34 @@ export function scanIndexDir(dir: string): ScanResult {
       ignored.push({ file, reason: `name must match ${INDEX_NAME}` });
     } else if (!files.has(`${name}.json`)) {
       ignored.push({ file, reason: `no manifest ${name}.json beside it` });
-    } else if (!isFile(join(dir, file)) || !isFile(join(dir, `${name}.json`))) {
-      // A FIFO or a device would block the loader's read for good, and with it every later swap.
-      ignored.push({ file, reason: `${name}.ann and ${name}.json must be regular files (or symlinks to them)` });
     } else {
-      names.push(name);
+      // A FIFO or a device would block the loader's read for good, and with it every later swap.
+      const problem = notAFile(dir, file) ?? notAFile(dir, `${name}.json`);
+      if (problem === null) names.push(name);
+      else ignored.push({ file, reason: `${problem}; ${name}.ann and ${name}.json must be regular files (or symlinks to them)` });
     }
   }
   return { names: names.sort(), ignored };
+}
+
+/**
+ * Why `file` does not resolve to a regular file, or null when it does. A symlink left pointing at
+ * nothing (the link of a key a Kubernetes volume flip just removed) was called "not a regular
+ * file" like a FIFO, which its owner could not match to anything they did.
+ */
+function notAFile(dir: string, file: string): string | null {
+  const s = statOrCode(join(dir, file));
+  if (s === 'ENOENT') return isSymlink(join(dir, file)) ? `${file} is a symlink to a missing file` : `${file} was removed during the scan`;
+  if (typeof s === 'string') return `${file} cannot be resolved (${s})`;
+  return s.isFile() ? null : `${file} is not a regular file`;
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -45,12 +65,6 @@ function statOrCode(path: string): Stats | string {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code ?? 'error';
   }
-}
-
-/** True when `path` resolves (through symlinks) to a regular file. */
-function isFile(path: string): boolean {
-  const s = statOrCode(path);
-  return typeof s !== 'string' && s.isFile();
 }
 
 /**
