@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AnnoyIndex } from '../src/annoy/index.js';
-import { idsFileProblem, parseIdsFile, parseManifest, parseManifestJson } from '../src/index-files/manifest.js';
+import { idsChecksumProblem, idsFileProblem, parseIdsFile, parseManifest, parseManifestJson } from '../src/index-files/manifest.js';
 import { readRegularFileText } from '../src/index-files/open-regular.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
 import { storageSha256 } from '../src/index-files/storage-sha256.js';
@@ -29,6 +29,8 @@ function load({ dir, name }: LoadRequest): LoadReply {
       const code = (err as NodeJS.ErrnoException).code;
       throw new Error(`${manifest.ids} (named by ${manifestFile}): ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
     }
+    const stale = idsChecksumProblem(ids, manifest, manifest.ids);
+    if (stale) throw new Error(stale);
   }
   const storage = readIndexFile(join(dir, `${name}.ann`), { shared: true });
   if (manifest.bytes !== undefined && manifest.bytes !== storage.byteLength) {

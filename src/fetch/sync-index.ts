@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
-import { ManifestError, parseManifest, parseManifestJson, type IndexManifest } from '../index-files/manifest.js';
+import { idsChecksumProblem, ManifestError, parseIdsFile, parseManifest, parseManifestJson, type IndexManifest } from '../index-files/manifest.js';
 import { checkUnverifiedAnn } from './ann-shape.js';
 import { downloadFile } from './download.js';
 import { FetchError } from './errors.js';
@@ -115,12 +115,11 @@ export async function syncIndex(options: SyncOptions, memory: SyncMemory): Promi
       return { status: 'unchanged', detail: 'downloaded data identical to the local copy', bytes: ann.bytes, sha256: ann.sha256 };
     }
     if (manifest.ids) {
-      await downloadFile(
-        siblingUrl(source, manifest.ids),
-        temps.ids,
-        { lines: manifest.items },
-        { dispatcher: options.dispatcher, signal: options.signal },
-      );
+      const idsUrl = siblingUrl(source, manifest.ids);
+      await downloadFile(idsUrl, temps.ids, { lines: manifest.items }, { dispatcher: options.dispatcher, signal: options.signal });
+      // The server would refuse it too, but only once installed over the ids file being served.
+      const stale = idsChecksumProblem(parseIdsFile(await readFile(temps.ids, 'utf8')), manifest, idsUrl.href);
+      if (stale) throw new FetchError(stale);
     }
     await writeFile(temps.manifest, manifestText, { flag: 'wx', mode: 0o644 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isMetricName, METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
 import { withoutByteOrderMark } from '../input/byte-order-mark.js';
 
@@ -17,6 +18,12 @@ export interface IndexManifest {
   description?: string;
   bytes?: number;
   sha256?: string;
+  /**
+   * sha256 of the ids (see idsSha256()): what ties the ids file to this `.ann`. Without it an old ids
+   * file with as many lines as the new index has items is served with the new vectors when it lands
+   * after them.
+   */
+  idsSha256?: string;
   createdAt?: string;
   [extra: string]: unknown;
 }
@@ -63,8 +70,10 @@ export function parseManifest(value: unknown, source = 'manifest'): IndexManifes
       throw new ManifestError(`${source}: "ids" must be a plain file name in the same directory or null (got ${JSON.stringify(m.ids)})`);
     }
   }
-  if (m.sha256 !== undefined && (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256))) {
-    throw new ManifestError(`${source}: "sha256" must be 64 lowercase hex digits`);
+  for (const key of ['sha256', 'idsSha256'] as const) {
+    if (m[key] !== undefined && (typeof m[key] !== 'string' || !/^[0-9a-f]{64}$/.test(m[key]))) {
+      throw new ManifestError(`${source}: "${key}" must be 64 lowercase hex digits`);
+    }
   }
   if (m.description !== undefined && typeof m.description !== 'string') {
     throw new ManifestError(`${source}: "description" must be a string`);
@@ -94,4 +103,21 @@ export function idsFileProblem(ids: readonly string[], items: number, file: stri
     seen.add(id);
   }
   return null;
+}
+
+/**
+ * sha256 of ids as `nnserve build` writes them: each followed by LF, no byte-order mark. Taken over
+ * the ids rather than the file's bytes, so the same ids saved by a Windows editor (CRLF, a mark)
+ * still match their manifest.
+ */
+export function idsSha256(ids: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const id of ids) hash.update(id).update('\n');
+  return hash.digest('hex');
+}
+
+/** Why the ids of `file` are not the ones the manifest's `idsSha256` names; null when they are, or none is named. */
+export function idsChecksumProblem(ids: readonly string[], manifest: IndexManifest, file: string): string | null {
+  if (manifest.idsSha256 === undefined || idsSha256(ids) === manifest.idsSha256) return null;
+  return `${file} does not match the manifest idsSha256 (the ids file of another version?)`;
 }

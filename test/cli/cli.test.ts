@@ -52,6 +52,7 @@ t.test('jsonl with string ids: build, manifest, inspect, query', async (t) => {
     ids: 'names.ids',
     bytes: bytes.byteLength,
     sha256: createHash('sha256').update(bytes).digest('hex'),
+    idsSha256: createHash('sha256').update(readFileSync(join(dir, 'names.ids'))).digest('hex'),
     source: 'names.jsonl',
   });
   t.ok(!Number.isNaN(Date.parse(manifest.createdAt as string)), 'createdAt is a date');
@@ -349,6 +350,14 @@ t.test('an ids file saved with a UTF-8 byte-order mark names its first item with
   t.equal(r.code, 0, r.stdout);
   t.same(jsonLines(r.stdout), [{ ids: ['doc-0'] }, { ids: ['doc-0'] }]);
   t.equal(runCli(['inspect', out]).code, 0);
+});
+
+t.test('inspect: an ids file of another version (as many lines) disagrees with the manifest idsSha256', async (t) => {
+  const { out, idsFile, ids } = namedIndex(t, 9);
+  writeFileSync(idsFile, ids.map((id) => `old-${id}`).join('\n') + '\n');
+  const r = runCli(['inspect', out]);
+  t.equal(r.code, 1, r.stderr);
+  t.match(JSON.parse(r.stdout), { manifest: { ok: false, problems: [/^ids file .*named\.ids does not match the manifest idsSha256/] } });
 });
 
 t.test('a manifest saved with a UTF-8 byte-order mark is read', async (t) => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { run } from '../../src/cli/commands/fetch.js';
+import { idsSha256 } from '../../src/index-files/manifest.js';
 import { runCli } from '../cli/run-cli.js';
 import { capture, fakeAnn, Publisher, sha256 } from './publisher.js';
 
@@ -39,6 +40,23 @@ t.test('checksum mismatch: exit 1, old files untouched, no temp file left', asyn
   t.match(io.err.join('\n'), /idx\.ann: sha256 [0-9a-f]{64} does not match the manifest's/);
   t.equal(before(), was, 'same files, same inodes, same mtimes');
   t.same(readFileSync(join(dir, 'idx.ann')), v1);
+});
+
+t.test('an ids file that is not the one the manifest\'s idsSha256 names: exit 1, old files untouched', async (t) => {
+  const { dir, before } = await installedV1(t, '/idsum');
+  const was = before();
+  const ids = Array.from({ length: 10 }, (_, i) => `v2-${i}`);
+  // The ids of another version (as many lines): the server would refuse them, but only after the
+  // fetch had installed them over the served files.
+  publisher.publish('/idsum', 'idx', fakeAnn(5000, 14), { ids, manifest: { idsSha256: idsSha256(ids.map((id) => id.replace('v2', 'v1'))) } });
+  const io = capture();
+  t.equal(await run([publisher.url('/idsum/idx.json'), '--dir', dir], io.options), 1);
+  t.match(io.err.join('\n'), /idsum\/idx\.ids does not match the manifest idsSha256 \(the ids file of another version\?\)/);
+  t.equal(before(), was, 'same files, same inodes, same mtimes');
+  t.same(readdirSync(dir).filter((f) => f.startsWith('.')), [], 'no temp file left');
+
+  publisher.publish('/idsum', 'idx', fakeAnn(5000, 14), { ids, manifest: { idsSha256: idsSha256(ids) } });
+  t.equal(await run([publisher.url('/idsum/idx.json'), '--dir', dir], capture().options), 0, 'the matching ids are installed');
 });
 
 t.test('size mismatch against the manifest: exit 1, old files untouched', async (t) => {

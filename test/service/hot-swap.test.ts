@@ -1,4 +1,5 @@
 import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { IndexLoadError, loadIndexInWorker } from '../../src/service/registry/loader.js';
@@ -180,6 +181,37 @@ t.test('an ids file the manifest names under another name: its late arrival and 
   t.equal(r.status, 200, 'the replaced ids file is served');
   t.equal(r.body.version, 2);
   t.equal((await http(server.url, 'GET', '/v1/indexes/swap/items/g1-7')).status, 404, 'the old ids are gone');
+});
+
+t.test('an ids file landing after its .ann and manifest: idsSha256 keeps the old version until it arrives', async (t) => {
+  const dir = tempDir(t);
+  const idsText = (built: BuiltIndex) => built.ids!.join('\n') + '\n';
+  const withIdsSha = (built: BuiltIndex) => ({ ...built.manifest, idsSha256: createHash('sha256').update(idsText(built)).digest('hex') });
+  const g1 = generation(1);
+  writeIndex(dir, 'swap', { ...g1, manifest: withIdsSha(g1) });
+  const server = await serve(t, dir, { pollIntervalMs: 50, debounceMs: 20 });
+  t.equal(await servedVersion(server.url), 1);
+
+  // The new .ann and manifest first, the ids file a while later (out of the documented order): the
+  // old ids file has as many lines, so before idsSha256 generation 2's vectors were served under
+  // generation 1's ids until the new ids file landed.
+  const g2 = generation(2);
+  writeTestFile(join(dir, 'swap.ann'), g2.ann);
+  writeTestFile(join(dir, 'swap.json'), JSON.stringify(withIdsSha(g2)));
+  const rejected = await waitFor(async () => {
+    const r = await http(server.url, 'GET', '/v1/indexes/swap');
+    return r.body.lastRejection ? r.body : undefined;
+  }, 200);
+  t.equal(rejected.version, 1, 'version 1 keeps serving');
+  t.equal(rejected.lastRejection.reason, 'swap.ids does not match the manifest idsSha256 (the ids file of another version?)');
+  const answer = await http(server.url, 'GET', '/v1/indexes/swap/items/g1-7/neighbors?n=5');
+  t.equal(generationOf(answer.body.ids), 1, 'answers stay generation 1 throughout');
+
+  writeTestFile(join(dir, 'swap.ids'), idsText(g2));
+  await waitFor(async () => ((await servedVersion(server.url)) === 2 ? true : undefined), 200);
+  const r = await http(server.url, 'GET', '/v1/indexes/swap/items/g2-7/neighbors?n=5');
+  t.equal(r.status, 200);
+  t.equal(generationOf(r.body.ids), 2, 'then generation 2, under its own ids');
 });
 
 t.test('new index names appear, removed ones disappear', async (t) => {

@@ -6,7 +6,7 @@ import type { MetricName } from '../../annoy/metrics/names.js';
 import { storageFromBytes } from '../../annoy/storage.js';
 import { buildIndex } from '../../build/build-index.js';
 import { formatBytes } from '../../build/format-bytes.js';
-import { isIdsFileName, MAX_DIMENSIONS, type IndexManifest } from '../../index-files/manifest.js';
+import { idsSha256, isIdsFileName, MAX_DIMENSIONS, type IndexManifest } from '../../index-files/manifest.js';
 import { writeFilesAtomic, type FileToWrite } from '../../index-files/write-atomic.js';
 import { InputError, readVectors } from '../../input/read-vectors.js';
 import { defaultThreads } from '../../platform/cgroup-limits.js';
@@ -112,6 +112,7 @@ async function buildCommand(req: BuildRequest): Promise<void> {
 
   // Opening the result validates it and gives the counts the manifest records.
   const index = AnnoyIndex.open(storageFromBytes(bytes), req.metric, set.dimensions);
+  const idsText = idsPath !== null && names !== null ? names.join('\n') + '\n' : null;
   const manifest: IndexManifest = {
     metric: req.metric,
     dimensions: set.dimensions,
@@ -121,6 +122,7 @@ async function buildCommand(req: BuildRequest): Promise<void> {
     ids: idsPath === null ? null : basename(idsPath),
     bytes: bytes.byteLength,
     sha256: createHash('sha256').update(bytes).digest('hex'),
+    ...(names === null || idsPath === null ? {} : { idsSha256: idsSha256(names) }),
     createdAt: new Date().toISOString(),
     source: basename(req.input),
   };
@@ -128,7 +130,7 @@ async function buildCommand(req: BuildRequest): Promise<void> {
   // Data first, manifest last (as `nnserve fetch` installs): the manifest is the commit point, so
   // whoever reads it finds the data it describes already in place.
   const files: FileToWrite[] = [];
-  if (idsPath !== null && names !== null) files.push({ path: idsPath, data: names.join('\n') + '\n' });
+  if (idsPath !== null && idsText !== null) files.push({ path: idsPath, data: idsText });
   files.push({ path: req.output, data: bytes });
   files.push({ path: manifestPathFor(req.output), data: JSON.stringify(manifest, null, 2) + '\n' });
   try {

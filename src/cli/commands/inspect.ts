@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AnnoyIndex } from '../../annoy/index.js';
 import type { IndexStorage } from '../../annoy/storage.js';
-import { idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
+import { idsChecksumProblem, idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
 import { storageSha256 } from '../../index-files/storage-sha256.js';
 import { CliError, INDEX_OPTIONS, parseCommand, reportError, resolveIndexTarget, type IndexTarget } from '../args.js';
@@ -83,6 +83,8 @@ function compareWithManifest(target: IndexTarget, storage: IndexStorage, items: 
   if (target.idsPath !== null) {
     try {
       const ids = parseIdsFile(readFileSync(target.idsPath, 'utf8'));
+      const stale = idsChecksumProblem(ids, m, `ids file ${target.idsPath}`);
+      if (stale) problems.push(stale);
       const problem = valid ? idsFileProblem(ids, items, `ids file ${target.idsPath}`) : null;
       if (problem) problems.push(problem);
     } catch (err) {

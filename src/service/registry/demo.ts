@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnnoyBuilder } from '../../annoy/index.js';
-import type { IndexManifest } from '../../index-files/manifest.js';
+import { idsSha256, type IndexManifest } from '../../index-files/manifest.js';
 import { scanIndexDir } from './scan.js';
 import { mulberry32 } from '../../annoy/random.js';
 import { writeFilesAtomic } from '../../index-files/write-atomic.js';
@@ -57,7 +57,8 @@ export function ensureDemoIndex(dir: string): boolean {
   for (let i = 0; i < DEMO.items; i++) builder.addItem(i, vectors.subarray(i * f, (i + 1) * f));
   builder.build(DEMO.trees);
   const bytes = builder.save();
-  const ids = Array.from({ length: DEMO.items }, (_, i) => `item-${i}`).join('\n') + '\n';
+  const idList = Array.from({ length: DEMO.items }, (_, i) => `item-${i}`);
+  const ids = idList.join('\n') + '\n';
   const manifest: IndexManifest = {
     metric: DEMO.metric,
     dimensions: f,
@@ -68,6 +69,7 @@ export function ensureDemoIndex(dir: string): boolean {
     description: `Demo index: ${DEMO.items} random ${f}-dimensional vectors in ${DEMO.clusters} clusters (item-i belongs to cluster i mod ${DEMO.clusters}), angular, ${DEMO.trees} trees, seed ${DEMO.seed}.`,
     bytes: bytes.byteLength,
     sha256: createHash('sha256').update(bytes).digest('hex'),
+    idsSha256: idsSha256(idList),
   };
   writeFilesAtomic([
     { path: join(dir, `${DEMO.name}.ids`), data: ids },
