@@ -3,6 +3,9 @@ import type { ServiceConfig } from '../src/service/config.js';
 import { EXAMPLE_ITEM, OTHER_EXAMPLE_ITEM } from './examples.js';
 import { errors, externalIdSchema, idParam, includeDistancesSchema, nameParam, nameParams, nativeJson, noQuery, nSchema, ref, searchKSchema } from './schemas.js';
 
+/** Most item numbers one page of `GET …/items` covers: ~150 KB of string ids. */
+const MAX_ID_PAGE = 10_000;
+
 interface ItemParams {
   name: string;
   id: string;
@@ -22,6 +25,42 @@ interface NeighborsQuery {
  */
 const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { config }) => {
   const itemParams = { type: 'object', required: ['name', 'id'], properties: { name: nameParam, id: idParam }, additionalProperties: false } as const;
+
+  app.get<{ Params: { name: string }; Querystring: { offset: number; limit: number } }>(
+    '/v1/indexes/:name/items',
+    {
+      schema: {
+        tags: ['items'],
+        summary: 'Ids of the stored items, a page at a time',
+        description: 'Items in the order of their numbers in the index, holes left out. Follow `next` (the `offset` of the next page, null after the last) to walk them all.',
+        params: nameParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            offset: { type: 'integer', minimum: 0, default: 0, description: 'Item number to start at.' },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_ID_PAGE, default: 100, description: `Item numbers to cover (at most ${MAX_ID_PAGE}).` },
+          },
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            description: 'One page of ids.',
+            type: 'object',
+            required: ['index', 'version', 'items', 'ids', 'next'],
+            properties: {
+              index: { type: 'string' },
+              version: { type: 'integer' },
+              items: { type: 'integer', description: "Item numbers in the index (Annoy's get_n_items), holes included." },
+              ids: { type: 'array', items: externalIdSchema },
+              next: { type: ['integer', 'null'], description: 'Offset of the next page; null when this page reaches the last item.' },
+            },
+          },
+          ...errors(400, 401, 404, 414),
+        },
+      },
+    },
+    (request) => app.nn.queries.itemIds(request.params.name, request.query.offset, request.query.limit),
+  );
 
   app.get<{ Params: ItemParams }>(
     '/v1/indexes/:name/items/:id',

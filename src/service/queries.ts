@@ -132,6 +132,19 @@ export class QueryService {
     });
   }
 
+  /**
+   * External ids of the items numbered `offset` to `offset + limit - 1`, holes left out, and where
+   * the next page starts (null after the last): how someone with curl finds ids to query.
+   */
+  itemIds(name: string, offset: number, limit: number): { index: string; version: number; items: number; ids: ExternalId[]; next: number | null } {
+    const entry = this.index(name);
+    const view = this.registry.view(entry);
+    const end = Math.min(entry.items, offset + limit);
+    const ids: ExternalId[] = [];
+    for (let item = offset; item < end; item++) if (view.hasItem(item)) ids.push(entry.ids ? entry.ids[item] : item);
+    return { index: entry.name, version: entry.version, items: entry.items, ids, next: end < entry.items ? end : null };
+  }
+
   itemVector(name: string, rawId: string): { index: string; version: number; id: ExternalId; vector: number[] } {
     const entry = this.index(name);
     const item = this.itemOf(entry, rawId);

@@ -130,6 +130,7 @@ const SEARCH = '/v1/indexes/{name}/search';
 const BATCH = '/v1/indexes/{name}/search/batch';
 const NEIGHBORS = '/v1/indexes/{name}/items/{id}/neighbors';
 const ITEM = '/v1/indexes/{name}/items/{id}';
+const ITEMS = '/v1/indexes/{name}/items';
 const DISTANCE = '/v1/indexes/{name}/distance';
 const INDEX = '/v1/indexes/{name}';
 const LIST = '/v1/indexes';
@@ -176,6 +177,10 @@ t.test('answers on an open server: successes, input errors, unknown names, body 
   conforms(t, 'GET', INDEX, await http(base, 'GET', '/v1/indexes/%E0%A4%A'), 'broken percent-encoding');
   conforms(t, 'GET', INDEX, await http(base, 'GET', '/v1/indexes/words?verbose=1'), 'unknown query parameter');
 
+  conforms(t, 'GET', ITEMS, await http(base, 'GET', '/v1/indexes/words/items?limit=3'), 'a page of string ids');
+  conforms(t, 'GET', ITEMS, await http(base, 'GET', '/v1/indexes/ints/items?offset=45'), 'the last page of integer ids');
+  for (const qs of ['limit=0', 'limit=10001', 'offset=-1', 'offset=0x1', 'page=2']) conforms(t, 'GET', ITEMS, await http(base, 'GET', `/v1/indexes/words/items?${qs}`), qs);
+  conforms(t, 'GET', ITEMS, await http(base, 'GET', '/v1/indexes/nope/items'), 'unknown index');
   conforms(t, 'GET', ITEM, await http(base, 'GET', '/v1/indexes/words/items/w3'), 'string id');
   conforms(t, 'GET', ITEM, await http(base, 'GET', '/v1/indexes/ints/items/4'), 'integer id');
   const bits = await http(base, 'GET', '/v1/indexes/ham/items/9');
@@ -254,6 +259,7 @@ t.test('answers with credentials and a rate limit: 401, 429, and a ready server'
   const calls: ['GET' | 'POST', string, string, unknown][] = [
     ['GET', LIST, '/v1/indexes', undefined],
     ['GET', INDEX, '/v1/indexes/words', undefined],
+    ['GET', ITEMS, '/v1/indexes/words/items', undefined],
     ['GET', ITEM, '/v1/indexes/words/items/w1', undefined],
     ['GET', NEIGHBORS, '/v1/indexes/words/items/w1/neighbors', undefined],
     ['GET', DISTANCE, '/v1/indexes/words/distance?a=w1&b=w2', undefined],
@@ -336,6 +342,7 @@ t.test('answers of a server shutting down: 503 on every route', async (t) => {
     ['/metrics', '/metrics'],
     [LIST, '/v1/indexes'],
     [INDEX, '/v1/indexes/words'],
+    [ITEMS, '/v1/indexes/words/items'],
     [ITEM, '/v1/indexes/words/items/w1'],
     [NEIGHBORS, '/v1/indexes/words/items/w1/neighbors'],
     [DISTANCE, '/v1/indexes/words/distance?a=w1&b=w2'],

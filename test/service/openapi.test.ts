@@ -62,7 +62,7 @@ t.test("the document's examples, as Swagger UI's Try-it-out sends them, answer 2
       }
     }
   }
-  t.equal(tried, 7, 'every per-index operation was tried, and each example of the search body');
+  t.equal(tried, 8, 'every per-index operation was tried, and each example of the search body');
   const [byVector, byItem] = bodyExamples(doc.paths['/v1/indexes/{name}/search'].post);
   const search = await http(server.url, 'POST', '/v1/indexes/demo/search', byVector);
   t.equal(search.body.ids[0], 'item-42', 'the example vector finds the item it was taken from');
