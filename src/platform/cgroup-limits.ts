@@ -30,6 +30,9 @@ function cgroupDirs(read: ReadText, mount: string, controller: string | null): s
   });
   const path = own?.slice(own.indexOf(':', own.indexOf(':') + 1) + 1).trim() ?? '/';
   const dirs: string[] = [];
+  // A cgroup outside the namespace's root reads as "/../…": neither it nor its ancestors are under
+  // the mount, and joined to it the path would name files outside /sys/fs/cgroup.
+  if (path.split('/').includes('..')) return [mount];
   for (let p = path.replace(/\/+$/, ''); p.startsWith('/'); p = p.slice(0, p.lastIndexOf('/'))) dirs.push(mount + p);
   dirs.push(mount);
   return dirs;

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { posix } from 'node:path';
 import t from 'tap';
 import { cgroupCpuLimit, cgroupMemoryLimit, defaultThreads, type ReadText } from '../../src/platform/cgroup-limits.js';
 
@@ -63,4 +64,21 @@ t.test("limits set on the process's own cgroup or an ancestor below the mount co
   const container = { '/proc/self/cgroup': '4:memory:/docker/abc123\n', '/sys/fs/cgroup/memory/memory.limit_in_bytes': '268435456\n' };
   t.equal(cgroupMemoryLimit(files(container)), 256 * 1024 ** 2, 'v1 container: the path is not under the mount, the root holds the limit');
   t.equal(cgroupMemoryLimit(files({ '/proc/self/cgroup': '0::/user.slice/session-1.scope\n' })), null, 'no limit anywhere on the path');
+});
+
+t.test('a cgroup outside the namespace root ("/../…" in /proc/self/cgroup) is not looked for outside the mount', async (t) => {
+  const read: string[] = [];
+  const contents: Record<string, string> = {
+    '/proc/self/cgroup': '0::/../../system.slice/other.service\n',
+    '/sys/fs/cgroup/memory.max': '1073741824\n',
+    '/sys/system.slice/memory.max': '1048576\n',
+  };
+  // As the kernel resolves them: /sys/fs/cgroup/../../system.slice is /sys/system.slice.
+  const recording: ReadText = (path) => {
+    read.push(posix.normalize(path));
+    return contents[posix.normalize(path)] ?? null;
+  };
+  t.equal(cgroupMemoryLimit(recording), 1024 ** 3, 'the mount\'s own limit, as before paths were followed');
+  t.equal(cgroupCpuLimit(recording), null);
+  t.same(read.filter((path) => path !== '/proc/self/cgroup' && !path.startsWith('/sys/fs/cgroup/')), [], 'no file outside /sys/fs/cgroup was read');
 });
