@@ -39,7 +39,8 @@ t.test('walking the pages gives every id once, in item order', async (t) => {
   t.same(first.body, { index: 'words', version: 1, items: 25, ids: wordIds, next: null }, 'defaults: offset 0, up to 100');
   const page = await http(base, 'GET', '/v1/indexes/holey/items?offset=2&limit=4');
   t.same(page.body, { index: 'holey', version: 1, items: 10, ids: [5], next: 6 }, 'items 2..5 hold only item 5');
-  t.same((await http(base, 'GET', '/v1/indexes/words/items?offset=500')).body.ids, [], 'past the end: empty, no next');
+  t.same((await http(base, 'GET', '/v1/indexes/words/items?offset=500')).body, { index: 'words', version: 1, items: 25, ids: [], next: null }, 'past the end: empty, no next');
+  t.same((await http(base, 'GET', '/v1/indexes/words/items?offset=20&limit=5')).body.next, null, 'a page ending exactly at the last item has no next');
   // Each listed id answers on the item route.
   for (const id of present) t.equal((await http(base, 'GET', `/v1/indexes/holey/items/${id}`)).status, 200, `item ${id}`);
 });
