@@ -12,7 +12,7 @@ export class Deadline {
   private readonly timer: NodeJS.Timeout;
   private reject!: (err: Error) => void;
   private over = false;
-  private expired = false;
+  private timerFired = false;
 
   constructor(readonly ms: number) {
     this.passed = new Promise<never>((_, reject) => {
@@ -21,7 +21,7 @@ export class Deadline {
     // Nobody may be waiting when it passes.
     this.passed.catch(() => undefined);
     this.timer = setTimeout(() => {
-      this.expired = true;
+      this.timerFired = true;
       this.giveUp();
     }, ms);
   }
@@ -31,9 +31,12 @@ export class Deadline {
     return this.over;
   }
 
-  /** True once the time is up, not after an early `giveUp()`: only then has the caller been answered 504. */
-  get hasPassed(): boolean {
-    return this.expired;
+  /**
+   * True once the time ran out, not after an early `giveUp()` (which `isOver` and the wait's error
+   * do not tell apart): only then has the caller been answered 504.
+   */
+  get timedOut(): boolean {
+    return this.timerFired;
   }
 
   /** Ends every wait on this deadline now, with the deadline error. */

@@ -122,7 +122,7 @@ export class QueryPool {
     try {
       reply = await deadline.race(work);
     } catch (err) {
-      if (deadline.hasPassed) this.withdraw(task, 'deadline', err);
+      if (deadline.timedOut) this.withdraw(task, 'deadline', err);
       throw err;
     }
     if ('error' in reply) {
