@@ -82,11 +82,44 @@ t.test('a merged task that fails is rerun member by member', async (t) => {
   await tick();
   pool.sent[1].finish({ error: { code: 'input', message: 'item 2 is gone' } });
   await tick();
-  t.same(pool.sent.slice(2).map((s) => s.task.queries), [[1], [2]], 'each member alone');
+  // Changed: this said both members went out at once ([[1], [2]]), past maxInFlight 1.
+  t.same(pool.sent.slice(2).map((s) => s.task.queries), [[1]], 'each member alone, within maxInFlight');
   pool.sent[2].finish();
-  pool.sent[3].finish({ error: { code: 'input', message: 'item 2 is gone' } });
   t.same(idsOf(await a), [1], 'the good query still gets its answer');
+  await tick();
+  t.same(pool.sent.slice(3).map((s) => s.task.queries), [[2]], 'the next member once a slot frees');
+  pool.sent[3].finish({ error: { code: 'input', message: 'item 2 is gone' } });
   t.same(idsOf(await b), 'input', 'the bad one gets the error');
+});
+
+t.test('members of a failed merge rerun ahead of the groups waiting, never past maxInFlight', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 2, 8);
+  const busy = [c.submit(task([0])), c.submit(task([1]))];
+  const merged = [2, 3, 4, 5].map((q) => c.submit(task([q])));
+  pool.sent[0].finish();
+  await busy[0];
+  await tick();
+  t.same(pool.sent[2].task.queries, [2, 3, 4, 5], 'the four went out as one task');
+  const later = c.submit(task([6], { searchK: 50 }));
+  t.equal(c.queued, 1, 'a task of other options waits');
+  let most = 0;
+  pool.sent[2].finish({ error: { code: 'input', message: 'item 4 is gone' } });
+  await tick();
+  most = c.sent;
+  t.equal(c.sent, 2, 'the pool is full again, not past it');
+  t.equal(c.queued, 4, 'three reruns and the other task wait');
+  t.same(pool.sent.slice(3).map((s) => s.task.queries), [[2]], 'one rerun in the free slot');
+  for (let i = 1; i < 8 && pool.sent.length > i; i++) {
+    pool.sent[i].finish(pool.sent[i].task.queries[0] === 4 ? { error: { code: 'input', message: 'item 4 is gone' } } : undefined);
+    await tick();
+    most = Math.max(most, c.sent);
+  }
+  t.same(pool.sent.slice(3).map((s) => s.task.queries), [[2], [3], [4], [5], [6]], 'reruns in order, then the task that waited');
+  t.ok(most <= 2, `never more than maxInFlight tasks sent (most: ${most})`);
+  t.same(await Promise.all(merged.map((m) => m.then(idsOf))), [[2], [3], 'input', [5]]);
+  t.same(idsOf(await later), [6]);
+  t.equal(c.queued, 0);
 });
 
 t.test('a send that rejects rejects every member', async (t) => {

@@ -28,6 +28,12 @@ export class TaskCoalescer {
   private inFlight = 0;
   /** Waiting groups in arrival order (Map iteration order). */
   private readonly waiting = new Map<string, Group>();
+  /**
+   * Members of merged tasks that failed, to run alone for their own answers: ahead of the waiting
+   * groups (they were taken in first), and within maxInFlight like any task, so a failed group of
+   * eight does not hand the pool eight tasks at once and overflow its queue into 503s.
+   */
+  private readonly reruns: Member[] = [];
   /** Each waiting task's place, so withdraw() finds it without a search of every group. */
   private readonly places = new Map<QueryTask, { group: Group; member: Member }>();
   private waitingQueries = 0;
@@ -52,7 +58,7 @@ export class TaskCoalescer {
   }
 
   submit(task: QueryTask): Promise<QueryReply> {
-    if (this.inFlight < this.maxInFlight && this.waiting.size === 0) return this.launch(task);
+    if (this.inFlight < this.maxInFlight && this.waiting.size === 0 && this.reruns.length === 0) return this.launch(task);
     let resolve!: Member['resolve'];
     let reject!: Member['reject'];
     const reply = new Promise<QueryReply>((res, rej) => {
@@ -107,15 +113,27 @@ export class TaskCoalescer {
   }
 
   private launch(task: QueryTask): Promise<QueryReply> {
+    return this.occupy(this.send(task));
+  }
+
+  /** Holds a pool slot until `work` settles, then gives the slot to the next in line. */
+  private occupy<T>(work: Promise<T>): Promise<T> {
     this.inFlight++;
-    return this.send(task).finally(() => {
+    return work.finally(() => {
       this.inFlight--;
       this.drain();
     });
   }
 
   private drain(): void {
-    while (this.inFlight < this.maxInFlight && this.waiting.size > 0) {
+    while (this.inFlight < this.maxInFlight) {
+      const rerun = this.reruns.shift();
+      if (rerun) {
+        this.waitingQueries -= rerun.task.queries.length;
+        this.launch(rerun.task).then(rerun.resolve, rerun.reject);
+        continue;
+      }
+      if (this.waiting.size === 0) return;
       const [key, group] = this.waiting.entries().next().value as [string, Group];
       this.waiting.delete(key);
       this.waitingQueries -= group.queries;
@@ -134,11 +152,13 @@ export class TaskCoalescer {
     const queries = members.flatMap((m) => m.task.queries);
     // Run while anyone still waits: the latest deadline of the group.
     const deadlineAt = Math.max(...members.map((m) => m.task.deadlineAt));
-    this.launch({ ...first, queries, deadlineAt }).then(
+    // The reply is handled before the slot frees, so reruns are in line before the next group.
+    void this.occupy(this.send({ ...first, queries, deadlineAt }).then(
       (reply) => {
         if ('error' in reply) {
           // One member's query can fail the whole task: run each alone for its own answer.
-          for (const m of members) this.launch(m.task).then(m.resolve, m.reject);
+          this.reruns.push(...members);
+          for (const m of members) this.waitingQueries += m.task.queries.length;
           return;
         }
         let at = 0;
@@ -151,6 +171,6 @@ export class TaskCoalescer {
       (err: unknown) => {
         for (const m of members) m.reject(err);
       },
-    );
+    ));
   }
 }
