@@ -75,6 +75,10 @@ export function parseManifest(value: unknown, source = 'manifest'): IndexManifes
       throw new ManifestError(`${source}: "${key}" must be 64 lowercase hex digits`);
     }
   }
+  // A checksum of ids the index does not have says the manifest was written for another one.
+  if (m.idsSha256 !== undefined && (m.ids === undefined || m.ids === null)) {
+    throw new ManifestError(`${source}: "idsSha256" is given but "ids" names no ids file`);
+  }
   if (m.description !== undefined && typeof m.description !== 'string') {
     throw new ManifestError(`${source}: "description" must be a string`);
   }

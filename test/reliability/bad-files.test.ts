@@ -66,6 +66,7 @@ const cases: Case[] = [
   { name: 'manifest is not JSON', manifest: '{"metric": "euclidean",', reason: /^swap\.json: / },
   { name: 'manifest ids escapes the directory', manifest: { ...g2.manifest, ids: '../../etc/passwd' }, reason: /"ids" must be a plain file name/ },
   { name: 'unknown metric', manifest: { ...g2.manifest, metric: 'cosine' }, reason: /"metric" must be one of/ },
+  { name: 'ids checksum without an ids file', manifest: { ...g2.manifest, ids: null, idsSha256: 'a'.repeat(64) }, reason: /"idsSha256" is given but "ids" names no ids file/ },
 ];
 
 t.test('each broken replacement is rejected with its reason; the served version never changes', async (t) => {
