@@ -183,4 +183,42 @@ if (!existsSync(annoyRefPath)) {
       }
     }
   });
+
+  // Annoy run where subnormals flush to zero: a program linked with -ffast-math or -Ofast, or a
+  // Python that loaded any library linked so (both set FTZ/DAZ for the whole process). Emulated by
+  // preloading a constructor that sets MXCSR's FTZ and DAZ bits before annoy-ref's main.
+  const cc = ['cc', 'gcc'].find((c) => {
+    try {
+      execFileSync(c, ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (process.platform !== 'linux' || process.arch !== 'x64' || !cc) {
+    t.skip('Annoy under FTZ/DAZ: needs x86-64 Linux and a C compiler for the LD_PRELOAD shim', async () => {});
+  } else {
+    t.test("Annoy's files built with subnormals flushed to zero (FTZ/DAZ) still open", async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'nnserve-hyperplane-ftz-'));
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+      writeFileSync(join(dir, 'ftz.c'), '#include <xmmintrin.h>\n__attribute__((constructor)) static void ftz(void) { _mm_setcsr(_mm_getcsr() | 0x8040); }\n');
+      execFileSync(cc, ['-O2', '-shared', '-fPIC', '-o', join(dir, 'ftz.so'), join(dir, 'ftz.c')]);
+      const annoyBuild = (metric: MetricName, f: number, data: Float32Array): Uint8Array => {
+        const input = join(dir, 'rows.f32');
+        const out = join(dir, 'index.ann');
+        writeFileSync(input, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        execFileSync(annoyRefPath, ['build', metric, String(f), '5', '1', input, out], { env: { ...process.env, LD_PRELOAD: join(dir, 'ftz.so') } });
+        return new Uint8Array(readFileSync(out));
+      };
+      // At 1e-20 the squares (1e-40) are subnormal: flushed, no hyperplane is normalised, and every
+      // margin (products of 1e-20 by 1e-20) flushes to 0, so Annoy drew every side by a coin flip.
+      // Each of these files was refused as "a hamming index?" before.
+      for (const metric of ['angular', 'euclidean', 'manhattan', 'dot'] as const) {
+        for (const [f, n, scale] of [[8, 300, 1e-20], [8, 300, 3e-21], [3, 100, 1e-20], [1, 50, 1e-20]] as const) {
+          const bytes = annoyBuild(metric, f, rows(n, f, 12, scale));
+          t.equal(open(bytes, metric, f).getNItems(), n, `${metric} f=${f}, data at ${scale}`);
+        }
+      }
+    });
+  }
 }

@@ -36,7 +36,7 @@ const hyperplane: HyperplaneReader = {
   },
   margin(nodes, nodeWord, itemNodeWord, f) {
     const factor = nodes.f32[nodeWord + FACTOR_WORD];
-    return planeMargin(nodes.f32, nodeWord + VECTOR_WORD, itemNodeWord + VECTOR_WORD, f, Math.fround(factor * factor));
+    return planeMargin(nodes.f32, nodeWord + VECTOR_WORD, itemNodeWord + VECTOR_WORD, f, Math.fround(factor * factor), factor);
   },
   guess: () => HAMMING_GUESS,
 };

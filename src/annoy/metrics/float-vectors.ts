@@ -94,20 +94,37 @@ export function normalLength(f32: Float32Array, word: number, f: number, extra =
   return Math.sqrt(sq);
 }
 
+/** The smallest normal float32: hardware that flushes subnormals (FTZ/DAZ) reads and writes 0 below it. */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+
 /**
  * `constant` + plane · item over `f` floats, in double, with a bound on what Annoy's float32 sum
  * (in any order, scalar or SIMD) may differ by: a relative 2^-24 per operation of the running
- * magnitude, and products below 2^-150 flushing to 0. Four times that bound is allowed.
+ * magnitude, and products below 2^-150 rounding to 0. Four times that bound is allowed.
+ *
+ * Annoy built in a process that flushes subnormals (a program linked with -ffast-math or -Ofast,
+ * or a Python that loaded any library linked so, which sets FTZ/DAZ process-wide) saw every
+ * product, sum or item component below 2^-126 as 0, and settled those margins by a coin flip.
+ * Such a process never stores a subnormal in a hyperplane (create_split computes every component),
+ * so only a plane holding one (`planeField`: the a or dot_factor stored beside v) is held to
+ * gradual underflow; any other may have lost those terms, and they are allowed as well.
  */
-export function planeMargin(f32: Float32Array, planeWord: number, itemWord: number, f: number, constant: number): Margin {
+export function planeMargin(f32: Float32Array, planeWord: number, itemWord: number, f: number, constant: number, planeField = 0): Margin {
   let value = constant;
   let magnitude = Math.abs(constant);
+  let flushable = Math.abs(constant) < FLOAT32_MIN_NORMAL ? Math.abs(constant) : 0;
+  let subnormalPlane = planeField !== 0 && Math.abs(planeField) < FLOAT32_MIN_NORMAL;
   for (let z = 0; z < f; z++) {
-    const p = f32[planeWord + z] * f32[itemWord + z];
+    const a = f32[planeWord + z];
+    const b = f32[itemWord + z];
+    const p = a * b;
     value += p;
     magnitude += Math.abs(p);
+    if (a !== 0 && Math.abs(a) < FLOAT32_MIN_NORMAL) subnormalPlane = true;
+    if (Math.abs(p) < FLOAT32_MIN_NORMAL || Math.abs(b) < FLOAT32_MIN_NORMAL) flushable += Math.abs(p);
   }
-  return { value, slack: (f + 2) * (2 ** -22 * magnitude + 2 ** -147) };
+  const rounding = (f + 2) * 2 ** -22 * magnitude;
+  return { value, slack: subnormalPlane ? rounding + (f + 2) * 2 ** -147 : rounding + 4 * flushable + (f + 2) * 2 ** -124 };
 }
 
 /**

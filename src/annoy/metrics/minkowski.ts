@@ -16,7 +16,10 @@ function layout(f: number): NodeLayout {
 
 const hyperplane: HyperplaneReader = {
   norm: (nodes, nodeWord, f) => normalLength(nodes.f32, nodeWord + VECTOR_WORD, f),
-  margin: (nodes, nodeWord, itemNodeWord, f) => planeMargin(nodes.f32, nodeWord + VECTOR_WORD, itemNodeWord + VECTOR_WORD, f, nodes.f32[nodeWord + OFFSET_WORD]),
+  margin(nodes, nodeWord, itemNodeWord, f) {
+    const offset = nodes.f32[nodeWord + OFFSET_WORD];
+    return planeMargin(nodes.f32, nodeWord + VECTOR_WORD, itemNodeWord + VECTOR_WORD, f, offset, offset);
+  },
   guess: () => HAMMING_GUESS,
 };
 
