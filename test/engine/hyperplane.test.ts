@@ -6,7 +6,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AnnoyBuilder, AnnoyIndex, IndexFormatError, storageFromBytes, type MetricName } from '../../src/annoy/index.js';
 import { annoyRefPath, fixturesDir, loadFixtures } from '../helpers/fixtures.js';
 
@@ -184,17 +184,45 @@ if (!existsSync(annoyRefPath)) {
     }
   });
 
-  // Annoy run where subnormals flush to zero: a program linked with -ffast-math or -Ofast, or a
-  // Python that loaded any library linked so (both set FTZ/DAZ for the whole process). Emulated by
-  // preloading a constructor that sets MXCSR's FTZ and DAZ bits before annoy-ref's main.
-  const cc = ['cc', 'gcc'].find((c) => {
+  const runs = (command: string): boolean => {
     try {
-      execFileSync(c, ['--version'], { stdio: 'ignore' });
+      execFileSync(command, ['--version'], { stdio: 'ignore' });
       return true;
     } catch {
       return false;
     }
-  });
+  };
+  const cc = ['cc', 'gcc'].find(runs);
+  // Annoy's setup.py compiles with -O3 -ffast-math -fno-associative-math (linked without it: no FTZ).
+  if (!runs('g++') || !existsSync(join(dirname(annoyRefPath), 'include', 'annoylib.h'))) {
+    t.skip("Annoy with setup.py's flags: needs a C++ compiler and the reference header", async () => {});
+  } else {
+    t.test("Annoy's files built with its setup.py flags open: -ffast-math stores dot_factor -Infinity for data below ~1e-19", async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'nnserve-fast-math-'));
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+      const reference = join(dirname(annoyRefPath), '..');
+      const object = join(dir, 'annoy-ref.o');
+      execFileSync('g++', ['-std=c++17', '-O3', '-ffast-math', '-fno-associative-math', '-I', join(dirname(annoyRefPath), 'include'), '-c', join(reference, 'annoy-ref.cpp'), '-o', object]);
+      execFileSync('g++', [object, '-o', join(dir, 'annoy-ref-fast-math')]);
+      const input = join(dir, 'rows.f32');
+      for (const metric of ['dot', 'angular'] as const) {
+        for (const [f, n, scale] of [[1, 100, 1e-20], [8, 300, 1e-22]] as const) {
+          writeFileSync(input, new Uint8Array(rows(n, f, 13, scale).buffer));
+          execFileSync(join(dir, 'annoy-ref-fast-math'), ['build', metric, String(f), '5', '1', input, join(dir, 'index.ann')]);
+          const bytes = new Uint8Array(readFileSync(join(dir, 'index.ann')));
+          if (metric === 'dot') {
+            // sqrtf of a subnormal, as rsqrt plus a Newton step: the file really holds -Infinity.
+            t.equal(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)[3], -Infinity, `dot f=${f}: item 0's dot_factor`);
+          }
+          t.equal(open(bytes, metric, f).getNItems(), n, `${metric} f=${f}, data at ${scale}`);
+        }
+      }
+    });
+  }
+
+  // Annoy run where subnormals flush to zero: a program linked with -ffast-math or -Ofast, or a
+  // Python that loaded any library linked so (both set FTZ/DAZ for the whole process). Emulated by
+  // preloading a constructor that sets MXCSR's FTZ and DAZ bits before annoy-ref's main.
   if (process.platform !== 'linux' || process.arch !== 'x64' || !cc) {
     t.skip('Annoy under FTZ/DAZ: needs x86-64 Linux and a C compiler for the LD_PRELOAD shim', async () => {});
   } else {

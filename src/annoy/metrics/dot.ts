@@ -66,8 +66,11 @@ export const dot: Metric = Object.freeze({
   itemProblem(nodes: NodeArrays, nodeWord: number, f: number) {
     // preprocess stores sqrt(max|v|² − |v|²), never negative (NaN, from an overflowing vector, is
     // left to the item-vector check). Angular f+1 nodes have this size and these tree fields too.
+    // Except -Infinity: built with Annoy's own setup.py flags (-O3 -ffast-math), sqrtf is rsqrt
+    // plus a Newton step, which turns a subnormal argument into -Infinity; every item of data whose
+    // norms are below ~1e-19 gets one.
     const factor = nodes.f32[nodeWord + FACTOR_WORD];
-    return factor < 0 ? `has dot_factor ${factor}, which dot indexes never store (an angular index of ${f + 1} dimensions?)` : null;
+    return factor < 0 && factor !== -Infinity ? `has dot_factor ${factor}, which dot indexes never store (an angular index of ${f + 1} dimensions?)` : null;
   },
   hyperplane,
   readVector: readFloatVector,
