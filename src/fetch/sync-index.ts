@@ -66,7 +66,10 @@ export async function syncIndex(options: SyncOptions, memory: SyncMemory): Promi
   // An ETag vouches for the publication, not for the local copy: it only holds while the .ann is
   // still the file this process installed or hashed (a copy or rewrite over it changes that).
   const annUntouched = annStat !== null && memory.verified?.identity === identityOf(annStat);
-  const manifestEtag = localManifestText !== null && annUntouched ? memory.manifestEtag : null;
+  // Nor for a local ids file deleted or edited since: the server refuses ids that do not match the
+  // manifest's idsSha256, and a fetch that called them unchanged would never repair them.
+  const idsIntact = await localIdsIntact(paths.ids, localManifestText);
+  const manifestEtag = localManifestText !== null && annUntouched && idsIntact ? memory.manifestEtag : null;
   const response = await httpGet(source.manifestUrl, { dispatcher: options.dispatcher, etag: manifestEtag, signal: options.signal });
   if (response.status === 'not-modified') {
     return { status: 'unchanged', detail: 'manifest not modified (ETag)', bytes: annStat?.size ?? 0, sha256: memory.verified?.sha256 ?? null };
@@ -76,7 +79,7 @@ export async function syncIndex(options: SyncOptions, memory: SyncMemory): Promi
   const idsFile = manifest.ids ? `${source.localName}.ids` : null;
   const manifestText = localManifestFor(manifest, publishedText, idsFile);
 
-  const sameManifest = localManifestText === manifestText && annStat !== null && (idsFile === null || (await exists(paths.ids)));
+  const sameManifest = localManifestText === manifestText && annStat !== null && idsIntact;
   if (sameManifest && manifest.sha256 !== undefined && (manifest.bytes === undefined || annStat.size === manifest.bytes)) {
     const localSha = await localSha256(paths.ann, memory);
     if (localSha === manifest.sha256) {
@@ -201,8 +204,26 @@ function identityOf(s: { dev: number; ino: number; size: number; mtimeMs: number
   return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => null)) !== null;
+/**
+ * Whether the ids file the local manifest names is there and, where the manifest gives an
+ * idsSha256, holds those ids. True when there is no local manifest or it names no ids file.
+ */
+async function localIdsIntact(path: string, localManifestText: string | null): Promise<boolean> {
+  let manifest: IndexManifest;
+  try {
+    if (localManifestText === null) return true;
+    manifest = parseManifest(parseManifestJson(localManifestText));
+  } catch {
+    return true;
+  }
+  if (!manifest.ids) return true;
+  const text = await readFile(path, 'utf8').catch(() => null);
+  if (text === null) return false;
+  try {
+    return idsChecksumProblem(parseIdsFile(text), manifest, path) === null;
+  } catch {
+    return false;
+  }
 }
 
 /** Temp files of an earlier run that was killed mid-download (pod eviction, OOM). */

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { run } from '../../src/cli/commands/fetch.js';
+import { idsSha256 } from '../../src/index-files/manifest.js';
 import { tempDir as sharedTempDir, type Teardown } from '../helpers/temp-dir.js';
 import { capture, fakeAnn, Publisher } from './publisher.js';
 
@@ -44,6 +45,21 @@ t.test('a locally damaged copy is repaired even though the manifest is unchanged
   t.equal(await run([publisher.url('/fix/idx.json'), '--dir', dir], io.options), 0, io.err.join('\n'));
   t.match(io.out[0], /idx: updated/);
   t.same(readFileSync(join(dir, 'idx.ann')), ann);
+});
+
+t.test('a local ids file edited since it was installed is repaired: the manifest is unchanged, its idsSha256 is not met', async (t) => {
+  const dir = tempDir(t);
+  const ids = ['a', 'b', 'c'];
+  publisher.publish('/idsfix', 'idx', fakeAnn(9000, 23), { ids, manifest: { idsSha256: idsSha256(ids) } });
+  t.equal(await run([publisher.url('/idsfix/idx.json'), '--dir', dir], capture().options), 0);
+  writeFileSync(join(dir, 'idx.ids'), 'b\na\nc\n');
+  const io = capture();
+  t.equal(await run([publisher.url('/idsfix/idx.json'), '--dir', dir], io.options), 0, io.err.join('\n'));
+  t.match(io.out[0], /idx: updated/, 'not "unchanged"');
+  t.equal(readFileSync(join(dir, 'idx.ids'), 'utf8'), 'a\nb\nc\n', 'the published ids are back');
+  const again = capture();
+  t.equal(await run([publisher.url('/idsfix/idx.json'), '--dir', dir], again.options), 0);
+  t.match(again.out[0], /idx: unchanged/, 'and a repaired copy is unchanged again');
 });
 
 t.test('without sha256, the same data downloaded again is not rewritten', async (t) => {
