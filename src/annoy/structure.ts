@@ -172,6 +172,12 @@ export function validateStructure(
  * Every tree node must hang below a root, except original roots (their copies at the end are
  * what Annoy searches). A file cut right after some tree's root still has consistent nodes, but
  * the trees before it become unreachable: that is how such a truncation shows.
+ *
+ * And below the roots it must be a forest: each tree node reached once, from one parent or as one
+ * root. Annoy never writes a node twice into what it searches, while a crafted file whose splits
+ * share a child (both children of each node the node before it) is acyclic and passes every
+ * other check, yet the search walks every path through it: 2^depth heap entries, a query that
+ * never ends and whose heap grows until memory runs out (on the event loop for a small index).
  */
 function checkReachable(i32: Int32Array, baseWord: number, layout: NodeLayout, s: IndexStructure): void {
   const { nodeWords: nw, childrenWord: cw, maxBucket: K } = layout;
@@ -181,7 +187,9 @@ function checkReachable(i32: Int32Array, baseWord: number, layout: NodeLayout, s
   for (const root of s.roots) if (root >= nItems) stack.push(root);
   while (stack.length > 0) {
     const i = stack.pop()!;
-    if (visited[i - nItems] === 1) continue;
+    if (visited[i - nItems] === 1) {
+      throw new IndexFormatError(`not a valid index: tree node ${i} is reached twice from the ${s.roots.length} roots (a subtree shared between parents; Annoy writes trees, which the search relies on)`);
+    }
     visited[i - nItems] = 1;
     const w = baseWord + i * nw;
     if (i32[w] > K) {

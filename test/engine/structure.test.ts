@@ -55,6 +55,31 @@ t.test('an item slot with a bogus descendant count is caught', async (t) => {
   t.throws(() => open(bytes), /item slot 5 has n_descendants 7/);
 });
 
+/**
+ * The 400 items of smallIndex() under `depth` split nodes with zero hyperplanes, each having the
+ * node before it as both children (the first: items 0 and 1). Every one has n_descendants 400, so
+ * all are roots; acyclic, children pointing backwards, yet 2^depth paths for the search to walk.
+ */
+function sharedSubtrees(depth: number): Uint8Array {
+  const items = smallIndex().subarray(0, 400 * NODE);
+  const bytes = new Uint8Array(items.byteLength + depth * NODE);
+  bytes.set(items);
+  const view = new DataView(bytes.buffer);
+  for (let j = 0; j < depth; j++) {
+    const node = 400 + j;
+    view.setInt32(node * NODE, 400, true);
+    view.setInt32(node * NODE + 8, j === 0 ? 0 : node - 1, true);
+    view.setInt32(node * NODE + 12, j === 0 ? 1 : node - 1, true);
+  }
+  return bytes;
+}
+
+t.test('split nodes sharing a child are refused: the search would walk every path (a query that never ends)', async (t) => {
+  t.throws(() => open(sharedSubtrees(40)), /tree node \d+ is reached twice from the 40 roots/);
+  // One level of sharing is refused as well.
+  t.throws(() => open(sharedSubtrees(2)), /reached twice/);
+});
+
 t.test('random bytes of a plausible size are refused', async (t) => {
   const bytes = new Uint8Array(NODE * 300);
   let s = 7;

@@ -40,6 +40,24 @@ const nodeBytes = 16 + 4 * DIMS;
 const noChecks = { ...g2.manifest, bytes: undefined, sha256: undefined };
 const random = rng(99);
 
+/**
+ * g2's items under 40 split nodes (zero hyperplanes) that each have the node before as both
+ * children: acyclic, children backwards, all roots, and 2^40 paths for a search to walk. Served,
+ * its first query never ended and took the event loop with it (a small index searches inline).
+ */
+function sharedSubtrees(depth: number): Uint8Array {
+  const bytes = new Uint8Array((ITEMS + depth) * nodeBytes);
+  bytes.set(g2.ann.subarray(0, ITEMS * nodeBytes));
+  const view = new DataView(bytes.buffer);
+  for (let j = 0; j < depth; j++) {
+    const node = ITEMS + j;
+    view.setInt32(node * nodeBytes, ITEMS, true);
+    view.setInt32(node * nodeBytes + 8, j === 0 ? 0 : node - 1, true);
+    view.setInt32(node * nodeBytes + 12, j === 0 ? 1 : node - 1, true);
+  }
+  return bytes;
+}
+
 interface Case {
   name: string;
   ann?: Uint8Array;
@@ -55,6 +73,7 @@ const cases: Case[] = [
   { name: 'wrong metric', manifest: { ...noChecks, metric: 'angular' }, reason: /swap\.ann \(angular, 8 dimensions, \d+ bytes\): / },
   { name: 'wrong dimensions', manifest: { ...noChecks, dimensions: 7 }, reason: /swap\.ann \(euclidean, 7 dimensions, \d+ bytes\): / },
   { name: 'random bytes', ann: Uint8Array.from({ length: g2.ann.byteLength }, () => Math.floor(random() * 256)), manifest: noChecks, reason: /swap\.ann \(euclidean, 8 dimensions, \d+ bytes\): / },
+  { name: 'split nodes sharing their children', ann: sharedSubtrees(40), manifest: { ...noChecks, trees: undefined }, reason: /swap\.ann \(euclidean, 8 dimensions, \d+ bytes\): not a valid index: tree node \d+ is reached twice from the 40 roots/ },
   { name: 'manifest lies about items', manifest: { ...g2.manifest, items: 301 }, reason: /300 items where 301 were expected/ },
   { name: 'manifest lies about bytes', manifest: { ...g2.manifest, bytes: g2.ann.byteLength + 48 }, reason: new RegExp(`swap\\.ann has ${g2.ann.byteLength} bytes, manifest says ${g2.ann.byteLength + 48}`) },
   { name: 'manifest lies about sha256', manifest: { ...g2.manifest, sha256: g1.manifest.sha256 }, reason: /swap\.ann does not match the manifest sha256/ },
