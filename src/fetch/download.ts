@@ -36,9 +36,14 @@ export async function downloadFile(url: URL, tempPath: string, expected: Expecte
           for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) newlines++;
           lastByte = chunk[chunk.length - 1] ?? lastByte;
         }
+        // Stopped as soon as the body outgrows what was promised, before the chunk reaches the
+        // disk: an endless body (chunked, no Content-Length) would otherwise fill it.
+        const overflow = tooLong(bytes, newlines, expected);
+        if (overflow) throw new FetchError(`${url.href}: ${overflow} (download stopped there)`);
         await file.write(chunk);
       }
     } catch (err) {
+      if (err instanceof FetchError) throw err;
       throw new FetchError(`${url.href}: download failed after ${bytes} bytes: ${describe(err)}`);
     }
     if (response.contentLength !== null && bytes !== response.contentLength) {
@@ -65,4 +70,12 @@ export async function downloadFile(url: URL, tempPath: string, expected: Expecte
     response.body.destroy();
     throw err;
   }
+}
+
+/** What a body received so far has more of than the manifest promised, or null. */
+function tooLong(bytes: number, newlines: number, expected: Expected): string | null {
+  if (expected.bytes !== undefined && bytes > expected.bytes) return `${bytes} bytes, but the manifest says ${expected.bytes}`;
+  // More newlines than lines is too many lines whatever follows.
+  if (expected.lines !== undefined && newlines > expected.lines) return `more than ${expected.lines} lines, but the manifest says ${expected.lines} items`;
+  return null;
 }

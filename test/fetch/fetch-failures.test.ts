@@ -137,6 +137,29 @@ t.test('ids file with the wrong number of lines is rejected', async (t) => {
   t.equal(before(), was);
 });
 
+t.test('a body longer than the manifest says is cut off at once, not written to the end (an endless body filled the disk)', async (t) => {
+  const { dir, before } = await installedV1(t, '/endless');
+  const was = before();
+  const upTo = 64 * 1024 * 1024;
+  const ids = ['a', 'b', 'c'];
+  for (const [file, message] of [
+    ['idx.ann', /endless\/idx\.ann: \d+ bytes, but the manifest says 5000 \(download stopped there\)/],
+    ['idx.ids', /endless\/idx\.ids: more than 3 lines, but the manifest says 3 items \(download stopped there\)/],
+  ] as const) {
+    publisher.publish('/endless', 'idx', fakeAnn(5000, 18), { ids });
+    const published = publisher.files.get(`/endless/${file}`)!;
+    if (file === 'idx.ids') published.body = Buffer.from(ids.join('\n').repeat(2000) + '\n');
+    published.endlessUpTo = upTo;
+    const io = capture();
+    t.equal(await run([publisher.url('/endless/idx.json'), '--dir', dir], io.options), 1, file);
+    t.match(io.err.join('\n'), message, `${file}: says why`);
+    // What the socket buffers took before the hang-up, not the 64 MiB the publisher would send.
+    t.ok(publisher.sent.get(`/endless/${file}`)! < 16 * 1024 * 1024, `${file}: ${publisher.sent.get(`/endless/${file}`)} bytes sent`);
+    t.equal(before(), was, `${file}: old files untouched`);
+    t.same(readdirSync(dir).filter((f) => f.startsWith('.')), [], `${file}: no temp file left`);
+  }
+});
+
 t.test('invalid manifest: exit 1 with the field at fault', async (t) => {
   const { dir, before } = await installedV1(t, '/bad');
   const was = before();

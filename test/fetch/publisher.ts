@@ -11,6 +11,11 @@ export interface Published {
   etag?: string;
   /** Answers 302 to this path instead (object stores hand out signed URLs this way). */
   redirectTo?: string;
+  /**
+   * Sends the body over and over, chunked (no Content-Length), until the client hangs up or this
+   * many bytes have gone out: a hostile or broken publisher whose file never ends.
+   */
+  endlessUpTo?: number;
 }
 
 /**
@@ -20,6 +25,8 @@ export interface Published {
 export class Publisher {
   readonly files = new Map<string, Published>();
   readonly requests: { path: string; status: number }[] = [];
+  /** Body bytes written per path by `endlessUpTo` answers. */
+  readonly sent = new Map<string, number>();
   private server: Server | null = null;
   private port = 0;
 
@@ -87,6 +94,10 @@ export class Publisher {
       return;
     }
     record(200);
+    if (file.endlessUpTo !== undefined) {
+      this.sendEndless(path, file.body, file.endlessUpTo, res);
+      return;
+    }
     const headers: Record<string, string | number> = { 'content-length': file.body.length, 'content-type': 'application/octet-stream' };
     if (file.etag) headers.etag = file.etag;
     res.writeHead(200, headers);
@@ -95,6 +106,23 @@ export class Publisher {
       return;
     }
     res.end(file.body);
+  }
+
+  private sendEndless(path: string, body: Buffer, upTo: number, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    this.sent.set(path, 0);
+    const more = (): void => {
+      while (!res.destroyed && this.sent.get(path)! < upTo) {
+        this.sent.set(path, this.sent.get(path)! + body.length);
+        if (!res.write(body)) {
+          res.once('drain', more);
+          return;
+        }
+      }
+      if (!res.destroyed) res.end();
+    };
+    res.on('close', () => res.removeAllListeners('drain'));
+    more();
   }
 }
 
