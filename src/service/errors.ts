@@ -23,13 +23,22 @@ export class ServiceError extends Error {
   }
 }
 
+/** Longest part of an unknown id a 404 repeats: ids in bodies have no length limit but the body's. */
+const MAX_ECHOED_ID = 200;
+
+/** An id as a 404 quotes it: whole when short, else its start and its length (a 4 MB id came back whole). */
+function quotedId(id: string | number): string {
+  if (typeof id !== 'string' || id.length <= MAX_ECHOED_ID) return JSON.stringify(id);
+  return `${JSON.stringify(id.slice(0, MAX_ECHOED_ID))}… (${id.length} characters)`;
+}
+
 export const errors = {
   /** `rejection`: why its files are not served, when they were rejected (already free of server paths). */
   indexNotFound: (name: string, rejection?: { reason: string; at: string }) =>
     new ServiceError('NNS_ERR_INDEX_NOT_FOUND', 404, `index ${JSON.stringify(name)} not found${rejection ? `; its files were rejected at ${rejection.at}: ${rejection.reason}` : ''}`),
   /** `what` names the id's place ("item", or "queries[3].item" in a batch of hundreds). */
   itemNotFound: (index: string, id: string | number, what = 'item') =>
-    new ServiceError('NNS_ERR_ITEM_NOT_FOUND', 404, `${what} ${JSON.stringify(id)} not found in index ${JSON.stringify(index)}`),
+    new ServiceError('NNS_ERR_ITEM_NOT_FOUND', 404, `${what} ${quotedId(id)} not found in index ${JSON.stringify(index)}`),
   /** `what` names the vector ("vector", or "queries[3].vector" in a batch of hundreds). */
   dimensionMismatch: (what: string, expected: number, actual: number) =>
     new ServiceError('NNS_ERR_DIM_MISMATCH', 400, `${what} has ${actual} values, index expects ${expected}`),

@@ -108,6 +108,22 @@ t.test('index names cannot leave the index directory', async (t) => {
   );
 });
 
+t.test('an unknown id is quoted in its 404 by its start and length, not echoed whole', async (t) => {
+  const s = await serve(t, dir);
+  const long = 'x'.repeat(3_000_000);
+  for (const [what, path, body] of [
+    ['item', '/search', { item: long }],
+    ['queries[0].item', '/search/batch', { queries: [{ item: long }] }],
+  ] as const) {
+    const r = await http(s.url, 'POST', `/v1/indexes/words${path}`, body);
+    clean(t, r, 404, what);
+    t.ok(r.text.length < 1000, `${what}: a ${r.text.length}-byte answer to a 3 MB id`);
+    t.equal(r.body.message, `${what} "${'x'.repeat(200)}"… (3000000 characters) not found in index "words"`, `${what}: start and length`);
+  }
+  const short = await http(s.url, 'POST', '/v1/indexes/words/search', { item: 'y'.repeat(200) });
+  t.equal(short.body.message, `item "${'y'.repeat(200)}" not found in index "words"`, 'an id of 200 characters is quoted whole');
+});
+
 t.test('security headers on answers and errors; Swagger UI still loads', async (t) => {
   const s = await serve(t, dir);
   const ok = await http(s.url, 'GET', '/v1/indexes/words');
