@@ -184,7 +184,21 @@ function checkReachable(i32: Int32Array, baseWord: number, layout: NodeLayout, s
   const { nItems, nodeCount } = s;
   const visited = new Uint8Array(nodeCount - nItems);
   const stack: number[] = [];
-  for (const root of s.roots) if (root >= nItems) stack.push(root);
+  // Annoy's root list can hold an original root beside its copy: a multi-threaded build can write
+  // one tree's root last and copy another's last, and load()'s fix-up then drops nothing. Annoy
+  // searches that tree twice, harmlessly; here a root with another root's children is that copy,
+  // walked once, so only a node shared below the roots counts as reached twice.
+  const rootChildren = new Set<string>();
+  for (const root of s.roots) {
+    if (root < nItems) continue;
+    const w = baseWord + root * nw;
+    if (i32[w] > K) {
+      const children = `${i32[w + cw]} ${i32[w + cw + 1]}`;
+      if (rootChildren.has(children)) continue;
+      rootChildren.add(children);
+    }
+    stack.push(root);
+  }
   while (stack.length > 0) {
     const i = stack.pop()!;
     if (visited[i - nItems] === 1) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { AnnoyBuilder, AnnoyIndex, IndexFormatError, storageFromBytes } from '../../src/annoy/index.js';
 
@@ -78,6 +79,22 @@ t.test('split nodes sharing a child are refused: the search would walk every pat
   t.throws(() => open(sharedSubtrees(40)), /tree node \d+ is reached twice from the 40 roots/);
   // One level of sharing is refused as well.
   t.throws(() => open(sharedSubtrees(2)), /reached twice/);
+});
+
+t.test("an original root kept beside its copy (a multi-threaded Annoy build's root order) opens: only sharing below the roots is refused", async (t) => {
+  // Real Annoy, one thread: [items][trees][root copies], the last tree's root right before the
+  // copies. Swapping the last two copies makes the file a multi-threaded build can write (the
+  // tree finished last is not the one copied last): load()'s fix-up then keeps that original root
+  // beside its copy, and Annoy searches its tree twice.
+  const bytes = new Uint8Array(readFileSync(new URL('../../../test/fixtures/angular-f40-s1/index.ann', import.meta.url)));
+  const node = 12 + 4 * 40;
+  const nodes = bytes.length / node;
+  const last = bytes.slice((nodes - 1) * node);
+  bytes.copyWithin((nodes - 1) * node, (nodes - 2) * node, (nodes - 1) * node);
+  bytes.set(last, (nodes - 2) * node);
+  const index = AnnoyIndex.open(storageFromBytes(bytes), 'angular', 40);
+  t.equal(index.getNTrees(), 11, 'ten copies and the original root, as Annoy loads it');
+  t.equal(index.getNnsByItem(7, 5).ids[0], 7, 'and it answers');
 });
 
 t.test('random bytes of a plausible size are refused', async (t) => {
