@@ -5,7 +5,7 @@ import { answerQueries } from './pool/answer.js';
 import { Deadline } from './pool/deadline.js';
 import { errors } from './errors.js';
 import type { QueryKind, ServiceMetrics } from './metrics.js';
-import type { QueryPool, WithdrawReason } from './pool/query-pool.js';
+import type { QueryPool } from './pool/query-pool.js';
 import type { QueryAnswer, QuerySpec, QueryTask } from './pool/task.js';
 import type { IndexEntry, IndexRegistry } from './registry/registry.js';
 
@@ -222,7 +222,12 @@ export class QueryService {
     };
     const { client } = options;
     // Only what still waits in the queue: a task already at a worker is answered, if to nobody.
-    if (client) client.onClientClosed = () => this.withdrawAll(tasks, 'client_closed', errors.clientClosed());
+    if (client) {
+      client.onClientClosed = () => {
+        const err = errors.clientClosed();
+        for (const task of tasks) this.pool.withdraw(task, 'client_closed', err);
+      };
+    }
     try {
       let answers: QueryAnswer[];
       const chunk = Math.max(MIN_BATCH_CHUNK, Math.ceil(queries.length / this.config.workers));
@@ -234,10 +239,9 @@ export class QueryService {
         try {
           answers = (await Promise.all(parts)).flat();
         } catch (err) {
-          // One part failed: the answer is that error, so the parts still in line are not run, and
-          // the caller stops waiting for those already at a worker.
-          this.withdrawAll(tasks, 'batch_failed', err);
-          deadline.giveUp();
+          // One part failed: the answer is that error, so the caller stops waiting for the others,
+          // and those still in line are withdrawn (QueryPool.run).
+          deadline.giveUp('batch_failed');
           await Promise.allSettled(parts);
           throw err;
         }
@@ -248,10 +252,6 @@ export class QueryService {
       deadline.clear();
       if (client) client.onClientClosed = null;
     }
-  }
-
-  private withdrawAll(tasks: readonly QueryTask[], reason: WithdrawReason, err: unknown): void {
-    for (const task of tasks) this.pool.withdraw(task, reason, err);
   }
 
   /**

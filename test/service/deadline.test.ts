@@ -26,7 +26,7 @@ t.test('work still running when the time is up gets the 504 error', async (t) =>
 t.test('giveUp ends every wait at once', async (t) => {
   const d = new Deadline(60_000);
   const waits = [d.race(never), d.race(never)];
-  d.giveUp();
+  d.giveUp('batch_failed');
   const outcomes = await Promise.allSettled(waits);
   t.same(outcomes.map((o) => o.status), ['rejected', 'rejected']);
   t.ok(d.isOver);

@@ -1,5 +1,8 @@
 import { errors } from '../errors.js';
 
+/** Why a deadline ended early or on time: its time ran out, or another part of the request failed. */
+export type DeadlineEnd = 'deadline' | 'batch_failed';
+
 /**
  * A request's time limit: work raced against it (`race`) fails with the 504 error once `ms` have
  * gone by. Replaces an AbortController per request, whose EventTarget listeners cost 8-11 µs per
@@ -11,8 +14,7 @@ export class Deadline {
   private readonly passed: Promise<never>;
   private readonly timer: NodeJS.Timeout;
   private reject!: (err: Error) => void;
-  private over = false;
-  private timerFired = false;
+  private ended: DeadlineEnd | null = null;
 
   constructor(readonly ms: number) {
     this.passed = new Promise<never>((_, reject) => {
@@ -20,29 +22,31 @@ export class Deadline {
     });
     // Nobody may be waiting when it passes.
     this.passed.catch(() => undefined);
-    this.timer = setTimeout(() => {
-      this.timerFired = true;
-      this.giveUp();
-    }, ms);
+    this.timer = setTimeout(() => this.giveUp('deadline'), ms);
   }
 
   /** True once the time is up (or `giveUp()` was called). */
   get isOver(): boolean {
-    return this.over;
+    return this.ended !== null;
   }
 
   /**
-   * True once the time ran out, not after an early `giveUp()` (which `isOver` and the wait's error
-   * do not tell apart): only then has the caller been answered 504.
+   * Why it ended, null while it runs: the waits' error is the same either way, and queries still
+   * queued under it are withdrawn with this reason (see QueryPool.run).
    */
-  get timedOut(): boolean {
-    return this.timerFired;
+  get endedBy(): DeadlineEnd | null {
+    return this.ended;
   }
 
-  /** Ends every wait on this deadline now, with the deadline error. */
-  giveUp(): void {
-    if (this.over) return;
-    this.over = true;
+  /** True once the time ran out, not after an early `giveUp()`: only then has the caller been answered 504. */
+  get timedOut(): boolean {
+    return this.ended === 'deadline';
+  }
+
+  /** Ends every wait on this deadline now, with the deadline error; `why` is kept for endedBy. */
+  giveUp(why: DeadlineEnd): void {
+    if (this.ended !== null) return;
+    this.ended = why;
     clearTimeout(this.timer);
     this.reject(errors.deadline(this.ms));
   }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import { errors, ServiceError } from '../errors.js';
-import type { Deadline } from './deadline.js';
+import type { Deadline, DeadlineEnd } from './deadline.js';
 import { workerExecArgv } from './exec-argv.js';
 import { TaskCoalescer } from './task-coalescer.js';
 import type { QueryAnswer, QueryMessage, QueryReply, QueryTask, SweepReply, SweepTask, WorkerData } from './task.js';
@@ -17,10 +17,10 @@ const SWEEP_ROUNDS = 40;
 const SWEEP_PAUSE_MS = 250;
 
 /**
- * Why queries were taken out of line: the caller got its 504, its client closed the connection, or
- * another part of its batch failed (the batch is answered with that error).
+ * Why queries were taken out of line: the caller got its 504, another part of its batch failed (the
+ * batch is answered with that error), or its client closed the connection.
  */
-export type WithdrawReason = 'deadline' | 'client_closed' | 'batch_failed';
+export type WithdrawReason = DeadlineEnd | 'client_closed';
 
 export interface QueryPoolOptions {
   workers: number;
@@ -122,7 +122,9 @@ export class QueryPool {
     try {
       reply = await deadline.race(work);
     } catch (err) {
-      if (deadline.timedOut) this.withdraw(task, 'deadline', err);
+      // Whatever ended the wait, nobody takes this task's answer any more.
+      const why = deadline.endedBy;
+      if (why) this.withdraw(task, why, err);
       throw err;
     }
     if ('error' in reply) {
