@@ -67,9 +67,11 @@ export async function syncIndex(options: SyncOptions, memory: SyncMemory): Promi
   // still the file this process installed or hashed (a copy or rewrite over it changes that).
   const annUntouched = annStat !== null && memory.verified?.identity === identityOf(annStat);
   // Nor for a local ids file deleted or edited since: the server refuses ids that do not match the
-  // manifest's idsSha256, and a fetch that called them unchanged would never repair them.
-  const idsIntact = await localIdsIntact(paths.ids, localManifestText);
-  const manifestEtag = localManifestText !== null && annUntouched && idsIntact ? memory.manifestEtag : null;
+  // manifest's idsSha256, and a fetch that called them unchanged would never repair them. Read
+  // (and hashed) only on a pass that could end as unchanged.
+  let intact: Promise<boolean> | undefined;
+  const idsIntact = () => (intact ??= localIdsIntact(paths.ids, localManifestText));
+  const manifestEtag = localManifestText !== null && annUntouched && memory.manifestEtag !== null && (await idsIntact()) ? memory.manifestEtag : null;
   const response = await httpGet(source.manifestUrl, { dispatcher: options.dispatcher, etag: manifestEtag, signal: options.signal });
   if (response.status === 'not-modified') {
     return { status: 'unchanged', detail: 'manifest not modified (ETag)', bytes: annStat?.size ?? 0, sha256: memory.verified?.sha256 ?? null };
@@ -79,7 +81,7 @@ export async function syncIndex(options: SyncOptions, memory: SyncMemory): Promi
   const idsFile = manifest.ids ? `${source.localName}.ids` : null;
   const manifestText = localManifestFor(manifest, publishedText, idsFile);
 
-  const sameManifest = localManifestText === manifestText && annStat !== null && idsIntact;
+  const sameManifest = localManifestText === manifestText && annStat !== null && (await idsIntact());
   if (sameManifest && manifest.sha256 !== undefined && (manifest.bytes === undefined || annStat.size === manifest.bytes)) {
     const localSha = await localSha256(paths.ann, memory);
     if (localSha === manifest.sha256) {
