@@ -32,7 +32,8 @@ const hyperplane: HyperplaneReader = {
   norm(nodes, nodeWord, f) {
     // The random-split fallback zeroes v but not dot_factor, which then keeps any value in [-1, 1].
     const v = normalLength(nodes.f32, nodeWord + VECTOR_WORD, f);
-    return v === 0 ? 0 : normalLength(nodes.f32, nodeWord + VECTOR_WORD, f, nodes.f32[nodeWord + FACTOR_WORD]);
+    const factor = nodes.f32[nodeWord + FACTOR_WORD];
+    return v === 0 ? 0 : Math.sqrt(v * v + factor * factor);
   },
   margin(nodes, nodeWord, itemNodeWord, f) {
     const factor = nodes.f32[nodeWord + FACTOR_WORD];

@@ -77,9 +77,7 @@ export function sidesFromMargins(margins: Float64Array, offset: number, count: n
 
 /** Scales `v` (and optionally one extra coordinate) to unit length; returns the scaled extra. */
 export function normalizeInPlace(v: Float32Array, extra = 0): number {
-  let sq = extra * extra;
-  for (let i = 0; i < v.length; i++) sq += v[i] * v[i];
-  const norm = Math.sqrt(sq);
+  const norm = normalLength(v, 0, v.length, extra);
   if (norm > 0) {
     for (let i = 0; i < v.length; i++) v[i] /= norm;
     return extra / norm;
