@@ -91,17 +91,7 @@ export class AnnoyIndex {
     if (expectedItems !== undefined && this.structure.nItems !== expectedItems) {
       throw new IndexFormatError(`the file holds ${this.structure.nItems} items where ${expectedItems} were expected: truncated, or not the file described`);
     }
-    if (validate) {
-      validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe, {
-        item: metric.itemProblem && ((nodes, word) => metric.itemProblem!(nodes, word, dimensions)),
-        split: metric.splitProblem && ((nodes, word) => metric.splitProblem!(nodes, word, dimensions)),
-        plane: metric.hyperplane && {
-          norm: (nodes, word) => metric.hyperplane!.norm(nodes, word, dimensions),
-          margin: (nodes, word, itemWord) => metric.hyperplane!.margin(nodes, word, itemWord, dimensions),
-          guess: (norm) => metric.hyperplane!.guess(norm, dimensions),
-        },
-      });
-    }
+    if (validate) validateStructure(this.nodes, this.baseWord, this.layout, this.structure, describe, metric, dimensions);
     this.kernels = createKernels(storage, metric.name === 'hamming' ? 1 : dimensions);
     this.store = { nodes: this.nodes, baseWord: this.baseWord, layout: this.layout, dimensions, kernels: this.kernels };
     this.ctx = { ...this.store, query: new Float32Array(0), session: undefined, queryNorm: 0 };

@@ -1,5 +1,5 @@
 import { IndexFormatError } from './errors.js';
-import type { Margin, NodeLayout } from './metrics/metric.js';
+import type { Metric, NodeLayout } from './metrics/metric.js';
 import type { NodeArrays } from './node-arrays.js';
 
 /** What a node array says about itself once its roots are found. */
@@ -36,17 +36,8 @@ export function findRoots(nodes: NodeArrays, baseWord: number, layout: NodeLayou
   return { nodeCount, nItems: m, roots: Int32Array.from(roots), holes: 0 };
 }
 
-/** Metric-specific checks of an item's or a split node's fields: why it cannot be one, or null. */
-export interface NodeChecks {
-  item?: (nodes: NodeArrays, nodeWord: number) => string | null;
-  split?: (nodes: NodeArrays, nodeWord: number) => string | null;
-  /** Float metrics: the split node's hyperplane (see HyperplaneReader). */
-  plane?: {
-    norm: (nodes: NodeArrays, nodeWord: number) => number;
-    margin: (nodes: NodeArrays, nodeWord: number, itemNodeWord: number) => Margin;
-    guess: (norm: number) => string;
-  };
-}
+/** The metric's own checks of item and split-node fields, and its hyperplane reader (float metrics). */
+export type NodeChecks = Pick<Metric, 'itemProblem' | 'splitProblem' | 'hyperplane'>;
 
 /**
  * How far from 1 a hyperplane create_split normalised may be: float32 rounding of a normalised
@@ -66,6 +57,7 @@ export function validateStructure(
   s: IndexStructure,
   describe: string,
   checks: NodeChecks = {},
+  dimensions = 0,
 ): void {
   const { i32 } = nodes;
   const { nodeWords: nw, childrenWord: cw, maxBucket: K } = layout;
@@ -86,7 +78,7 @@ export function validateStructure(
     else if (nd !== 1) fail(`item slot ${i} has n_descendants ${nd} (expected 0 or 1)`);
     else {
       present[i] = 1;
-      const problem = checks.item?.(nodes, baseWord + i * nw);
+      const problem = checks.itemProblem?.(nodes, baseWord + i * nw, dimensions);
       if (problem) fail(`item ${i} ${problem}`);
     }
   }
@@ -97,7 +89,7 @@ export function validateStructure(
   // child is slot 0, a hole: an empty bucket to the search, which Annoy's own files depend on.
   const loneItem = nItems - holes === 1;
 
-  const plane = checks.plane;
+  const plane = checks.hyperplane;
   // One item below each child (first child all the way down); nodes below the split are already
   // checked, since children point backwards. -1 when there is none to test.
   const firstItemBelow = (node: number): number => {
@@ -112,7 +104,7 @@ export function validateStructure(
     for (let side = 0; side < 2; side++) {
       const item = firstItemBelow(i32[w + cw + side]);
       if (item < 0) continue;
-      const m = plane!.margin(nodes, w, baseWord + item * nw);
+      const m = plane!.margin(nodes, w, baseWord + item * nw, dimensions);
       // Within the slack (or NaN) float32 could have seen 0, which side() settles by a coin flip.
       if (!(Math.abs(m.value) > m.slack)) continue;
       if ((m.value > 0 ? 1 : 0) !== side) return item;
@@ -141,18 +133,18 @@ export function validateStructure(
         if (child < 0 || child >= i) fail(`split node ${i} has child ${child} outside 0..${i - 1}`);
         if (child < nItems && !isItem(child) && !(loneItem && nd === nItems)) fail(`split node ${i} points at empty item slot ${child}`);
       }
-      const problem = checks.split?.(nodes, w);
+      const problem = checks.splitProblem?.(nodes, w, dimensions);
       if (problem) fail(`split node ${i} ${problem}`);
       if (plane) {
         // Cheap for Annoy's files: their hyperplanes are unit length, or zeroed by the fallback.
         // Any other length is Annoy's only for data whose float32 squares underflow (below
         // ~1e-19), and Annoy's sides are still those of the stored plane: only a plane that puts
         // an item on the wrong side of its child is refused.
-        const norm = plane.norm(nodes, w);
+        const norm = plane.norm(nodes, w, dimensions);
         if (norm !== 0 && Math.abs(norm - 1) > UNIT_TOLERANCE && Number.isFinite(norm)) {
           const wrong = itemOnWrongSide(w);
           if (wrong >= 0) {
-            fail(`split node ${i}'s hyperplane has norm ${norm.toPrecision(2)}, not 1, and puts item ${wrong} on the other side from the child that holds it (${plane.guess(norm)})`);
+            fail(`split node ${i}'s hyperplane has norm ${norm.toPrecision(2)}, not 1, and puts item ${wrong} on the other side from the child that holds it (${plane.guess(norm, dimensions)})`);
           }
         }
       }
