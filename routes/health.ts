@@ -30,7 +30,7 @@ const health: FastifyPluginAsync = async (app) => {
       const { lifecycle, registry } = app.nn;
       if (lifecycle.shuttingDown) return reply.code(503).send(errorBody(503, 'shutting down'));
       if (!lifecycle.loaded) return reply.code(503).send(errorBody(503, 'indexes still loading'));
-      const missing = app.nn.config.requiredIndexes.filter((name) => !registry.get(name));
+      const missing = registry.notServed(app.nn.config.requiredIndexes);
       if (missing.length > 0) {
         // Probes answer without credentials: the reasons stay on the authenticated /v1/indexes routes.
         const why = missing.map((name) => (registry.rejection(name) ? `${name} (rejected; GET /v1/indexes says why)` : name));

@@ -118,7 +118,7 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
         // /readyz says which required index is missing, but only to whoever calls it: a probe's
         // failure shows as a bare 503 in Kubernetes' events, and a name misspelt in the setting
         // would keep the pod unready with nothing in the log to say why.
-        const missing = config.requiredIndexes.filter((name) => !registry.get(name));
+        const missing = registry.notServed(config.requiredIndexes);
         if (missing.length > 0) {
           const why = missing.map((name) => ({ index: name, rejected: registry.rejection(name)?.reason ?? null }));
           log.warn({ missing: why }, 'required indexes not served (NNSERVE_REQUIRE_INDEXES): /readyz answers 503 until they are');

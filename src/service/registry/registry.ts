@@ -74,6 +74,11 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
     return this.current.get(name);
   }
 
+  /** Those of `names` with no version served (NNSERVE_REQUIRE_INDEXES: readiness and its log line). */
+  notServed(names: readonly string[]): string[] {
+    return names.filter((name) => !this.current.has(name));
+  }
+
   list(): IndexEntry[] {
     return [...this.current.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
