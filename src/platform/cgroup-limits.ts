@@ -38,11 +38,11 @@ function cgroupDirs(read: ReadText, mount: string, controller: string | null): s
   return dirs;
 }
 
-/** The tightest of the limits found along `dirs` (null when none is set). */
-function tightest(dirs: string[], limitIn: (dir: string) => number | null): number | null {
+/** The tightest of the limits found along `places` (null when none is set). */
+function tightest<T>(places: readonly T[], limitIn: (place: T) => number | null): number | null {
   let found: number | null = null;
-  for (const dir of dirs) {
-    const limit = limitIn(dir);
+  for (const place of places) {
+    const limit = limitIn(place);
     if (limit !== null && (found === null || limit < found)) found = limit;
   }
   return found;
@@ -55,11 +55,11 @@ function tightest(dirs: string[], limitIn: (dir: string) => number | null): numb
  * for a 2-CPU limit would only queue up behind each other and multiply the per-worker memory.
  */
 export function cgroupCpuLimit(read: ReadText = readText): number | null {
-  // cgroup v2: "<quota> <period>", or "max <period>" when unlimited.
-  const v2Dirs = cgroupDirs(read, MOUNT, null);
-  if (v2Dirs.some((dir) => read(`${dir}/cpu.max`) !== null)) {
-    return tightest(v2Dirs, (dir) => {
-      const [quota, period] = (read(`${dir}/cpu.max`) ?? 'max').trim().split(/\s+/);
+  // cgroup v2: "<quota> <period>", or "max <period>" when unlimited. No file anywhere: not v2.
+  const v2 = cgroupDirs(read, MOUNT, null).map((dir) => read(`${dir}/cpu.max`));
+  if (v2.some((text) => text !== null)) {
+    return tightest(v2, (text) => {
+      const [quota, period] = (text ?? 'max').trim().split(/\s+/);
       return quota === 'max' ? null : ratio(quota, period);
     });
   }
@@ -93,8 +93,8 @@ const V1_UNLIMITED = 2 ** 62;
 
 /**
  * Bytes of memory the container may use (Kubernetes `resources.limits.memory`, `docker run
- * --memory`, systemd `MemoryMax=`), or null when unlimited. Past it, the kernel kills the whole process: every index
- * stops serving, not just the one being loaded.
+ * --memory`, systemd `MemoryMax=`), or null when unlimited. Past it, the kernel kills the whole
+ * process: every index stops serving, not just the one being loaded.
  */
 export function cgroupMemoryLimit(read: ReadText = readText): number | null {
   const v2 = tightest(cgroupDirs(read, MOUNT, null), (dir) => {
