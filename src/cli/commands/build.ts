@@ -112,7 +112,6 @@ async function buildCommand(req: BuildRequest): Promise<void> {
 
   // Opening the result validates it and gives the counts the manifest records.
   const index = AnnoyIndex.open(storageFromBytes(bytes), req.metric, set.dimensions);
-  const idsText = idsPath !== null && names !== null ? names.join('\n') + '\n' : null;
   const manifest: IndexManifest = {
     metric: req.metric,
     dimensions: set.dimensions,
@@ -122,7 +121,7 @@ async function buildCommand(req: BuildRequest): Promise<void> {
     ids: idsPath === null ? null : basename(idsPath),
     bytes: bytes.byteLength,
     sha256: createHash('sha256').update(bytes).digest('hex'),
-    ...(names === null || idsPath === null ? {} : { idsSha256: idsSha256(names) }),
+    ...(names === null ? {} : { idsSha256: idsSha256(names) }),
     createdAt: new Date().toISOString(),
     source: basename(req.input),
   };
@@ -130,7 +129,7 @@ async function buildCommand(req: BuildRequest): Promise<void> {
   // Data first, manifest last (as `nnserve fetch` installs): the manifest is the commit point, so
   // whoever reads it finds the data it describes already in place.
   const files: FileToWrite[] = [];
-  if (idsPath !== null && idsText !== null) files.push({ path: idsPath, data: idsText });
+  if (idsPath !== null && names !== null) files.push({ path: idsPath, data: names.join('\n') + '\n' });
   files.push({ path: req.output, data: bytes });
   files.push({ path: manifestPathFor(req.output), data: JSON.stringify(manifest, null, 2) + '\n' });
   try {
