@@ -19,6 +19,21 @@ export interface StartOptions extends AppOptions {
   signals?: boolean;
 }
 
+type HeldSignal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
+
+/**
+ * Signals that arrive while the app is still being built and the listener opened (creating the
+ * demo index, starting the workers: a few hundred ms). Without a handler, SIGTERM or SIGHUP would
+ * end the process on the spot with no log line; held here, they are acted on once it listens.
+ */
+function holdSignals(): { readonly held: HeldSignal[]; release(): void } {
+  const held: HeldSignal[] = [];
+  const hold = (signal: HeldSignal) => held.push(signal);
+  const signals: HeldSignal[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, hold);
+  return { held, release: () => signals.forEach((signal) => process.off(signal, hold)) };
+}
+
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /** How long the query workers may take to stop once every request is answered. */
@@ -90,10 +105,18 @@ async function withinGrace(app: FastifyInstance, graceMs: number, work: Promise<
  */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config } = options;
-  const app = await buildApp(options);
+  const early = options.signals ? holdSignals() : null;
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(options);
+  } catch (err) {
+    early?.release();
+    throw err;
+  }
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
+    early?.release();
     await app.close();
     app.nn.undoStartupFiles();
     throw err;
@@ -150,6 +173,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', onHangup);
+    early?.release();
+    if (early && early.held.length > 0) app.log.info({ signals: early.held }, 'signals received during start-up');
+    // Replayed in order, so a second SIGTERM still means "now". A SIGHUP asks for nothing more:
+    // the initial load reads every index anyway.
+    for (const signal of early?.held ?? []) if (signal !== 'SIGHUP') onSignal(signal);
     void stopped.then(() => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);

@@ -176,8 +176,8 @@ export interface ServerProcess {
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-/** `nnserve serve` as a real child process on a free loopback port (for signal and shutdown tests). */
-export async function spawnServer(t: Teardown, dir: string, workers: number, env: Record<string, string>, nodeOptions: string[] = []): Promise<ServerProcess> {
+/** `nnserve serve` as a real child process on a free loopback port, not yet listening. */
+export function startServerProcess(t: Teardown, dir: string, workers: number, env: Record<string, string>, nodeOptions: string[] = []): Omit<ServerProcess, 'base'> {
   const child = spawn(process.execPath, [...nodeOptions, MAIN, 'serve', '--index-dir', dir, '--port', '0', '--host', '127.0.0.1', '--workers', String(workers)], {
     env: { ...process.env, NNSERVE_DEMO: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -189,10 +189,16 @@ export async function spawnServer(t: Teardown, dir: string, workers: number, env
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  return { child, output: () => out, exited };
+}
+
+/** `nnserve serve` as a real child process, once it listens and reports ready (for signal and shutdown tests). */
+export async function spawnServer(t: Teardown, dir: string, workers: number, env: Record<string, string>, nodeOptions: string[] = []): Promise<ServerProcess> {
+  const { child, output, exited } = startServerProcess(t, dir, workers, env, nodeOptions);
   const base = await Promise.race([
-    waitFor(() => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 2000),
-    exited.then(() => Promise.reject(new Error(`server exited before listening: ${out}`))),
+    waitFor(() => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1], 2000),
+    exited.then(() => Promise.reject(new Error(`server exited before listening: ${output()}`))),
   ]);
   await waitFor(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined));
-  return { child, base, output: () => out, exited };
+  return { child, base, output, exited };
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { buildIndex, http, metric, spawnServer, tempDir, waitFor, writeIndex, type Teardown } from './helpers.js';
+import { buildIndex, http, metric, spawnServer, startServerProcess, tempDir, waitFor, writeIndex, type Teardown } from './helpers.js';
 
 
 t.test('SIGTERM: readiness fails, the running request finishes, exit code 0', async (t) => {
@@ -173,4 +173,43 @@ t.test('SIGHUP: the summary line says why files were rejected, as the admin rout
   child.kill('SIGTERM');
   const [code] = await exited;
   t.equal(code, 0);
+});
+
+/**
+ * Holds the listener back for a second and says so on stderr (written synchronously, where the
+ * service's own log lines are buffered): a signal sent on that word arrives while the server is
+ * still starting, before its handlers for a running server are in place.
+ */
+const SLOW_LISTEN = [
+  "--import=data:text/javascript,import net from 'node:net'; import { writeSync } from 'node:fs';",
+  'const listen = net.Server.prototype.listen;',
+  "net.Server.prototype.listen = function (...args) { writeSync(2, 'listen-called\\n'); setTimeout(() => listen.apply(this, args), 1000); return this; };",
+].join(' ');
+
+t.test('a SIGTERM while the server is still starting: logged, then the usual drain and exit 0', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'small', buildIndex('small', { dimensions: 4, items: 50 }));
+  const { child, output, exited } = startServerProcess(t, dir, 1, { NNSERVE_LOG_LEVEL: 'info' }, [SLOW_LISTEN]);
+  await waitFor(() => (output().includes('listen-called') ? true : undefined), 2000, 5);
+  child.kill('SIGTERM');
+  const [code, signal] = await exited;
+  t.equal(signal, null, 'not ended by the signal itself');
+  t.equal(code, 0);
+  t.match(output(), /"signals":\["SIGTERM"\].*signals received during start-up/);
+  t.match(output(), /"reason":"SIGTERM".*shutting down/);
+  t.match(output(), /shut down cleanly/);
+});
+
+t.test('a SIGHUP while the server is still starting does not end it', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'small', buildIndex('small', { dimensions: 4, items: 50 }));
+  const { child, output, exited } = startServerProcess(t, dir, 1, { NNSERVE_LOG_LEVEL: 'info' }, [SLOW_LISTEN]);
+  await waitFor(() => (output().includes('listen-called') ? true : undefined), 2000, 5);
+  child.kill('SIGHUP');
+  const base = await waitFor(() => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1], 2000);
+  await waitFor(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined));
+  t.equal((await http(base, 'GET', '/v1/indexes/small/items/3/neighbors?n=3')).status, 200, 'serving');
+  t.match(output(), /"signals":\["SIGHUP"\].*signals received during start-up/);
+  child.kill('SIGTERM');
+  t.same(await exited, [0, null]);
 });
