@@ -214,6 +214,8 @@ export function semanticProblems(manifests: Manifest[]): string[] {
     const ref = h.doc.spec?.scaleTargetRef;
     const target = deployments.find((d) => ref?.kind === 'Deployment' && ref.apiVersion === 'apps/v1' && d.doc.metadata?.name === ref.name);
     if (!target) add(h, `scaleTargetRef ${ref?.kind}/${ref?.name} is not a Deployment here`);
+    // Each apply of the manifest would set the count back, scaling in the pods the HPA added.
+    else if (target.doc.spec?.replicas !== undefined) add(target, `spec.replicas ${target.doc.spec.replicas} fights HorizontalPodAutoscaler/${h.doc.metadata?.name}: every apply resets the replica count; leave it out`);
     if ((h.doc.spec?.minReplicas ?? 1) > (h.doc.spec?.maxReplicas ?? 0)) add(h, 'minReplicas exceeds maxReplicas');
     for (const p of manifests.filter(isKind<IPodDisruptionBudget>('PodDisruptionBudget'))) {
       const minAvailable = p.doc.spec?.minAvailable;

@@ -42,6 +42,7 @@ t.test('the checks catch broken manifests', async (t) => {
     ['Service targetPort that does not exist', mutated('Service', (d) => (d.spec.ports[0].targetPort = 'web')), /targetPort web is not a port/],
     ['Service selecting nothing', mutated('Service', (d) => (d.spec.selector = { app: 'x' })), /selector matches no Deployment/],
     ['PDB selecting nothing', mutated('PodDisruptionBudget', (d) => (d.spec.selector.matchLabels = { app: 'x' })), /selector matches no Deployment/],
+    ['replica count beside an HPA', mutated('Deployment', (d) => (d.spec.replicas = 2)), /spec\.replicas 2 fights HorizontalPodAutoscaler\/nnserve/],
     ['HPA targeting another Deployment', mutated('HorizontalPodAutoscaler', (d) => (d.spec.scaleTargetRef.name = 'x')), /scaleTargetRef Deployment\/x/],
     ['writable root filesystem', mutated('Deployment', (d) => (server(d).securityContext.readOnlyRootFilesystem = false)), /readOnlyRootFilesystem must be true/],
     ['capabilities kept', mutated('Deployment', (d) => delete server(d).securityContext.capabilities), /capabilities must drop ALL/],
