@@ -342,6 +342,9 @@ kustomize_render() {
   log "kubectl kustomize: $(grep -c '^kind:' "$WORK/rendered.yaml") objects rendered"
   (cd "$ROOT" && node dist/test/deploy/validate-rendered.js "$WORK/rendered.yaml")
   grep -q 'image: nnserve:0.1.0' "$WORK/rendered.yaml" || die "kustomize did not apply the image tag"
+  # The settings ConfigMap and every reference to it carry the hash of its values, so a change rolls the pods.
+  ! grep -Eq 'name: nnserve-config$' "$WORK/rendered.yaml" || die "nnserve-config rendered without its hash suffix: a settings change would not roll the pods"
+  log "settings ConfigMap: $(grep -c 'name: nnserve-config-' "$WORK/rendered.yaml") references to $(grep -m1 -o 'nnserve-config-[a-z0-9]*' "$WORK/rendered.yaml")"
 }
 
 static_part() {

@@ -14,6 +14,8 @@ export const K8S_DIR = join(REPO, 'deploy/kubernetes');
 export interface Manifest {
   file: string;
   doc: { apiVersion: string; kind: string; metadata?: { name?: string } } & Record<string, unknown>;
+  /** How the kustomization makes it: listed under resources, or by configMapGenerator. Unknown for rendered output. */
+  origin?: 'resource' | 'generator';
 }
 
 /** Every document of a multi-document YAML text; YAML syntax errors are thrown with the file name. */
@@ -27,14 +29,44 @@ export function parseManifests(file: string, text: string): Manifest[] {
   return out;
 }
 
-/** The resources a kustomization lists, in order, and the YAML files in the directory it does not list. */
+interface ConfigMapGenerator {
+  name: string;
+  envs?: string[];
+  literals?: string[];
+  options?: { labels?: Record<string, string> };
+}
+
+/**
+ * `KEY=value` pairs as kustomize reads an env file or a literal: blank lines and `#` comments are
+ * skipped, the value is everything after the first `=`.
+ */
+function envPairs(lines: string[]): [string, string][] {
+  return lines
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#') && line.includes('='))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]);
+}
+
+/** The ConfigMap a configMapGenerator entry makes, under its unhashed name (references use that name too). */
+function generatedConfigMap(dir: string, generator: ConfigMapGenerator): Manifest {
+  const lines = [...(generator.envs ?? []).flatMap((file) => readFileSync(join(dir, file), 'utf8').split('\n')), ...(generator.literals ?? [])];
+  const metadata = { name: generator.name, ...(generator.options?.labels ? { labels: generator.options.labels } : {}) };
+  return { file: 'kustomization.yaml', origin: 'generator', doc: { apiVersion: 'v1', kind: 'ConfigMap', metadata, data: Object.fromEntries(envPairs(lines)) } };
+}
+
+/**
+ * The resources a kustomization lists, in order, then the ConfigMaps it generates; the YAML files in
+ * the directory it does not list; the files it names that do not exist.
+ */
 export function loadKustomization(dir: string): { manifests: Manifest[]; unlisted: string[]; missing: string[] } {
-  const kustomization = parseManifests('kustomization.yaml', readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0].doc as { resources?: string[] };
+  const kustomization = parseManifests('kustomization.yaml', readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0].doc as { resources?: string[]; configMapGenerator?: ConfigMapGenerator[] };
   const resources = kustomization.resources ?? [];
-  const missing = resources.filter((r) => !existsSync(join(dir, r)));
-  const manifests = resources.filter((r) => !missing.includes(r)).flatMap((r) => parseManifests(r, readFileSync(join(dir, r), 'utf8')));
+  const generators = kustomization.configMapGenerator ?? [];
+  const missing = [...resources, ...generators.flatMap((g) => g.envs ?? [])].filter((r) => !existsSync(join(dir, r)));
+  const listed = resources.filter((r) => !missing.includes(r)).flatMap((r) => parseManifests(r, readFileSync(join(dir, r), 'utf8')).map((m): Manifest => ({ ...m, origin: 'resource' })));
+  const generated = generators.filter((g) => !(g.envs ?? []).some((file) => missing.includes(file))).map((g) => generatedConfigMap(dir, g));
   const unlisted = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml' && !resources.includes(f));
-  return { manifests, unlisted, missing };
+  return { manifests: [...listed, ...generated], unlisted, missing };
 }
 
 type ModelClass = new (data: unknown) => { validate(): void };
@@ -102,6 +134,7 @@ export function semanticProblems(manifests: Manifest[]): string[] {
   const problems: string[] = [];
   const add = (m: Manifest, what: string) => problems.push(`${m.file}: ${m.doc.kind}/${m.doc.metadata?.name ?? '?'}: ${what}`);
   const configMaps = new Map(manifests.filter(isKind<IConfigMap>('ConfigMap')).map((m) => [m.doc.metadata?.name ?? '', m.doc]));
+  const configMapOrigins = new Map(manifests.filter(isKind<IConfigMap>('ConfigMap')).map((m) => [m.doc.metadata?.name ?? '', m.origin]));
   const deployments = manifests.filter(isKind<IDeployment>('Deployment'));
   if (deployments.length === 0) problems.push('no Deployment found');
 
@@ -139,6 +172,13 @@ export function semanticProblems(manifests: Manifest[]): string[] {
       for (const e of c.env ?? []) {
         const ref = e.valueFrom?.configMapKeyRef;
         if (ref && ref.optional !== true && configMaps.get(ref.name ?? '')?.data?.[ref.key] === undefined) add(m, `${where}: env ${e.name} refers to missing ConfigMap key ${ref.name}/${ref.key}`);
+      }
+      // Environment variables are read at container start: a ConfigMap edited in place restarts no
+      // pod, and only pods started later (scale-up, eviction) get the new values.
+      const envConfigMaps = new Set([...(c.envFrom ?? []).map((source) => source.configMapRef?.name), ...(c.env ?? []).map((e) => e.valueFrom?.configMapKeyRef?.name)]);
+      for (const name of envConfigMaps) {
+        const origin = name === undefined ? undefined : configMapOrigins.get(name);
+        if (origin === 'resource') add(m, `${where}: reads ConfigMap ${name} into its environment, but it is a plain resource: a change would not roll the pods; generate it with configMapGenerator`);
       }
       const words = [...(c.command ?? []), ...(c.args ?? [])];
       for (const word of words) {

@@ -39,6 +39,7 @@ t.test('the checks catch broken manifests', async (t) => {
     ['selector mismatch', mutated('Deployment', (d) => (d.spec.selector.matchLabels['app.kubernetes.io/name'] = 'other')), /selector.matchLabels does not match/],
     ['probe on a port that does not exist', mutated('Deployment', (d) => (server(d).readinessProbe.httpGet.port = 'metrics')), /readinessProbe port metrics is not a port/],
     ['missing ConfigMap', mutated('ConfigMap', (d) => (d.metadata.name = 'renamed')), /envFrom ConfigMap nnserve-config does not exist/],
+    ['settings in a plain ConfigMap', manifests.map((m) => (m.doc.kind === 'ConfigMap' ? { ...m, origin: 'resource' as const } : m)), /reads ConfigMap nnserve-config into its environment, but it is a plain resource/],
     ['Service targetPort that does not exist', mutated('Service', (d) => (d.spec.ports[0].targetPort = 'web')), /targetPort web is not a port/],
     ['Service selecting nothing', mutated('Service', (d) => (d.spec.selector = { app: 'x' })), /selector matches no Deployment/],
     ['PDB selecting nothing', mutated('PodDisruptionBudget', (d) => (d.spec.selector.matchLabels = { app: 'x' })), /selector matches no Deployment/],
