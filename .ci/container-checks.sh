@@ -532,6 +532,18 @@ memory_limit() {
   log "--memory 256m: a 300 MiB index is refused before it is read, the process keeps serving"
 }
 
+# An /indexes volume the image's user may not write (owned by root, as a fresh directory on a host
+# where the operator is root): the start-up error names the directory and the uid, not the port.
+unwritable_index_dir() {
+  local dir=$WORK/root-owned-indexes out
+  mkdir -p "$dir" && chmod 755 "$dir"
+  if out=$(docker run --rm --read-only --tmpfs /tmp --cap-drop ALL -v "$dir:/indexes" "$IMAGE" 2>&1); then
+    die "the server started with an index directory it cannot write"
+  fi
+  [[ $out == *'cannot use --index-dir /indexes: EACCES'*'make it writable by uid 1000'* ]] || die "unwritable /indexes reported as: $out"
+  log "root-owned /indexes: exit 1 with ${out:0:120}…"
+}
+
 compose_up() {
   if ! command -v docker-compose >/dev/null; then skip "docker-compose up: not installed"; return 0; fi
   local dir=$WORK/compose port
@@ -678,6 +690,7 @@ engine_part() {
   step "SIGTERM during slow request" sigterm_drain
   step "image default volume" default_volume
   step "memory limit" memory_limit
+  step "unwritable index volume" unwritable_index_dir
   step "docker-compose up" compose_up
   step "stop dockerd" stop_dockerd
 }

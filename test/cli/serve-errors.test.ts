@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -63,22 +63,49 @@ function unprivilegedPortStart(): number {
   }
 }
 
+/**
+ * The CLI run without root's privileges: as the test's user when that is not root, else as nobody,
+ * through env(1) to drop NODE_OPTIONS: tap's process hooks would otherwise write a record under the
+ * test's directory, which nobody may not. null when nobody cannot read the checkout (one under a
+ * private home directory): nothing to test then.
+ */
+function runUnprivileged(args: string[], cwd: string): CliResult | null {
+  if (process.getuid?.() !== 0) return runCli(args);
+  const asNobody = (command: string[]) => spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, ...command], { cwd, uid: 65534, gid: 65534, encoding: 'utf8', timeout: 60_000 });
+  if (asNobody(['-e', `require('fs').accessSync(${JSON.stringify(MAIN)})`]).status !== 0) return null;
+  const child = asNobody([MAIN, ...args]);
+  return { code: child.status, stdout: child.stdout, stderr: child.stderr };
+}
+
 t.test('serve: a port below 1024 without the privilege to open it', { skip: unprivilegedPortStart() <= 80 ? 'port 80 is open to every user here' : false }, async (t) => {
   const dir = tempDir(t);
   chmodSync(dir, 0o777);
   const args = ['serve', '--host', '127.0.0.1', '--port', '80', '--index-dir', dir, '--log-level', 'silent'];
   const expected = /^nnserve serve: no permission to listen on port 80 on 127\.0\.0\.1 \(ports below 1024 need root or CAP_NET_BIND_SERVICE\)\n$/;
-  if (process.getuid?.() !== 0) return oneLine(t, runCli(args), expected);
-  // Root may open any port: run the CLI as nobody, through env(1) to drop NODE_OPTIONS: tap's
-  // process hooks would otherwise write a record under the test's directory, which nobody may not.
-  const asNobody = (command: string[]) => spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, ...command], { cwd: dir, uid: 65534, gid: 65534, encoding: 'utf8', timeout: 60_000 });
-  // A checkout under a private home directory is out of nobody's reach: nothing to test then.
-  if (asNobody(['-e', `require('fs').accessSync(${JSON.stringify(MAIN)})`]).status !== 0) {
-    t.comment('skipped: the checkout is not readable by user nobody');
-    return;
+  const r = runUnprivileged(args, dir);
+  if (r === null) return void t.comment('skipped: the checkout is not readable by user nobody');
+  oneLine(t, r, expected);
+});
+
+t.test('serve: an index directory the user may not write (demo index) or read is named, not the port', async (t) => {
+  // A volume mounted into a container and owned by another uid: both said "no permission to listen
+  // on port 8080", which sent the reader after capabilities and ports.
+  const cwd = tempDir(t);
+  chmodSync(cwd, 0o755);
+  const uid = process.getuid?.() === 0 ? 65534 : process.getuid?.();
+  for (const [mode, pattern] of [
+    [0o555, /: EACCES: permission denied, open '.*\.demo\.[^']*'; it holds no index, so the demo index is written there: make it writable by uid (\d+), or set --demo=false \(NNSERVE_DEMO=false\)\n$/],
+    [0o111, /: EACCES: permission denied, scandir '[^']*' \(the service runs as uid (\d+)\)\n$/],
+  ] as const) {
+    const dir = join(cwd, `indexes-${mode.toString(8)}`);
+    mkdirSync(dir, { mode });
+    chmodSync(dir, mode);
+    const r = runUnprivileged(['serve', '--host', '127.0.0.1', '--port', '0', '--index-dir', dir, '--log-level', 'silent'], cwd);
+    if (r === null) return void t.comment('skipped: the checkout is not readable by user nobody');
+    oneLine(t, r, new RegExp(`^nnserve serve: cannot use --index-dir ${dir.replace(/[.]/g, '\\.')}${pattern.source}`));
+    t.equal(r.stderr.match(pattern)?.[1], String(uid), 'names the uid the service runs as');
+    t.notMatch(r.stderr, /listen|\bport\b/, 'says nothing of the listener');
   }
-  const child = asNobody([MAIN, ...args]);
-  oneLine(t, { code: child.status, stdout: child.stdout, stderr: child.stderr }, expected);
 });
 
 t.test('serve: a negated flag given a value is a usage error, not the opposite setting', async (t) => {

@@ -1,4 +1,5 @@
-import { ConfigError, helpText, loadConfig } from '../../service/config.js';
+import { isAbsolute, relative } from 'node:path';
+import { ConfigError, helpText, loadConfig, type ServiceConfig } from '../../service/config.js';
 import { startServer } from '../../service/server.js';
 import { mkdirProblem } from '../args.js';
 
@@ -25,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     server = await startServer({ config, signals: true });
   } catch (err) {
-    const problem = listenProblem(err, config.host, config.port) ?? mkdirProblem(err, '--index-dir', config.indexDir);
+    const problem = listenProblem(err, config.host, config.port) ?? mkdirProblem(err, '--index-dir', config.indexDir) ?? indexDirProblem(err, config);
     if (problem === null) throw err;
     process.stderr.write(`nnserve serve: ${problem}\n`);
     return 1;
@@ -42,6 +43,9 @@ export async function run(argv: string[]): Promise<number> {
  */
 function listenProblem(err: unknown, host: string, port: number): string | null {
   const { code, syscall } = err as NodeJS.ErrnoException;
+  // The same codes come from the file system (EACCES writing the demo index into a volume the
+  // service may not write): only the listener's own calls are about the host and port.
+  if (syscall !== 'listen' && syscall !== 'bind' && syscall !== 'getaddrinfo') return null;
   switch (code) {
     case 'EADDRINUSE':
       return `port ${port} on ${host} is already in use`;
@@ -55,6 +59,25 @@ function listenProblem(err: unknown, host: string, port: number): string | null 
     case 'EAI_NONAME':
       return `cannot resolve the host ${host} (${code})`;
   }
-  if (syscall === 'listen' || syscall === 'getaddrinfo') return `cannot listen on ${host} port ${port}: ${(err as Error).message}`;
-  return null;
+  return `cannot listen on ${host} port ${port}: ${(err as Error).message}`;
+}
+
+/**
+ * A file-system error in the index directory at start-up, in one line: typically a volume mounted
+ * into a container that the service's user may not read, or (for the demo index, written when the
+ * directory holds no index) may not write. null for errors elsewhere.
+ */
+function indexDirProblem(err: unknown, config: ServiceConfig): string | null {
+  const { code, path } = err as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof path !== 'string') return null;
+  const inside = relative(config.indexDir, path);
+  if (inside.startsWith('..') || isAbsolute(inside)) return null;
+  const user = process.getuid ? `uid ${process.getuid()}` : 'this user';
+  const fix =
+    inside !== '' && config.demo
+      ? `; it holds no index, so the demo index is written there: make it writable by ${user}, or set --demo=false (NNSERVE_DEMO=false)`
+      : ['EACCES', 'EPERM'].includes(code)
+        ? ` (the service runs as ${user})`
+        : '';
+  return `cannot use --index-dir ${config.indexDir}: ${(err as Error).message}${fix}`;
 }
