@@ -15,8 +15,9 @@ interface Cell {
  * Comma-separated values, read as a stream; blank lines are skipped. Cells may be double-quoted
  * ("" escapes a quote), but a cell cannot span lines.
  *
- * Header: the first line is a header when its first cell is `id` (any case) or any later cell is
- * text (not a number, quoted or not, and not empty). A header made only of numbers cannot be told from data and is read as data.
+ * Header: the first line is a header when its first cell is `id` (any case) or its later cells are
+ * text (not numbers, quoted or not; empty ones aside). A header made only of numbers cannot be told from data and is read as data;
+ * a first line mixing text and numbers after the first cell is refused as neither.
  *
  * Id column: the first column holds ids when the header names it `id`, or when the first cell of
  * the first data row is not a number (e.g. a name, or any quoted value). Otherwise every column is
@@ -36,7 +37,7 @@ export async function readCsv(path: string): Promise<VectorSet> {
     const cells = splitCsvLine(line, path, where);
     if (cells.length === 1 && !cells[0].quoted) checkSeparator(cells[0].text, path, where);
     if (header === undefined) {
-      header = isHeader(cells);
+      header = isHeader(cells, path, where);
       if (header) {
         if (isIdName(cells[0])) idColumn = true;
         continue;
@@ -72,13 +73,22 @@ function isIdName(cell: Cell): boolean {
   return cell.text.trim().toLowerCase() === 'id';
 }
 
-function isHeader(cells: Cell[]): boolean {
+function isHeader(cells: Cell[], path: string, where: string): boolean {
   if (isIdName(cells[0])) return true;
   // Quoting does not make a number a name here: data rows read quoted numbers as values, so
   // writers that quote every cell would otherwise lose their first row to a "header".
   if (cells.length === 1) return !isNumeric(cells[0]);
   // Empty cells are missing values, not names.
-  return cells.slice(1).some((cell) => !isNumeric(cell) && cell.text.trim().length > 0);
+  const text = cells.findIndex((cell, j) => j > 0 && !isNumeric(cell) && cell.text.trim().length > 0);
+  if (text < 0) return false;
+  // Names and numbers side by side are most likely a row of values with a bad cell ("N/A"): taken
+  // for a header, that row was dropped without a word and every later row became the item before it.
+  const number = cells.findIndex((cell, j) => j > 0 && isNumeric(cell));
+  if (number < 0) return true;
+  throw new InputError(
+    `${path}: ${where}: neither a header nor a row of values: cell ${text + 1} is the text ${JSON.stringify(cells[text].text)}, cell ${number + 1} ` +
+      `the number ${cells[number].text.trim()}; a header names every column, a row holds only numbers after the id`,
+  );
 }
 
 /** Whether the cell's text is a number, quoted or not (the id column is where quotes matter). */

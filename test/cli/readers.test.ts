@@ -199,6 +199,9 @@ t.test('csv', async (t) => {
   await rejects(t, write('unterminated.csv', '"abc,1\n'), /line 1: unterminated quoted cell/);
   await rejects(t, write('idonly.csv', 'id\n1\n'), /only an id, no vector values/);
   await rejects(t, write('headeronly.csv', 'x,y\n'), /no vectors found/);
+  // A bad cell in the first row used to make that row a "header": dropped, and every item shifted by one.
+  await rejects(t, write('badfirstrow.csv', '0.1,0.2,N/A\n0.3,0.4,0.5\n0.6,0.7,0.8\n'), /badfirstrow\.csv: line 1: neither a header nor a row of values: cell 3 is the text "N\/A", cell 2 the number 0\.2;/);
+  await rejects(t, write('mixedheader.csv', 'name,x,2\na,1,2\n'), /line 1: neither a header nor a row of values: cell 2 is the text "x", cell 3 the number 2;/);
   // Semicolon- or tab-separated files used to read as one-cell lines: a "header", then "only an id".
   await rejects(t, write('semicolons.csv', '1;2;3\n4;5;6\n'), /semicolons\.csv: line 1: no commas: cells in a \.csv are separated by commas, this line by semicolons$/);
   await rejects(t, write('tabs.csv', 'id\tx\na\t1\n'), /line 1: no commas: .* this line by tabs$/);

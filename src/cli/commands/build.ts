@@ -23,9 +23,10 @@ Input formats (by extension):
   .fvecs   int32 dimension + float32 values per row; row i = item i
   .npy     2-D float32/float64 array in C order; row i = item i
   .jsonl   {"id": <int|string>, "vector": [...]} per line ("id" on every line or none)
-  .csv     numbers per row; the first line is a header when its first cell is "id" or any
-           later cell is text; the first column holds ids when the header names it
-           "id" or the first data row starts with a non-number (quote integers to make them names)
+  .csv     numbers per row; the first line is a header when its first cell is "id" or its
+           later cells are text (not numbers); the first column holds ids when the header
+           names it "id" or the first data row starts with a non-number (quote integers to
+           make them names)
 Integer ids are Annoy item ids (gaps become holes); string ids (or a mix) are numbered in input order.
 
 Options:
