@@ -15,14 +15,15 @@ interface Cell {
  * Comma-separated values, read as a stream; blank lines are skipped. Cells may be double-quoted
  * ("" escapes a quote), but a cell cannot span lines.
  *
- * Header: the first line is a header when its first cell is `id` (any case) or its later cells are
- * text (not numbers, quoted or not; empty ones aside). A header made only of numbers cannot be told from data and is read as data;
- * a first line mixing text and numbers after the first cell is refused as neither.
+ * Header: the first line is a header when its first cell is `id` (any case) or empty above named
+ * columns (the index column pandas' to_csv writes), or when its later cells are text (not
+ * numbers, quoted or not; empty ones aside). A header made only of numbers cannot be told from
+ * data and is read as data; a first line mixing text and numbers after the first cell is refused.
  *
- * Id column: the first column holds ids when the header names it `id`, or when the first cell of
- * the first data row is not a number (e.g. a name, or any quoted value). Otherwise every column is
- * a vector component and row i becomes item i. Unquoted integer ids are item ids; other ids are
- * names (quote an integer to make it a name).
+ * Id column: the first column holds ids when the header names it `id` or leaves it unnamed, or
+ * when the first cell of the first data row is not a number (e.g. a name, or any quoted value).
+ * Otherwise every column is a vector component and row i becomes item i. Unquoted integer ids are
+ * item ids; other ids are names (quote an integer to make it a name).
  */
 export async function readCsv(path: string): Promise<VectorSet> {
   const rows = new RowBuffer(path);
@@ -39,7 +40,7 @@ export async function readCsv(path: string): Promise<VectorSet> {
     if (header === undefined) {
       header = isHeader(cells, path, where);
       if (header) {
-        if (isIdName(cells[0])) idColumn = true;
+        if (namesIdColumn(cells)) idColumn = true;
         continue;
       }
     }
@@ -68,13 +69,19 @@ function checkSeparator(text: string, path: string, where: string): void {
   if (separator !== null) throw new InputError(`${path}: ${where}: no commas: cells in a .csv are separated by commas, this line by ${separator}`);
 }
 
-/** A first header cell naming the id column: `id` in any case, spaces around it allowed. */
-function isIdName(cell: Cell): boolean {
-  return cell.text.trim().toLowerCase() === 'id';
+/**
+ * A header whose first cell names the id column: `id` in any case (spaces around it allowed), or
+ * nothing above named columns, which is how pandas' to_csv and R's write.csv head the index they
+ * write first. Read as a vector component, that index became one more dimension without a word.
+ */
+function namesIdColumn(cells: Cell[]): boolean {
+  const first = cells[0].text.trim();
+  if (first.toLowerCase() === 'id') return true;
+  return first === '' && cells.length > 1 && cells.slice(1).every((cell) => cell.text.trim().length > 0);
 }
 
 function isHeader(cells: Cell[], path: string, where: string): boolean {
-  if (isIdName(cells[0])) return true;
+  if (namesIdColumn(cells)) return true;
   // Quoting does not make a number a name here: data rows read quoted numbers as values, so
   // writers that quote every cell would otherwise lose their first row to a "header".
   if (cells.length === 1) return !isNumeric(cells[0]);

@@ -165,6 +165,16 @@ t.test('csv', async (t) => {
   t.same(set.ids, [0, 1], '"id" first makes a header even when the other names are numbers');
   t.same(Array.from(set.vectors), [1.5, 2, -300, 4]);
 
+  // What pandas' DataFrame.to_csv writes by default: the index first, under an empty header cell.
+  set = await readVectors(write('pandas.csv', ',x,y\n0,0.5,1\n1,1.5,2\n2,2.5,3\n'));
+  t.same(set.ids, [0, 1, 2], 'an unnamed first header cell heads the id column (it was read as one more dimension)');
+  t.same(Array.from(set.vectors), [0.5, 1, 1.5, 2, 2.5, 3]);
+  set = await readVectors(write('pandasnumbered.csv', ',0,1\n0,0.5,1\n1,1.5,2\n'));
+  t.same(set.ids, [0, 1], 'so does one above numbered columns (the line was data with an "empty id")');
+  t.same(Array.from(set.vectors), [0.5, 1, 1.5, 2]);
+  set = await readVectors(write('rwritecsv.csv', '"","x","y"\n"1",0.5,1\n"2",1.5,2\n'));
+  t.same(set.ids, ['1', '2'], "R's write.csv: quoted row names stay names");
+
   set = await readVectors(write('names.csv', 'apple, 1, 2\n"pear, ripe",3,4\r\n'));
   t.same(set.ids, ['apple', 'pear, ripe'], 'a non-numeric first cell makes names; quotes may hold commas');
   t.same(Array.from(set.vectors), [1, 2, 3, 4]);
