@@ -62,11 +62,17 @@ export async function readCsv(path: string): Promise<VectorSet> {
 
 /**
  * A line that is one unquoted cell holding semicolons or tabs comes from a file separated by them:
- * read as is, its first line became a "header" and the next "only an id, no vector values".
+ * read as is, its first line became a "header" and the next "only an id, no vector values". So does
+ * one of numbers between spaces, as np.savetxt writes unless given delimiter=','.
  */
 function checkSeparator(text: string, path: string, where: string): void {
-  const separator = text.includes(';') ? 'semicolons' : text.includes('\t') ? 'tabs' : null;
+  const separator = text.includes(';') ? 'semicolons' : text.includes('\t') ? 'tabs' : isSpacedNumbers(text) ? 'spaces' : null;
   if (separator !== null) throw new InputError(`${path}: ${where}: no commas: cells in a .csv are separated by commas, this line by ${separator}`);
+}
+
+function isSpacedNumbers(text: string): boolean {
+  const words = text.trim().split(/ +/);
+  return words.length > 1 && words.every((word) => NUMBER.test(word));
 }
 
 /**

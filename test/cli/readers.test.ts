@@ -214,6 +214,10 @@ t.test('csv', async (t) => {
   await rejects(t, write('mixedheader.csv', 'name,x,2\na,1,2\n'), /line 1: neither a header nor a row of values: cell 2 is the text "x", cell 3 the number 2;/);
   // Semicolon- or tab-separated files used to read as one-cell lines: a "header", then "only an id".
   await rejects(t, write('semicolons.csv', '1;2;3\n4;5;6\n'), /semicolons\.csv: line 1: no commas: cells in a \.csv are separated by commas, this line by semicolons$/);
+  // np.savetxt's default delimiter is a space.
+  await rejects(t, write('spaces.csv', '1.000000000000000000e+00 2.000000000000000000e+00\n3.0e+00 4.0e+00\n'), /spaces\.csv: line 1: no commas: .* this line by spaces$/);
+  set = await readVectors(write('spacedheader.csv', 'product name\n1.5\n2\n'));
+  t.same(Array.from(set.vectors), [1.5, 2], 'a one-column header of words between spaces is still a header');
   await rejects(t, write('tabs.csv', 'id\tx\na\t1\n'), /line 1: no commas: .* this line by tabs$/);
   set = await readVectors(write('onecolumn.csv', 'x\n1.5\n2\n'));
   t.same(Array.from(set.vectors), [1.5, 2], 'one column of numbers under a header is still fine');
