@@ -114,6 +114,19 @@ t.test('build input errors exit 1 with the reader message', async (t) => {
   t.match(r.stderr, /ENOENT/);
 });
 
+t.test('--seed stops at the 32 bits the generator takes', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'v.csv');
+  writeFileSync(input, '1,2\n3,4\n5,6\n7,8\n');
+  let r = runCli(['build', input, join(dir, 'top.ann'), '--metric', 'euclidean', '--seed', '4294967295', '--threads', '1']);
+  t.equal(r.code, 0, r.stderr);
+  // Accepted, it built the very file --seed 0 builds.
+  r = runCli(['build', input, join(dir, 'wrapped.ann'), '--metric', 'euclidean', '--seed', '4294967296', '--threads', '1']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /nnserve build: --seed must be between 0 and 4294967295 \(got 4294967296\)/);
+  t.notOk(existsSync(join(dir, 'wrapped.ann')));
+});
+
 t.test('a negative number after an option is its value', async (t) => {
   const dir = tempDir(t);
   const input = join(dir, 'v.csv');

@@ -32,12 +32,15 @@ Integer ids are Annoy item ids (gaps become holes); string ids (or a mix) are nu
 Options:
   -m, --metric <m>    angular | euclidean | manhattan | dot | hamming (hamming: 0/1 values, one per bit)
   --trees <T>         number of trees (default 10; -1 = Annoy's automatic count)
-  --seed <S>          random seed: the same seed, input and --threads give the same file
+  --seed <S>          random seed, 0..4294967295: the same seed, input and --threads give
+                      the same file
   --threads <N>       build threads (default: available CPUs, or the container's CPU limit);
                       thread k draws from seed + k, as in Annoy, so give --threads too when the
                       file must be reproducible
   -h, --help          show this help
 `;
+
+const MAX_SEED = 2 ** 32 - 1;
 
 const OPTIONS = {
   metric: { type: 'string', short: 'm' },
@@ -58,7 +61,8 @@ export async function run(argv: string[]): Promise<number> {
     if (metric === undefined) throw new UsageError('--metric is required');
     const trees = intOption(parsed.values, 'trees', -1, 100_000) ?? 10;
     if (trees === 0) throw new UsageError('--trees must be at least 1 (or -1 for automatic)');
-    const seed = intOption(parsed.values, 'seed', 0);
+    // The generator takes 32 bits: past them, seed S + 2^32 silently built the file of seed S.
+    const seed = intOption(parsed.values, 'seed', 0, MAX_SEED);
     const threads = intOption(parsed.values, 'threads', 1, 1024) ?? defaultThreads();
     if (!output.endsWith('.ann')) throw new UsageError(`the output file must end in .ann (got ${JSON.stringify(output)})`);
     checkOutputPath(output);
