@@ -223,6 +223,25 @@ t.test('csv', async (t) => {
   t.same(Array.from(set.vectors), [1.5, 2], 'one column of numbers under a header is still fine');
 });
 
+t.test('text that is not UTF-8 is refused with its line, not read as U+FFFD', async (t) => {
+  const dir = tempDir(t);
+  // As Excel saves "CSV (Comma delimited)" on Windows: the id used to become "caf\uFFFD".
+  const csv = join(dir, 'latin1.csv');
+  writeFileSync(csv, Buffer.from('name,x\ncafe,1\ncaf\xe9,2\n', 'latin1'));
+  await rejects(t, csv, /latin1\.csv: line 3: not UTF-8 text; save the file as UTF-8/);
+  const jsonl = join(dir, 'latin1.jsonl');
+  writeFileSync(jsonl, Buffer.from('{"id": "na\xefve", "vector": [1]}\n', 'latin1'));
+  await rejects(t, jsonl, /latin1\.jsonl: line 1: not UTF-8 text/);
+
+  // UTF-8 passes as it is, whatever ends the lines; "é" here straddles the reader's 64 KiB chunks.
+  const long = 'x'.repeat(65536 - 'name,x\n'.length - 1);
+  const utf8 = join(dir, 'utf8.csv');
+  writeFileSync(utf8, `\uFEFFname,x\r\n${long}é,1\rnaïve,2\n\n日本,3`);
+  const set = await readVectors(utf8);
+  t.same(set.ids, [`${long}é`, 'naïve', '日本']);
+  t.same(Array.from(set.vectors), [1, 2, 3]);
+});
+
 t.test('an input that is a directory is named in the error', async (t) => {
   const dir = tempDir(t);
   const folder = join(dir, 'folder.npy');
