@@ -360,6 +360,15 @@ t.test('inspect: an ids file of another version (as many lines) disagrees with t
   t.match(JSON.parse(r.stdout), { manifest: { ok: false, problems: [/^ids file .*named\.ids does not match the manifest idsSha256/] } });
 });
 
+t.test('query: an ids file of another version (as many lines) is refused, as the service refuses it', async (t) => {
+  const { out, idsFile, ids } = namedIndex(t, 10);
+  writeFileSync(idsFile, ids.map((id) => `old-${id}`).join('\n') + '\n');
+  const r = runCli(['query', out, '--n', '1'], '{"item": 0}\n');
+  t.equal(r.code, 1, r.stdout);
+  t.equal(r.stdout, '', 'no answer under the ids of another version (it was {"ids":["old-doc-0"]})');
+  t.match(r.stderr, /^nnserve query: ids file .*named\.ids does not match the manifest idsSha256/);
+});
+
 t.test('a manifest saved with a UTF-8 byte-order mark is read', async (t) => {
   const { out } = plainIndex(t);
   const manifest = out.replace(/\.ann$/, '.json');

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { AnnoyIndex, isSearchK, queryVectorProblem, SEARCH_K_RULE } from '../../annoy/index.js';
-import { idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
+import { idsChecksumProblem, idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
 import { withoutByteOrderMark } from '../../input/byte-order-mark.js';
 import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget, UsageError, type OptionValues } from '../args.js';
@@ -66,8 +66,10 @@ export async function run(argv: string[]): Promise<number> {
       } catch (err) {
         throw new CliError(`cannot read the ids file: ${(err as Error).message}`);
       }
-      // As the server refuses it: a short file would answer null ids, a repeated id the wrong item.
-      const problem = idsFileProblem(names, index.getNItems(), `ids file ${target.idsPath}`);
+      // As the server refuses it: a short file would answer null ids, a repeated id the wrong
+      // item, and one of another version (as many lines) every item under another's id.
+      const file = `ids file ${target.idsPath}`;
+      const problem = idsFileProblem(names, index.getNItems(), file) ?? (target.manifest && idsChecksumProblem(names, target.manifest, file));
       if (problem) throw new CliError(problem);
     }
     return await answerQueries(new QueryAnswerer(index, names, defaults));
