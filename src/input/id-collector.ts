@@ -35,6 +35,11 @@ export class IdCollector {
     if (typeof id === 'string') {
       if (id.length === 0) throw new InputError(`${this.source}: ${where}: empty id`);
       if (id.includes('\n') || id.includes('\r')) throw new InputError(`${this.source}: ${where}: id contains a line break`);
+      // Item 0's id starts the ids file, where every reader drops a byte-order mark: the index was
+      // built, then refused by serve, query and inspect as not matching its own idsSha256.
+      if (this.order.length === 0 && id.startsWith('\uFEFF')) {
+        throw new InputError(`${this.source}: ${where}: the first id starts with a byte-order mark (U+FEFF), which the ids file cannot keep`);
+      }
       const first = this.seenStrings.get(id);
       if (first !== undefined) throw new InputError(`${this.source}: ${where}: duplicate id ${JSON.stringify(id)} (first seen at ${first})`);
       this.seenStrings.set(id, where);

@@ -126,6 +126,9 @@ t.test('jsonl', async (t) => {
   await rejects(t, write('dupmixed.jsonl', [{ id: 5, vector: [1] }, { id: '5', vector: [1] }]), /are the same name once mixed ids are read as strings/);
   await rejects(t, write('newline.jsonl', [{ id: 'a\nb', vector: [1] }]), /line 1: id contains a line break/);
   await rejects(t, write('emptyid.jsonl', [{ id: '', vector: [1] }]), /line 1: empty id/);
+  await rejects(t, write('bomid.jsonl', [{ id: '\uFEFFdoc-0', vector: [1] }, { id: 'doc-1', vector: [2] }]), /line 1: the first id starts with a byte-order mark \(U\+FEFF\)/);
+  set = await readVectors(write('bomlater.jsonl', [{ id: 'doc-0', vector: [1] }, { id: '\uFEFFdoc-1', vector: [2] }]));
+  t.same(set.ids, ['doc-0', '\uFEFFdoc-1'], 'past the first line of the ids file the mark is kept');
   await rejects(t, write('boolid.jsonl', [{ id: true, vector: [1] }]), /id must be an integer or a string/);
   await rejects(t, write('someids.jsonl', [{ id: 1, vector: [1] }, { vector: [1] }]), /line 2: has no "id" but earlier lines do/);
   await rejects(t, write('novector.jsonl', [{ id: 1, values: [1] }]), /"vector" must be an array/);
