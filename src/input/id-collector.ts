@@ -35,6 +35,9 @@ export class IdCollector {
     if (typeof id === 'string') {
       if (id.length === 0) throw new InputError(`${this.source}: ${where}: empty id`);
       if (id.includes('\n') || id.includes('\r')) throw new InputError(`${this.source}: ${where}: id contains a line break`);
+      // Half of a UTF-16 pair (a JS string cut inside an emoji) is written to the UTF-8 ids file as
+      // U+FFFD: the id could not be looked up, and two such ids read back as one duplicate.
+      if (/\p{Cs}/u.test(id)) throw new InputError(`${this.source}: ${where}: id ${JSON.stringify(id)} holds half of a UTF-16 surrogate pair, which UTF-8 cannot store`);
       // Item 0's id starts the ids file, where every reader drops a byte-order mark: the index was
       // built, then refused by serve, query and inspect as not matching its own idsSha256.
       if (this.order.length === 0 && id.startsWith('\uFEFF')) {

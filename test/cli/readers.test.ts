@@ -127,6 +127,7 @@ t.test('jsonl', async (t) => {
   await rejects(t, write('newline.jsonl', [{ id: 'a\nb', vector: [1] }]), /line 1: id contains a line break/);
   await rejects(t, write('emptyid.jsonl', [{ id: '', vector: [1] }]), /line 1: empty id/);
   await rejects(t, write('bomid.jsonl', [{ id: '\uFEFFdoc-0', vector: [1] }, { id: 'doc-1', vector: [2] }]), /line 1: the first id starts with a byte-order mark \(U\+FEFF\)/);
+  await rejects(t, write('surrogate.jsonl', [{ id: 'a😀', vector: [1] }, { id: 'a\uD83D', vector: [2] }]), /line 2: id "a\\ud83d" holds half of a UTF-16 surrogate pair/);
   set = await readVectors(write('bomlater.jsonl', [{ id: 'doc-0', vector: [1] }, { id: '\uFEFFdoc-1', vector: [2] }]));
   t.same(set.ids, ['doc-0', '\uFEFFdoc-1'], 'past the first line of the ids file the mark is kept');
   await rejects(t, write('boolid.jsonl', [{ id: true, vector: [1] }]), /id must be an integer or a string/);
