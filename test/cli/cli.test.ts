@@ -369,6 +369,17 @@ t.test('query: an ids file of another version (as many lines) is refused, as the
   t.match(r.stderr, /^nnserve query: ids file .*named\.ids does not match the manifest idsSha256/);
 });
 
+t.test('query: an .ann of another version under the old manifest and ids file is refused, as the service refuses it', async (t) => {
+  const current = namedIndex(t, 11);
+  const other = namedIndex(t, 12);
+  // Copied without its manifest: as many items, so the ids file still has a line for each.
+  copyFileSync(other.out, current.out);
+  const r = runCli(['query', current.out, '--n', '1'], '{"item": 0}\n');
+  t.equal(r.code, 1, r.stdout);
+  t.equal(r.stdout, '', 'no answer naming its items by the ids of another version');
+  t.match(r.stderr, /^nnserve query: .*named\.ann is not the file .*named\.json describes \(its bytes or sha256 differ\), so the ids file .*named\.ids is another version's\n/);
+});
+
 t.test('a manifest saved with a UTF-8 byte-order mark is read', async (t) => {
   const { out } = plainIndex(t);
   const manifest = out.replace(/\.ann$/, '.json');

@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import { AnnoyIndex, isSearchK, queryVectorProblem, SEARCH_K_RULE } from '../../annoy/index.js';
 import { idsChecksumProblem, idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
+import { storageSha256 } from '../../index-files/storage-sha256.js';
+import type { IndexStorage } from '../../annoy/storage.js';
 import { withoutByteOrderMark } from '../../input/byte-order-mark.js';
-import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget, UsageError, type OptionValues } from '../args.js';
+import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget, UsageError, type IndexTarget, type OptionValues } from '../args.js';
 
 export const usage = `Usage: nnserve query <file.ann> [options] < queries.jsonl
 
@@ -54,8 +56,10 @@ export async function run(argv: string[]): Promise<number> {
     };
     const target = resolveIndexTarget(parsed.positionals[0], parsed.values, (m) => process.stderr.write(`nnserve query: ${m}\n`));
     let index: AnnoyIndex;
+    let storage: IndexStorage;
     try {
-      index = AnnoyIndex.open(readIndexFile(target.file), target.metric, target.dimensions);
+      storage = readIndexFile(target.file);
+      index = AnnoyIndex.open(storage, target.metric, target.dimensions);
     } catch (err) {
       throw new CliError(`cannot open ${target.file} as ${target.metric} with ${target.dimensions} dimensions: ${(err as Error).message}`);
     }
@@ -69,13 +73,27 @@ export async function run(argv: string[]): Promise<number> {
       // As the server refuses it: a short file would answer null ids, a repeated id the wrong
       // item, and one of another version (as many lines) every item under another's id.
       const file = `ids file ${target.idsPath}`;
-      const problem = idsFileProblem(names, index.getNItems(), file) ?? (target.manifest && idsChecksumProblem(names, target.manifest, file));
+      const problem =
+        idsFileProblem(names, index.getNItems(), file) ?? (target.manifest && idsChecksumProblem(names, target.manifest, file)) ?? otherAnnProblem(storage, target);
       if (problem) throw new CliError(problem);
     }
     return await answerQueries(new QueryAnswerer(index, names, defaults));
   } catch (err) {
     return reportError('query', usage, err);
   }
+}
+
+/**
+ * The ids file belongs to the manifest's version of the index: under an .ann of another version
+ * with as many items (copied without its manifest), every answer would name the wrong ids. The
+ * service refuses such a file by the same bytes and sha256.
+ */
+function otherAnnProblem(storage: IndexStorage, target: IndexTarget): string | null {
+  const m = target.manifest;
+  if (m === null) return null;
+  const other = (m.bytes !== undefined && m.bytes !== storage.byteLength) || (m.sha256 !== undefined && storageSha256(storage) !== m.sha256);
+  if (!other) return null;
+  return `${target.file} is not the file ${target.manifestPath} describes (its bytes or sha256 differ), so the ids file ${target.idsPath} is another version's`;
 }
 
 function searchKOption(values: OptionValues): number {
