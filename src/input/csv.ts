@@ -15,12 +15,13 @@ interface Cell {
  * Comma-separated values, read as a stream; blank lines are skipped. Cells may be double-quoted
  * ("" escapes a quote), but a cell cannot span lines.
  *
- * Header: the first line is a header when its first cell is `id` (any case) or empty above named
- * columns (the index column pandas' to_csv writes), or when its later cells are text (not
- * numbers, quoted or not; empty ones aside). A header made only of numbers cannot be told from
- * data and is read as data; a first line mixing text and numbers after the first cell is refused.
+ * Header: the first line is a header when its first cell is `id` (any case), or empty above named
+ * columns, or a name above columns numbered 0, 1, 2, … (how pandas' to_csv heads its index and an
+ * array's columns), or when its later cells are text (not numbers, quoted or not; empty ones
+ * aside). A header made only of numbers cannot be told from data and is read as data; a first
+ * line mixing text and numbers after the first cell is refused.
  *
- * Id column: the first column holds ids when the header names it `id` or leaves it unnamed, or
+ * Id column: the first column holds ids when the header is one of the first three kinds, or
  * when the first cell of the first data row is not a number (e.g. a name, or any quoted value).
  * Otherwise every column is a vector component and row i becomes item i. Unquoted integer ids are
  * item ids; other ids are names (quote an integer to make it a name).
@@ -83,7 +84,17 @@ function isSpacedNumbers(text: string): boolean {
 function namesIdColumn(cells: Cell[]): boolean {
   const first = cells[0].text.trim();
   if (first.toLowerCase() === 'id') return true;
+  if (first !== '' && !isNumeric(cells[0]) && isNumberedColumns(cells)) return true;
   return first === '' && cells.length > 1 && cells.slice(1).every((cell) => cell.text.trim().length > 0);
+}
+
+/**
+ * Later cells counting 0, 1, 2, … are the labels pandas gives the columns of a DataFrame made from
+ * an array; under a named index (`name,0,1,2`) the line was read as data: one more item, "name",
+ * with the vector [0, 1, 2]. At least three, so a row of bits (`a,0,1`) is still a row.
+ */
+function isNumberedColumns(cells: Cell[]): boolean {
+  return cells.length > 3 && cells.every((cell, j) => j === 0 || cell.text.trim() === String(j - 1));
 }
 
 function isHeader(cells: Cell[], path: string, where: string): boolean {

@@ -176,6 +176,14 @@ t.test('csv', async (t) => {
   set = await readVectors(write('pandasnumbered.csv', ',0,1\n0,0.5,1\n1,1.5,2\n'));
   t.same(set.ids, [0, 1], 'so does one above numbered columns (the line was data with an "empty id")');
   t.same(Array.from(set.vectors), [0.5, 1, 1.5, 2]);
+  // The same DataFrame under a named index: the header was item "word" with the vector [0, 1, 2].
+  set = await readVectors(write('pandasnamed.csv', 'word,0,1,2\ncat,0.5,1,2\n17,1.5,2,3\n'));
+  t.same(set.ids, ['cat', '17'], 'a name above columns numbered 0, 1, 2 heads the id column');
+  t.same(Array.from(set.vectors), [0.5, 1, 2, 1.5, 2, 3]);
+  set = await readVectors(write('pandasnamedint.csv', 'item,0,1,2\n5,0.5,1,2\n9,1.5,2,3\n'));
+  t.same(set.ids, [5, 9], 'integer index values under it are item ids');
+  set = await readVectors(write('bits.csv', 'a,0,1\nb,1,1\n'));
+  t.same(set.ids, ['a', 'b'], 'two such columns are a row of bits, not a header');
   set = await readVectors(write('rwritecsv.csv', '"","x","y"\n"1",0.5,1\n"2",1.5,2\n'));
   t.same(set.ids, ['1', '2'], "R's write.csv: quoted row names stay names");
 

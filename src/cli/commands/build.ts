@@ -25,8 +25,9 @@ Input formats (by extension):
   .jsonl   {"id": <int|string>, "vector": [...]} per line ("id" on every line or none)
   .csv     numbers per row; the first line is a header when its first cell is "id" or its
            later cells are text (not numbers); the first column holds ids when the header
-           names it "id" or leaves it empty (pandas' index), or the first data row starts
-           with a non-number (quote integers to make them names)
+           names it "id", leaves it empty or puts it before columns 0, 1, 2, ... (pandas'
+           index), or when the first data row starts with a non-number (quote integers to
+           make them names)
 Integer ids are Annoy item ids (gaps become holes); string ids (or a mix) are numbered in input order.
 
 Options:
