@@ -22,7 +22,7 @@ export class Kiss32Random implements Random {
   private w = 21987643;
 
   constructor(seed = 123456789) {
-    this.x = seed | 0 || 123456789;
+    this.x = seed | 0;
   }
 
   next(): number {

@@ -125,6 +125,9 @@ t.test('same seed, same bytes; another seed, other trees', async (t) => {
   };
   t.same(Buffer.from(build(1)), Buffer.from(build(1)));
   t.notSame(Buffer.from(build(1)), Buffer.from(build(2)));
+  // Seed 0 used to be swapped for the generator's default, so it built what 123456789 builds.
+  t.notSame(Buffer.from(build(0)), Buffer.from(build(123456789)), 'seed 0 is a seed of its own');
+  t.same(Buffer.from(build(0)), Buffer.from(build(0)));
 });
 
 t.test('builder refuses what Annoy refuses', async (t) => {
