@@ -215,6 +215,15 @@ cases.push({ name: 'small-angular-f40', description: '20 items <= K=42: every ro
   cases.push({ name: 'ties-euclidean-f8', description: '50 distinct vectors x 4 copies: exact distance ties', metric: 'euclidean', dimensions: 8, trees: 10, seed: 1, vectors: duplicated(rng, 'euclidean', 8, 50, 4), extraN: [200, 250] });
   cases.push({ name: 'ties-angular-f8', description: '10 distinct vectors x 20 copies (> K=10): forces the random-split fallback', metric: 'angular', dimensions: 8, trees: 10, seed: 1, vectors: duplicated(rng, 'angular', 8, 10, 20), extraN: [200, 250] });
 }
+{
+  // At f=20 a SIMD dot can add the same 20 products in several orders, yet every copy of a vector
+  // must get the same distance wherever it falls among the candidates: Annoy ranks copies by id.
+  // Queries near a copied vector, asking for fewer results than there are copies, show the order.
+  const rng = prng(13);
+  const vectors = duplicated(rng, 'dot', 20, 60, 4);
+  const extraVectors = Array.from({ length: 60 }, (_, k) => randomNear(rng, 'dot', vectors[k]));
+  cases.push({ name: 'dups-dot-f20', description: '60 distinct vectors x 4 copies: tied copies must come in id order', metric: 'dot', dimensions: 20, trees: 10, seed: 1, vectors, extraVectors, extraN: [240] });
+}
 cases.push({ name: 'example3-euclidean-f2', description: 'annoy-format.md: [2,2],[3,2],[3,3]; [4,4] -> [2,1,0], [1.4142,2.2361,2.8284]', metric: 'euclidean', dimensions: 2, trees: 10, seed: 1, vectors: [[2, 2], [3, 2], [3, 3]], extraVectors: [[4, 4]], extraN: [3, 5] });
 cases.push({ name: 'example3-dot-f2', description: 'annoy-format.md: dot [2,2],[3,2],[3,3] queried with [1,1] -> [2,1,0], [6,5,4]', metric: 'dot', dimensions: 2, trees: 10, seed: 1, vectors: [[2, 2], [3, 2], [3, 3]], extraVectors: [[1, 1]], extraN: [3, 5] });
 

@@ -144,7 +144,8 @@
     (local.get $s))
 
   ;; out[k] = op(q, vector of ids[k]) for k < count; the vector of id starts at base + id·nodeBytes + vOffset.
-  ;; Ids are scored 8 at a time (see $multi8_*), the last count mod 8 one by one (dot: 4 more at once first).
+  ;; Ids are scored 8 at a time (see $multi8_*), the last count mod 8 one by one (dot: 4 more at once first);
+  ;; every path sums an id's vector in one order, so its result does not depend on where it falls.
 
   ;; dot of q against 4 vectors, each lane in $multi8_dot's order: batch_dot's tail of 4-7 ids, so
   ;; a result does not depend on where its id falls in the batch ($dot, for margins, sums otherwise).
@@ -293,7 +294,40 @@
         (br $next1)))
     (f64.promote_f32 (local.get $s)))
 
-  ;; dot of q against 8 vectors in one pass (8 load streams, as $multi8_l2); each lane sums as $dot does.
+  ;; dot of q against one vector, summed in $multi8_dot's (and $multi_dot's) per-lane order: batch_dot's
+  ;; last count mod 4 ids, so that copies of one vector score alike wherever they fall in the batch.
+  (func $dot_lane (param $q i32) (param $v i32) (param $f i32) (result f32)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32) (local $qv v128) (local $a v128) (local $b v128) (local $s f32)
+    (local.set $end (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $end8 (i32.and (local.get $end) (i32.const -32)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (block $done8
+      (loop $next8
+        (br_if $done8 (i32.ge_u (local.get $i) (local.get $end8)))
+        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load offset=0 (i32.add (local.get $q) (local.get $i))) (v128.load offset=0 (i32.add (local.get $v) (local.get $i))))))
+        (local.set $b (f32x4.add (local.get $b) (f32x4.mul (v128.load offset=16 (i32.add (local.get $q) (local.get $i))) (v128.load offset=16 (i32.add (local.get $v) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br $next8)))
+    (block $done4
+      (loop $next4
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load offset=0 (i32.add (local.get $q) (local.get $i))) (v128.load offset=0 (i32.add (local.get $v) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next4)))
+    (local.set $a (f32x4.add (local.get $a) (local.get $b)))
+    (local.set $s (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $a)) (f32x4.extract_lane 1 (local.get $a)))
+      (f32.add (f32x4.extract_lane 2 (local.get $a)) (f32x4.extract_lane 3 (local.get $a)))))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (i32.add (local.get $q) (local.get $i))) (f32.load (i32.add (local.get $v) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    (local.get $s))
+
+  ;; dot of q against 8 vectors in one pass (8 load streams, as $multi8_l2); each lane keeps two
+  ;; accumulators, as $multi_dot and $dot_lane do (not $dot's four).
   (func $multi8_dot (param $q i32) (param $v0 i32) (param $v1 i32) (param $v2 i32) (param $v3 i32) (param $v4 i32) (param $v5 i32) (param $v6 i32) (param $v7 i32) (param $f i32) (param $out i32)
     (local $i i32) (local $end i32) (local $end4 i32) (local $end8 i32) (local $qv v128) (local $qs f32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
@@ -770,7 +804,7 @@
     (block $rest
       (loop $one
         (br_if $rest (i32.ge_u (local.get $ids) (local.get $end)))
-        (f64.store (local.get $out) (f64.promote_f32 (call $dot (local.get $q)
+        (f64.store (local.get $out) (f64.promote_f32 (call $dot_lane (local.get $q)
           (i32.add (local.get $base) (i32.mul (i32.load (local.get $ids)) (local.get $nodeBytes)))
           (local.get $f))))
         (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
