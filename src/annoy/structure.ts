@@ -174,8 +174,10 @@ export function validateStructure(
 function checkReachable(i32: Int32Array, baseWord: number, layout: NodeLayout, s: IndexStructure): void {
   const { nodeWords: nw, childrenWord: cw, maxBucket: K } = layout;
   const { nItems, nodeCount } = s;
-  const visited = new Uint8Array(nodeCount - nItems);
-  const stack: number[] = [];
+  // How often each tree node is reached: from the roots, or from a parent that is itself reached.
+  // Children are written before their parents, so one pass from the last node down sees every
+  // parent of a node before the node: no stack, and the nodes are read in file order.
+  const reached = new Uint8Array(nodeCount - nItems);
   // Annoy's root list can hold an original root beside its copy: a multi-threaded build can write
   // one tree's root last and copy another's last, and load()'s fix-up then drops nothing. Annoy
   // searches that tree twice, harmlessly; here a root with another root's children is that copy,
@@ -189,24 +191,27 @@ function checkReachable(i32: Int32Array, baseWord: number, layout: NodeLayout, s
       if (rootChildren.has(children)) continue;
       rootChildren.add(children);
     }
-    stack.push(root);
+    reached[root - nItems]++;
   }
-  while (stack.length > 0) {
-    const i = stack.pop()!;
-    if (visited[i - nItems] === 1) {
-      throw new IndexFormatError(`not a valid index: tree node ${i} is reached twice from the ${s.roots.length} roots (a subtree shared between parents; Annoy writes trees, which the search relies on)`);
-    }
-    visited[i - nItems] = 1;
+  const twice = (i: number): never => {
+    throw new IndexFormatError(`not a valid index: tree node ${i} is reached twice from the ${s.roots.length} roots (a subtree shared between parents; Annoy writes trees, which the search relies on)`);
+  };
+  let orphans = 0;
+  for (let i = nodeCount - 1; i >= nItems; i--) {
     const w = baseWord + i * nw;
+    const times = reached[i - nItems];
+    if (times === 0) {
+      if (i32[w] !== nItems) orphans++;
+      continue;
+    }
+    if (times > 1) twice(i);
     if (i32[w] > K) {
       const c0 = i32[w + cw];
       const c1 = i32[w + cw + 1];
-      if (c0 >= nItems) stack.push(c0);
-      if (c1 >= nItems) stack.push(c1);
+      if (c0 >= nItems && reached[c0 - nItems]++ > 0) twice(c0);
+      if (c1 >= nItems && reached[c1 - nItems]++ > 0) twice(c1);
     }
   }
-  let orphans = 0;
-  for (let k = 0; k < visited.length; k++) if (visited[k] === 0 && i32[baseWord + (nItems + k) * nw] !== nItems) orphans++;
   if (orphans > 0) {
     throw new IndexFormatError(`not a valid index: ${orphans} tree nodes are not reachable from the ${s.roots.length} roots (a truncated or damaged file)`);
   }
