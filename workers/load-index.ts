@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AnnoyIndex } from '../src/annoy/index.js';
-import { idsChecksumProblem, idsFileProblem, parseIdsFile, parseManifest, parseManifestJson } from '../src/index-files/manifest.js';
+import { idsChecksumProblem, idsFileProblem, MAX_MANIFEST_BYTES, parseIdsFile, parseManifest, parseManifestJson } from '../src/index-files/manifest.js';
 import { readRegularFileText } from '../src/index-files/open-regular.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
 import { storageSha256 } from '../src/index-files/storage-sha256.js';
@@ -16,7 +16,7 @@ function load({ dir, name }: LoadRequest): LoadReply {
   const manifestFile = `${name}.json`;
   let raw: unknown;
   try {
-    raw = parseManifestJson(readRegularFileText(join(dir, manifestFile)));
+    raw = parseManifestJson(readRegularFileText(join(dir, manifestFile), MAX_MANIFEST_BYTES));
   } catch (err) {
     throw new Error(`${manifestFile}: ${(err as Error).message}`, { cause: err });
   }

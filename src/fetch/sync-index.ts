@@ -2,16 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
-import { idsChecksumProblem, ManifestError, parseIdsFile, parseManifest, parseManifestJson, type IndexManifest } from '../index-files/manifest.js';
+import { idsChecksumProblem, ManifestError, MAX_MANIFEST_BYTES, parseIdsFile, parseManifest, parseManifestJson, type IndexManifest } from '../index-files/manifest.js';
 import { checkUnverifiedAnn } from './ann-shape.js';
 import { downloadFile } from './download.js';
 import { FetchError } from './errors.js';
 import { fileSha256 } from './file-sha256.js';
 import { describe, httpGet } from './http.js';
 import { siblingUrl, type IndexSource } from './source.js';
-
-/** A manifest is a few hundred bytes; anything this large is not one. */
-const MAX_MANIFEST_BYTES = 1 << 20;
 
 export interface SyncOptions {
   source: IndexSource;

@@ -34,6 +34,13 @@ export interface IndexManifest {
  */
 export const MAX_DIMENSIONS = 1_000_000;
 
+/**
+ * A manifest is a few hundred bytes; anything this large is not one. The service reads manifests on
+ * its event loop (to learn which ids file to watch), where a mislaid data file named `<name>.json`
+ * would stall every request for seconds.
+ */
+export const MAX_MANIFEST_BYTES = 1 << 20;
+
 export class ManifestError extends Error {
   override name = 'ManifestError';
 }

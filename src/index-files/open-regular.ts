@@ -22,10 +22,15 @@ export function openRegularFile(path: string): number {
   return fd;
 }
 
-/** The whole text of a regular file (UTF-8); NotRegularFileError for FIFOs, devices and directories. */
-export function readRegularFileText(path: string): string {
+/**
+ * The whole text of a regular file (UTF-8); NotRegularFileError for FIFOs, devices and directories.
+ * A file over `maxBytes` is refused before any of it is read.
+ */
+export function readRegularFileText(path: string, maxBytes = Infinity): string {
   const fd = openRegularFile(path);
   try {
+    const size = fstatSync(fd).size;
+    if (size > maxBytes) throw new Error(`${basename(path)} has ${size} bytes, more than the ${maxBytes} allowed`);
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);

@@ -83,6 +83,8 @@ const cases: Case[] = [
   { name: 'duplicate ids', ids: [...g2.ids!.slice(0, -1), 'g2-0'].join('\n'), reason: /swap\.ids: duplicate id "g2-0"/ },
   { name: 'ids file missing', ids: null, reason: /^swap\.ids \(named by swap\.json\): no such file$/ },
   { name: 'manifest is not JSON', manifest: '{"metric": "euclidean",', reason: /^swap\.json: / },
+  // Valid, but read on the event loop by the scan: a data file mislaid as swap.json stalled every request.
+  { name: 'manifest over 1 MiB', manifest: { ...g2.manifest, description: 'x'.repeat(1 << 20) }, reason: /^swap\.json: swap\.json has 1048\d{3} bytes, more than the 1048576 allowed$/ },
   { name: 'manifest ids escapes the directory', manifest: { ...g2.manifest, ids: '../../etc/passwd' }, reason: /"ids" must be a plain file name/ },
   { name: 'unknown metric', manifest: { ...g2.manifest, metric: 'cosine' }, reason: /"metric" must be one of/ },
   { name: 'ids checksum without an ids file', manifest: { ...g2.manifest, ids: null, idsSha256: 'a'.repeat(64) }, reason: /"idsSha256" is given but "ids" names no ids file/ },

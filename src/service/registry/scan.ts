@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { INDEX_NAME } from '../../index-files/index-name.js';
-import { isIdsFileName, parseManifestJson } from '../../index-files/manifest.js';
+import { isIdsFileName, MAX_MANIFEST_BYTES, parseManifestJson } from '../../index-files/manifest.js';
 import { readRegularFileText } from '../../index-files/open-regular.js';
 
 
@@ -103,10 +103,10 @@ function idsFileNamedBy(manifestPath: string, identity: string): string | null {
   if (known?.identity === identity) return known.file;
   let file: string | null = null;
   try {
-    const ids = (parseManifestJson(readRegularFileText(manifestPath)) as { ids?: unknown } | null)?.ids;
+    const ids = (parseManifestJson(readRegularFileText(manifestPath, MAX_MANIFEST_BYTES)) as { ids?: unknown } | null)?.ids;
     if (isIdsFileName(ids)) file = ids;
   } catch {
-    // Unreadable or not JSON: the load reports it.
+    // Unreadable, too large or not JSON: the load reports it.
   }
   namedIds.set(manifestPath, { identity, file });
   return file;
