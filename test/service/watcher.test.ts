@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import pino from 'pino';
@@ -7,7 +9,7 @@ import { LOAD_MARGIN_BYTES } from '../../src/service/registry/memory-headroom.js
 import { IndexRegistry } from '../../src/service/registry/registry.js';
 import { IndexWatcher } from '../../src/service/registry/watcher.js';
 import { startServer } from '../../src/service/server.js';
-import { buildIndex, http, metric, tempDir, testConfig, writeIndex } from './helpers.js';
+import { buildIndex, http, metric, tempDir, testConfig, waitFor, writeIndex } from './helpers.js';
 
 t.test('admin reloads asked for at once run one after another, never two loads together', async (t) => {
   const dir = tempDir(t);
@@ -259,4 +261,37 @@ t.test('stopping the watcher ends the start-up re-read\'s wait for files to sett
   await starting;
   await watcher.idle();
   t.ok(Date.now() - stopped < 5000, `start-up and idle() end once stopped (${Date.now() - stopped} ms), not after the 10-minute debounce`);
+});
+
+t.test('polling off: an index directory deleted and made again is found again, and its later changes are noticed', async (t) => {
+  const dir = tempDir(t);
+  const ids = (g: number) => Array.from({ length: 40 }, (_, i) => `g${g}-${i}`);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40, ids: ids(1), seed: 1 }));
+  const server = await startServer({ config: testConfig(dir, { pollIntervalMs: 0, debounceMs: 20 }) });
+  t.teardown(() => server.shutdown('test over'));
+  await server.app.nn.initialLoad;
+  const served = async (version: number) => {
+    const r = await http(server.url, 'GET', '/v1/indexes/words/items?limit=1');
+    return r.status === 200 && r.body.version === version ? (r.body.ids as string[])[0] : undefined;
+  };
+  rmSync(dir, { recursive: true });
+  await sleep(200);
+  mkdirSync(dir);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40, ids: ids(2), seed: 2 }));
+  // The fs.watch set at start-up watched the deleted directory: it never reported these files.
+  t.equal(await waitFor(() => served(2), 200), 'g2-0', 'the files of the new directory are served');
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40, ids: ids(3), seed: 3 }));
+  t.equal(await waitFor(() => served(3), 200), 'g3-0', 'a change in the new directory is noticed without a poll');
+});
+
+t.test('polling off: an index directory missing at start-up is served once it appears', async (t) => {
+  const parent = tempDir(t);
+  const dir = join(parent, 'indexes');
+  const server = await startServer({ config: testConfig(dir, { pollIntervalMs: 0, debounceMs: 20 }) });
+  t.teardown(() => server.shutdown('test over'));
+  await server.app.nn.initialLoad;
+  mkdirSync(dir);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  await waitFor(async () => ((await http(server.url, 'GET', '/v1/indexes/words')).status === 200 ? true : undefined), 200);
+  t.pass('served');
 });

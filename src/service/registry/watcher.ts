@@ -29,7 +29,22 @@ export interface WatcherOptions {
 const currentMemory = (): MemoryState => ({ limit: cgroupMemoryLimit(), rss: process.memoryUsage.rss() });
 
 const RETRY_FIRST_MS = 5_000;
+/** How often a missing or unreadable index directory is looked for again when polling is off. */
+const DIR_RETRY_MS = 1_000;
 const RETRY_MAX_MS = 5 * 60_000;
+
+/**
+ * Identity of the directory `dir` names now (through symlinks), or null when there is none. The
+ * birth time tells a directory made again from the one deleted, whose inode it often reuses.
+ */
+function directoryIdentity(dir: string): string | null {
+  try {
+    const s = statSync(dir, { throwIfNoEntry: false });
+    return s?.isDirectory() ? `${s.dev}:${s.ino}:${s.birthtimeMs}` : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Reads and validates one index; should stop early when `signal` aborts. */
 export type IndexLoad = (dir: string, name: string, signal: AbortSignal) => Promise<LoadedIndex>;
@@ -83,6 +98,11 @@ export class IndexWatcher {
   /** Why the last scan could not list the directory; null while it can. */
   private dirProblem: string | null = null;
   private fsWatcher: FSWatcher | null = null;
+  /**
+   * Identity of the directory fs.watch was set on (directoryIdentity). A directory deleted and made
+   * again (or a symlink to it flipped) is another one, of whose changes the old watch says nothing.
+   */
+  private watchedDir: string | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private wakeAt = 0;
@@ -106,12 +126,7 @@ export class IndexWatcher {
   async start(): Promise<LoadOutcome[]> {
     // Watching first: a file landing during a long initial load (multi-GB indexes take a while)
     // queues a scan for right after it, instead of waiting for a poll, or forever with polling off.
-    try {
-      this.fsWatcher = watch(this.options.dir, { persistent: false }, () => this.wake(Math.min(50, this.options.debounceMs)));
-      this.fsWatcher.on('error', (err) => this.options.log.warn({ err: err.message }, 'fs.watch failed; relying on polling'));
-    } catch (err) {
-      this.options.log.warn({ err: (err as Error).message }, 'fs.watch unavailable; relying on polling');
-    }
+    this.watchDir();
     const outcomes = await this.sync({ initial: true });
     if (this.stopped) return outcomes;
     if (this.options.pollIntervalMs > 0) {
@@ -124,6 +139,31 @@ export class IndexWatcher {
   /** Reloads every index now, changed or not (admin reload). */
   reloadAll(): Promise<LoadOutcome[]> {
     return this.sync({ force: true });
+  }
+
+  /**
+   * Sets fs.watch on the index directory, again whenever the path names another directory than the
+   * one watched. A directory that cannot be found now is watched once a scan finds it.
+   */
+  private watchDir(): void {
+    const identity = directoryIdentity(this.options.dir);
+    if (identity === null || identity === this.watchedDir || this.stopped) return;
+    const replaced = this.watchedDir !== null;
+    this.unwatchDir();
+    this.watchedDir = identity;
+    try {
+      this.fsWatcher = watch(this.options.dir, { persistent: false }, () => this.wake(Math.min(50, this.options.debounceMs)));
+      this.fsWatcher.on('error', (err) => this.options.log.warn({ err: err.message }, 'fs.watch failed; relying on polling'));
+      if (replaced) this.options.log.info({ dir: this.options.dir }, 'index directory replaced; watching the new one');
+    } catch (err) {
+      this.options.log.warn({ err: (err as Error).message }, 'fs.watch unavailable; relying on polling');
+    }
+  }
+
+  private unwatchDir(): void {
+    this.fsWatcher?.close();
+    this.fsWatcher = null;
+    this.watchedDir = null;
   }
 
   stop(): void {
@@ -197,6 +237,10 @@ export class IndexWatcher {
       // hours); a different reason, or an admin reload, is logged again.
       if (message !== this.dirProblem || mode.force) log.error({ err: message, dir }, 'cannot read index directory');
       this.dirProblem = message;
+      // A directory made again under the same path can have the same inode: it is watched afresh
+      // once it can be read. Meanwhile, without a poll, only looking again finds it back.
+      this.unwatchDir();
+      if (this.options.pollIntervalMs === 0) this.wake(DIR_RETRY_MS);
       // An admin reload must not answer "done, nothing to load" when it could not even look.
       if (mode.force) throw new IndexDirError((err as NodeJS.ErrnoException).code ?? 'unknown error');
       return outcomes;
@@ -205,6 +249,7 @@ export class IndexWatcher {
       log.info({ dir }, 'index directory readable again');
       this.dirProblem = null;
     }
+    this.watchDir();
     for (const { file, reason } of scan.ignored) {
       if (this.ignoredLogged.has(file)) continue;
       this.ignoredLogged.add(file);
