@@ -127,6 +127,31 @@ t.test('Kubernetes-style ..data symlink flip', async (t) => {
   t.equal(generationOf(r.body.ids), 2, 'the flipped files are served');
 });
 
+t.test('a ..data flip that leaves a link dangling a second time is logged the second time too', async (t) => {
+  const dir = tempDir(t);
+  const publish = (k: number, withSwap: boolean) => {
+    const gen = join(dir, `..2026_${k}`);
+    mkdirSync(gen);
+    writeIndex(gen, 'other', buildIndex('other', { dimensions: 4, items: 30, seed: k }));
+    if (withSwap) writeIndex(gen, 'swap', generation(k));
+    symlinkSync(`..2026_${k}`, join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+  };
+  publish(1, true);
+  for (const f of ['swap.ann', 'swap.json', 'swap.ids', 'other.ann', 'other.json']) symlinkSync(join('..data', f), join(dir, f));
+  const { server, logs } = await serveLogged(t, dir, { pollIntervalMs: 50, debounceMs: 20 });
+  const dangling = () => logs.find('ignoring file in index directory', { file: 'swap.ann', reason: 'swap.ann is a symlink to a missing file; swap.ann and swap.json must be regular files (or symlinks to them)' }).length;
+  // A projection without the key, one with it again, one without it again.
+  for (const [k, withSwap, version] of [[2, false, 1], [3, true, 2], [4, false, 2]] as const) {
+    publish(k, withSwap);
+    await waitFor(async () => ((await servedVersion(server.url, 'other')) === k ? true : undefined), 200);
+    if (withSwap) await waitFor(async () => ((await servedVersion(server.url)) === version ? true : undefined), 200);
+    else await waitFor(async () => ((await servedVersion(server.url)) === undefined ? true : undefined), 200);
+  }
+  t.equal(logs.find('index removed from directory; no longer served', { index: 'swap' }).length, 2, 'removed twice');
+  t.equal(dangling(), 2, 'and each time the log says why');
+});
+
 t.test('invalid replacements are rejected and the old version keeps serving', async (t) => {
   const dir = tempDir(t);
   writeIndex(dir, 'swap', generation(1));

@@ -94,7 +94,12 @@ export class IndexWatcher {
   private readonly pending = new Map<string, { fingerprint: string; since: number }>();
   /** Names whose last load failed for a passing reason (memory, descriptors): when to try again. */
   private readonly retries = new Map<string, { at: number; delayMs: number }>();
-  private readonly ignoredLogged = new Set<string>();
+  /**
+   * Files logged as ignored, with the reason logged. A file is logged again when its reason changes,
+   * or when it is ignored again after a time of not being ignored (served, or gone): a link that
+   * dangles a second time was otherwise removed from service with no line saying why.
+   */
+  private readonly ignoredLogged = new Map<string, string>();
   /** Why the last scan could not list the directory; null while it can. */
   private dirProblem: string | null = null;
   private fsWatcher: FSWatcher | null = null;
@@ -250,11 +255,14 @@ export class IndexWatcher {
       this.dirProblem = null;
     }
     this.watchDir();
+    const ignoredNow = new Set<string>();
     for (const { file, reason } of scan.ignored) {
-      if (this.ignoredLogged.has(file)) continue;
-      this.ignoredLogged.add(file);
+      ignoredNow.add(file);
+      if (this.ignoredLogged.get(file) === reason) continue;
+      this.ignoredLogged.set(file, reason);
       log.warn({ file, reason }, 'ignoring file in index directory');
     }
+    for (const file of this.ignoredLogged.keys()) if (!ignoredNow.has(file)) this.ignoredLogged.delete(file);
     const now = Date.now();
     let retryIn = Infinity;
     const seen = new Set(scan.names);
