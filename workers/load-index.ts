@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AnnoyIndex } from '../src/annoy/index.js';
 import { idsChecksumProblem, idsFileProblem, MAX_MANIFEST_BYTES, parseIdsFile, parseManifest, parseManifestJson } from '../src/index-files/manifest.js';
 import { readRegularFileText } from '../src/index-files/open-regular.js';
+import { idLookupTable } from '../src/index-files/id-lookup.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
 import { storageSha256 } from '../src/index-files/storage-sha256.js';
 import { isTransientLoadFailure } from '../src/service/registry/load-failure.js';
@@ -58,7 +59,7 @@ function load({ dir, name }: LoadRequest): LoadReply {
     const id = ids === null ? '' : ` (id ${JSON.stringify(ids[unusable.item])})`;
     throw new Error(`${name}.ann: ${unusable.problem}${id}; rebuild the index without it`);
   }
-  return { ok: true, manifest, ids, storage, items, trees };
+  return { ok: true, manifest, ids, idTable: ids && idLookupTable(ids), storage, items, trees };
 }
 
 let reply: LoadReply;

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { IndexLoadError, loadIndexInWorker } from '../../src/service/registry/loader.js';
 import { serveLogged } from '../reliability/helpers.js';
+import { AnnoyBuilder } from '../../src/annoy/index.js';
+import { IdLookup } from '../../src/index-files/id-lookup.js';
 import { buildIndex, http, metric, serve, tempDir, waitFor, writeTestFile, writeIndex, type BuiltIndex } from './helpers.js';
 
 const ITEMS = 300;
@@ -150,6 +152,33 @@ t.test('a ..data flip that leaves a link dangling a second time is logged the se
   }
   t.equal(logs.find('index removed from directory; no longer served', { index: 'swap' }).length, 2, 'removed twice');
   t.equal(dangling(), 2, 'and each time the log says why');
+});
+
+t.test('the id lookup of an index arrives from the loader thread built and shared, and finds every id of the version served', async (t) => {
+  const items = 50_000;
+  const builder = new AnnoyBuilder('euclidean', 1, { seed: 1 });
+  for (let i = 0; i < items; i++) builder.addItem(i, [i % 1000]);
+  builder.build(1);
+  const ann = builder.save();
+  const index = (k: number): BuiltIndex => {
+    const ids = Array.from({ length: items }, (_, i) => `g${k}-product-${i}`);
+    return { ann, ids, vectors: [], manifest: { metric: 'euclidean', dimensions: 1, annoyVersion: '1.17', ids: 'many.ids' } };
+  };
+  const dir = tempDir(t);
+  writeIndex(dir, 'many', index(1));
+  // Built at publish, a Map of the ids held the event loop at every swap: 344-372 ms per 400,000
+  // ids here (2.6 s for a million), against 40-85 ms now (receiving the ids); too noisy to assert.
+  const loaded = await loadIndexInWorker({ dir, name: 'many' });
+  t.ok(loaded.idTable?.buffer instanceof SharedArrayBuffer, 'the loader sends the table, in shared memory');
+  const lookup = new IdLookup(loaded.ids!, loaded.idTable!);
+  let wrong = 0;
+  for (let i = 0; i < items; i++) if (lookup.get(`g1-product-${i}`) !== i) wrong++;
+  t.equal(wrong, 0, 'and it finds every id');
+  const server = await serve(t, dir, { pollIntervalMs: 100, debounceMs: 20 });
+  writeIndex(dir, 'many', index(2));
+  await waitFor(async () => ((await servedVersion(server.url, 'many')) === 2 ? true : undefined), 400);
+  t.equal((await http(server.url, 'GET', `/v1/indexes/many/items/g2-product-${items - 1}`)).status, 200, 'the last id of the new version is found');
+  t.equal((await http(server.url, 'GET', '/v1/indexes/many/items/g1-product-0')).status, 404, 'an id of the replaced version is not');
 });
 
 t.test('invalid replacements are rejected and the old version keeps serving', async (t) => {
@@ -348,7 +377,7 @@ t.test('registry keeps a replaced version until its last task releases it', asyn
   const released: number[] = [];
   registry.on('released', (e) => released.push(e.version));
   const g1 = generation(1);
-  const loaded = { manifest: g1.manifest, ids: g1.ids, storage: storageFromBytes(g1.ann), items: ITEMS, trees: 4 };
+  const loaded = { manifest: g1.manifest, ids: g1.ids, idTable: null, storage: storageFromBytes(g1.ann), items: ITEMS, trees: 4 };
   const v1 = registry.publish('swap', loaded);
   registry.acquire(v1);
   const v2 = registry.publish('swap', loaded);
@@ -368,7 +397,7 @@ t.test('names that come and go reuse version-table slots: more names over time t
   const { storageFromBytes } = await import('../../src/annoy/index.js');
   const registry = new IndexRegistry();
   const g1 = generation(1);
-  const loaded = { manifest: g1.manifest, ids: g1.ids, storage: storageFromBytes(g1.ann), items: ITEMS, trees: 4 };
+  const loaded = { manifest: g1.manifest, ids: g1.ids, idTable: null, storage: storageFromBytes(g1.ann), items: ITEMS, trees: 4 };
   const generations = new Set<number>();
   for (let day = 0; day < MAX_INDEX_NAMES + 100; day++) {
     const entry = registry.publish(`products-${day}`, loaded);

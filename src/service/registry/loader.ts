@@ -12,6 +12,8 @@ export interface LoadRequest {
 export interface LoadedIndex {
   manifest: IndexManifest;
   ids: string[] | null;
+  /** idLookupTable(ids), built on the loader thread (arrives shared); null without ids, or when not built there (publish builds it then). */
+  idTable: Int32Array | null;
   storage: IndexStorage;
   items: number;
   trees: number;
@@ -58,8 +60,8 @@ export function loadIndexInWorker(request: LoadRequest, signal?: AbortSignal): P
     worker.once('message', (reply: LoadReply) => {
       settled = true;
       if (reply.ok) {
-        const { manifest, ids, storage, items, trees } = reply;
-        resolve({ manifest, ids, items, trees, storage: reviveStorage(storage) });
+        const { manifest, ids, idTable, storage, items, trees } = reply;
+        resolve({ manifest, ids, idTable, items, trees, storage: reviveStorage(storage) });
       } else {
         reject(new IndexLoadError(reply.message, reply.transient));
       }

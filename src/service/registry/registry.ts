@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { AnnoyIndex } from '../../annoy/index.js';
+import { IdLookup, idLookupTable } from '../../index-files/id-lookup.js';
 import type { MetricName } from '../../annoy/metrics/names.js';
 import type { IndexStorage } from '../../annoy/storage.js';
 import type { IndexManifest } from '../../index-files/manifest.js';
@@ -29,7 +30,7 @@ export interface IndexEntry {
   readonly bytes: number;
   /** External id of item i, or null when the index uses integer ids. */
   readonly ids: string[] | null;
-  readonly idToItem: Map<string, number> | null;
+  readonly idToItem: IdLookup | null;
   readonly loadedAt: string;
   readonly loadedAtMs: number;
   /** Tasks still running on this version. */
@@ -107,11 +108,7 @@ export class IndexRegistry extends EventEmitter<RegistryEvents> {
   publish(name: string, loaded: LoadedIndex): IndexEntry {
     const version = (this.lastVersion.get(name) ?? 0) + 1;
     const ids = loaded.ids;
-    let idToItem: Map<string, number> | null = null;
-    if (ids) {
-      idToItem = new Map();
-      for (let i = 0; i < ids.length; i++) idToItem.set(ids[i], i);
-    }
+    const idToItem = ids ? new IdLookup(ids, loaded.idTable ?? idLookupTable(ids)) : null;
     const now = Date.now();
     const entry: IndexEntry = {
       name,
