@@ -81,6 +81,8 @@ export class IndexDirError extends Error {
 
 export interface WatcherEvents {
   onLoad?: (outcome: LoadOutcome) => void;
+  /** A version was read and validated but not published (its files changed meanwhile). */
+  onDiscarded?: () => void;
 }
 
 /**
@@ -406,6 +408,7 @@ export class IndexWatcher {
       this.attempted.delete(name);
       this.retries.delete(name);
       log.info({ index: name }, 'index files changed while loading; retrying');
+      this.events.onDiscarded?.();
       return null;
     }
     const entry = this.registry.publish(name, loaded);
