@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceConfig } from '../src/service/config.js';
 import type { BatchQuery, ExternalId } from '../src/service/queries.js';
 import { batchExample, searchByItemExample, searchExample } from './examples.js';
-import { errors, externalIdSchema, includeDistancesSchema, nameParams, nativeJson, neighborsResponse, nSchema, ref, searchKSchema, vectorOrItem, vectorSchema } from './schemas.js';
+import { errors, externalIdSchema, includeDistancesSchema, nameParams, nativeJson, neighborsResponse, noQuery, nSchema, ref, searchKSchema, vectorOrItem, vectorSchema } from './schemas.js';
 
 interface SearchBody {
   vector?: number[];
@@ -33,6 +33,8 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
         summary: 'Nearest neighbours of a query vector, or of a stored item',
         description: 'Give either `vector` or `item` (an external id, as in the batch route): with `item`, the search is get_nns_by_item, and `exclude` can leave out what the caller has already shown (the item itself comes first unless excluded).',
         params,
+        // Everything is in the body: `?n=5` would otherwise be dropped without a word.
+        querystring: noQuery,
         body: {
           type: 'object',
           properties: {
@@ -71,6 +73,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
         summary: 'Several queries in one request',
         description: 'Each query is a vector or a stored item; results come back in the same order. Large batches are split across the workers.',
         params,
+        querystring: noQuery,
         body: {
           type: 'object',
           required: ['queries'],

@@ -287,6 +287,14 @@ t.test('request errors say what is wrong: malformed JSON, prototype keys, "vecto
     t.match(r.body.message, /^querystring has an unknown field "(n|verbose)"$/, path);
   }
   for (const path of ['/v1/indexes', '/v1/indexes/words', '/v1/indexes/words/items/w1']) t.equal((await http(base, 'GET', path)).status, 200, `${path} without parameters`);
+  // The POST routes take everything in the body: a `?n=5` left there is refused, not silently dropped.
+  for (const [path, body] of [[`${search}?n=5`, { item: 'w1', n: 2 }], [`${search}/batch?n=5`, { queries: [{ item: 'w1' }], n: 2 }]] as const) {
+    const r = await http(base, 'POST', path, body);
+    noLeak(t, r, 400);
+    t.equal(r.body.message, 'querystring has an unknown field "n"', path);
+  }
+  t.equal((await http(base, 'POST', search, { item: 'w1', n: 2 })).status, 200, 'search without parameters');
+  t.equal((await http(base, 'POST', `${search}/batch`, { queries: [{ item: 'w1' }], n: 2 })).status, 200, 'batch without parameters');
 });
 
 t.test('an ids file that starts with a byte-order mark (Windows tools write one): its first id is found', async (t) => {
