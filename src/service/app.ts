@@ -11,7 +11,7 @@ import items from '../../routes/items.js';
 import metrics from '../../routes/metrics.js';
 import search from '../../routes/search.js';
 import type { ServiceConfig } from './config.js';
-import { errorBody, ServiceError } from './errors.js';
+import { errorBody, MALFORMED_URL, ServiceError } from './errors.js';
 import auth from './plugins/auth.js';
 import core from './plugins/core.js';
 import crossOrigin from './plugins/cors.js';
@@ -63,7 +63,7 @@ function trustHops(hops: number): (address: string, hop: number) => boolean {
 function frameworkError(err: FastifyError): { status: number; message: string } {
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return { status: 414, message: `a path segment is longer than ${MAX_PATH_SEGMENT} characters` };
   // A URL that does not even decode is not echoed back (the 404 handler echoes decodable ones).
-  return { status: 400, message: 'malformed URL (invalid percent-encoding)' };
+  return { status: 400, message: MALFORMED_URL };
 }
 
 /** Builds the service: plugins for the shared parts, one plugin per resource, one error shape. */

@@ -23,6 +23,9 @@ export class ServiceError extends Error {
   }
 }
 
+/** A URL that does not percent-decode, in its path or its query string alike; the text is never echoed. */
+export const MALFORMED_URL = 'malformed URL (invalid percent-encoding)';
+
 /** Longest part of an unknown id a 404 repeats: ids in bodies have no length limit but the body's. */
 const MAX_ECHOED_ID = 200;
 

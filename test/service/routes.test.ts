@@ -434,6 +434,27 @@ t.test('URLs the router refuses: an over-long path segment (414) and broken perc
   t.notMatch(broken.text, /%E0/, 'the broken URL is not echoed');
 });
 
+t.test('broken percent-encoding in a query string is refused (400) as in the path, not read as the raw text', async (t) => {
+  // The query-string parser keeps the raw text of a value it cannot decode: `b=w2%` looked up "w2%".
+  for (const qs of ['a=w1&b=w2%', 'a=w1&b=%FF', 'a=%E0%A4%A&b=w1', 'a=w1&b=w2&%ZZ']) {
+    const r = await http(base, 'GET', `/v1/indexes/words/distance?${qs}`);
+    noLeak(t, r, 400);
+    t.equal(r.body.message, 'malformed URL (invalid percent-encoding)', qs);
+  }
+  for (const path of ['/v1/indexes/words/items/w1/neighbors?n=3&exclude_self=tru%', '/v1/indexes/words/items?offset=0%G0', '/v1/indexes?x=%', '/v1/indexes/words/items/w1?%FF']) {
+    const r = await http(base, 'GET', path);
+    noLeak(t, r, 400);
+    t.equal(r.body.message, 'malformed URL (invalid percent-encoding)', path);
+  }
+  // Encoded right, the same characters are ids like any other.
+  const slash = 'slash/and space?&';
+  const ok = await http(base, 'GET', `/v1/indexes/words/distance?a=${encodeURIComponent(slash)}&b=w%31`);
+  t.equal(ok.status, 200, 'a well-encoded query string is answered');
+  const percent = await http(base, 'GET', '/v1/indexes/words/distance?a=w1&b=w2%25');
+  t.equal(percent.status, 404);
+  t.equal(percent.body.message, 'item "w2%" not found in index "words"', '%25 is a percent sign');
+});
+
 t.test('URLs the router refuses get the request id, security headers, a metric and an access line', async (t) => {
   const { server: logged, logs } = await serveLogged(t, dir, { accessLog: true });
   const refused = [
