@@ -97,7 +97,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
       schema: {
         tags: ['search'],
         summary: 'Nearest neighbours of a stored item',
-        description: 'The item itself is usually the first result (distance 0) unless exclude_self is true.',
+        description: 'The item itself is usually the first result unless exclude_self is true (not after a copy of it with a smaller id, nor on dot indexes, where a longer vector has a larger dot product).',
         params: itemParams,
         querystring: {
           type: 'object',
@@ -105,7 +105,7 @@ const items: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { confi
             n: nSchema(config),
             search_k: searchKSchema(config),
             include_distances: includeDistancesSchema,
-            exclude_self: { type: 'boolean', default: false, description: 'Leave the item itself out (n results are still returned).' },
+            exclude_self: { type: 'boolean', default: false, description: 'Leave the item itself out (n results are still returned: the query asks for n + 1).' },
           },
           additionalProperties: false,
         },

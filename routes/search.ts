@@ -31,7 +31,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
       schema: {
         tags: ['search'],
         summary: 'Nearest neighbours of a query vector, or of a stored item',
-        description: 'Give either `vector` or `item` (an external id, as in the batch route): with `item`, the search is get_nns_by_item, and `exclude` can leave out what the caller has already shown (the item itself comes first unless excluded).',
+        description: 'Give either `vector` or `item` (an external id, as in the batch route): with `item`, the search is get_nns_by_item, and `exclude` can leave out what the caller has already shown (the item itself usually comes first unless excluded: not after a copy of it with a smaller id, nor on dot indexes).',
         params,
         // Everything is in the body: `?n=5` would otherwise be dropped without a word.
         querystring: noQuery,
@@ -47,7 +47,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
               type: 'array',
               maxItems: config.maxN,
               items: externalIdSchema,
-              description: 'Ids to leave out of the results; n results are still returned when the index has enough candidates.',
+              description: 'Ids to leave out of the results; n results are still returned when the index has enough candidates (the query asks for n plus the excluded ids the index holds, so search_k -1 grows with them).',
             },
           },
           additionalProperties: false,
@@ -71,7 +71,7 @@ const search: FastifyPluginAsync<{ config: ServiceConfig }> = async (app, { conf
       schema: {
         tags: ['search'],
         summary: 'Several queries in one request',
-        description: 'Each query is a vector or a stored item; results come back in the same order. Large batches are split across the workers.',
+        description: 'Each query is a vector or a stored item; results come back in the same order. Large batches are split across the workers. One query with an unknown item or a wrong vector fails the whole batch (404 or 400 naming `queries[i]`).',
         params,
         querystring: noQuery,
         body: {
