@@ -96,7 +96,7 @@ export class ServiceMetrics {
     const registers = [this.registry];
     new Gauge({ name: 'nnserve_pool_queue_depth', help: 'Queries waiting for a worker.', registers, collect() { this.set(pool.queueDepth); } });
     new Gauge({ name: 'nnserve_pool_active_tasks', help: 'Query tasks handed to workers (running, or next in a worker queue).', registers, collect() { this.set(pool.activeTasks); } });
-    new Gauge({ name: 'nnserve_pool_utilization', help: 'Share of pool capacity spent running tasks (Piscina estimate, 0..1).', registers, collect() { this.set(pool.utilization); } });
+    new Gauge({ name: 'nnserve_pool_utilization', help: "Share of the query workers' time spent running queries since the previous scrape (0..1).", registers, collect() { this.set(pool.utilizationSinceLastRead()); } });
     new Gauge({ name: 'nnserve_pool_threads', help: 'Query worker threads.', registers, collect() { this.set(pool.threads); } });
   }
 

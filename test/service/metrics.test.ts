@@ -114,3 +114,33 @@ t.test('requests whose client gives up before the answer are counted and logged,
   t.equal(lines.length, 1, 'one access line');
   t.equal(lines[0].ip, '127.0.0.1', 'naming the client, whose socket was already closed');
 });
+
+t.test('pool utilization is the share of worker time spent on queries since the previous scrape', async (t) => {
+  const busyDir = tempDir(t);
+  const dimensions = 256;
+  writeIndex(busyDir, 'busy', buildIndex('busy', { dimensions, items: 4000, trees: 4, seed: 3 }));
+  const busy = await serve(t, busyDir, { workers: 2, inlineMaxWork: 0 });
+  const scrape = async () => {
+    const text = (await http(busy.url, 'GET', '/metrics')).text;
+    return { at: performance.now(), utilization: metric(text, 'nnserve_pool_utilization')!, engineSeconds: metric(text, 'nnserve_query_duration_seconds_sum', { index: 'busy', kind: 'vector' }) ?? 0 };
+  };
+  const before = await scrape();
+  // Eight clients keep both workers' queues full for a second; each query scores every item.
+  const until = Date.now() + 1000;
+  const statuses = new Set<number>();
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, c) => {
+      for (let i = 0; Date.now() < until; i++) {
+        const vector = Array.from({ length: dimensions }, (_, d) => Math.sin((i * 8 + c) * 0.37 + d));
+        statuses.add((await http(busy.url, 'POST', '/v1/indexes/busy/search', { vector, n: 5, search_k: 1_000_000 })).status);
+      }
+    }),
+  );
+  t.same([...statuses], [200]);
+  const after = await scrape();
+  // What the workers spent in the engine between the two scrapes, over what two threads had.
+  const expected = (after.engineSeconds - before.engineSeconds) / (((after.at - before.at) / 1000) * 2);
+  t.ok(expected > 0.1, `the workers were kept busy (${expected})`);
+  t.ok(Math.abs(after.utilization - expected) < 0.02 + 0.1 * expected, `utilization ${after.utilization}, engine time says ${expected}`);
+  t.equal((await scrape()).utilization, 0, 'idle since the previous scrape');
+});

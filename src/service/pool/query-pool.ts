@@ -61,6 +61,7 @@ export class QueryPool {
     this.coalescer = new TaskCoalescer((task) => this.attempt(task, true), options.workers * CONCURRENT_TASKS_PER_WORKER, MAX_MERGED_QUERIES);
     // The second task a worker holds counts as waiting: `queueSize` keeps meaning "beyond one running per worker".
     this.capacity = options.workers + options.queueSize;
+    this.workers = options.workers;
     this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
   }
 
@@ -69,6 +70,12 @@ export class QueryPool {
   private readonly coalescer: TaskCoalescer;
   /** Tasks allowed in the pool at once: one running per worker plus the queue. */
   private readonly capacity: number;
+  private readonly workers: number;
+  /** Engine seconds of every query the workers answered: their busy time, whoever still waited for it. */
+  private busySeconds = 0;
+  /** Where the current utilization window began (see utilizationSinceLastRead). */
+  private windowStart = performance.now();
+  private windowBusy = 0;
 
   get threads(): number {
     return this.piscina.threads.length;
@@ -87,9 +94,20 @@ export class QueryPool {
     return this.coalescer.sent;
   }
 
-  /** Piscina's utilisation estimate (0..1): share of the pool's capacity spent running tasks. */
-  get utilization(): number {
-    return this.piscina.utilization;
+  /**
+   * Share of the workers' time spent in the engine since the previous call (0..1), which starts the
+   * next window. Not Piscina's `utilization`: that averages over the pool's whole life, and divides
+   * seconds by milliseconds, so a saturated pool read 0.0007.
+   */
+  utilizationSinceLastRead(): number {
+    const now = performance.now();
+    const capacity = ((now - this.windowStart) / 1000) * this.workers;
+    const busy = this.busySeconds - this.windowBusy;
+    this.windowStart = now;
+    this.windowBusy = this.busySeconds;
+    // A query is counted whole in the window it ends in, so one that began earlier can push a short
+    // window past 1.
+    return capacity > 0 ? Math.min(1, busy / capacity) : 0;
   }
 
   /**
@@ -148,9 +166,11 @@ export class QueryPool {
 
   private async attempt(task: QueryTask, mayRetry: boolean): Promise<QueryReply> {
     try {
-      const reply = await this.runQuery(withoutStorage(task));
+      let reply = await this.runQuery(withoutStorage(task));
       // The worker has not opened this version yet (its first task for it): once more, with the storage.
-      return 'error' in reply && reply.error.code === 'storage' ? await this.runQuery(task) : reply;
+      if ('error' in reply && reply.error.code === 'storage') reply = await this.runQuery(task);
+      if ('answers' in reply) for (const answer of reply.answers) this.busySeconds += answer.seconds;
+      return reply;
     } catch (err) {
       if (err instanceof ServiceError) throw err;
       if (err instanceof Error && QUEUE_FULL_MESSAGES.has(err.message)) throw errors.queueFull(1);
