@@ -49,7 +49,7 @@ export class ServiceMetrics {
     this.queryDuration = queryDuration;
     new Counter({
       name: 'nnserve_queries_total',
-      help: 'Nearest-neighbour queries answered (each query of a batch counts once).',
+      help: 'Nearest-neighbour queries the engine answered (each query of a batch counts once), also those finished after their caller got its 504 or left.',
       labelNames: ['index', 'kind'],
       registers,
       collect() {

@@ -218,7 +218,12 @@ export class QueryService {
       this.registry.acquire(entry);
       const task = this.task(entry, part, n, options);
       tasks.push(task);
-      return this.pool.run(task, deadline, () => this.registry.release(entry));
+      return this.pool.run(task, deadline, (answers) => {
+        this.registry.release(entry);
+        // Counted when the worker is done, not when the caller is answered: a query that finished
+        // after its caller's 504, or beside a failed part of its batch, took its engine time all the same.
+        if (answers) this.metrics.observeQueries(entry.name, kind, answers, effectiveK, false);
+      });
     };
     const { client } = options;
     // Only what still waits in the queue: a task already at a worker is answered, if to nobody.
@@ -246,7 +251,6 @@ export class QueryService {
           throw err;
         }
       }
-      this.metrics.observeQueries(entry.name, kind, answers, effectiveK, false);
       return answers;
     } finally {
       deadline.clear();

@@ -144,3 +144,23 @@ t.test('pool utilization is the share of worker time spent on queries since the 
   t.ok(Math.abs(after.utilization - expected) < 0.02 + 0.1 * expected, `utilization ${after.utilization}, engine time says ${expected}`);
   t.equal((await scrape()).utilization, 0, 'idle since the previous scrape');
 });
+
+t.test('queries a worker finishes after their caller got its 504 are counted, with their engine time', async (t) => {
+  const lateDir = tempDir(t);
+  writeIndex(lateDir, 'late', buildIndex('late', { dimensions: 32, items: 4000, trees: 4, seed: 5 }));
+  const late = await serve(t, lateDir, { workers: 1, maxBatch: 4096, deadlineMs: 100 });
+  // One task that scores every item for each of its 4096 queries: already at the worker when the
+  // deadline passes, so it runs to its end for nobody.
+  const body = { queries: Array.from({ length: 4096 }, (_, i) => ({ item: i % 4000 })), n: 5, search_k: 1_000_000 };
+  t.equal((await http(late.url, 'POST', '/v1/indexes/late/search/batch', body)).status, 504);
+  const text = await waitFor(async () => {
+    const scrape = (await http(late.url, 'GET', '/metrics')).text;
+    return metric(scrape, 'nnserve_pool_active_tasks') === 0 ? scrape : undefined;
+  });
+  t.equal(metric(text, 'nnserve_queries_withdrawn_total', { reason: 'deadline' }), 0, 'nothing was left in the queue');
+  t.equal(metric(text, 'nnserve_queries_total', { index: 'late', kind: 'batch' }), 4096);
+  t.equal(metric(text, 'nnserve_query_duration_seconds_count', { index: 'late', kind: 'batch' }), 4096);
+  t.ok(metric(text, 'nnserve_query_duration_seconds_sum', { index: 'late', kind: 'batch' })! > 0.1, 'more engine time than the deadline left');
+  t.equal(metric(text, 'nnserve_query_candidates_count'), 4096);
+  t.equal(metric(text, 'nnserve_query_search_k_sum'), 4096 * 1_000_000);
+});

@@ -118,12 +118,12 @@ export class QueryPool {
    * memory, terminated) is safe to run once more on the replacement.
    * `onSettled` runs once no thread works on the task any more: at once when it is refused or
    * withdrawn, else when its worker is done with it, which can be after a 504 has already answered
-   * the caller.
+   * the caller. It is given the worker's answers when there are any, whoever still waits for them.
    */
-  async run(task: QueryTask, deadline: Deadline, onSettled: () => void = () => undefined): Promise<QueryAnswer[]> {
+  async run(task: QueryTask, deadline: Deadline, onSettled: (answers: QueryAnswer[] | null) => void = () => undefined): Promise<QueryAnswer[]> {
     const refusal = this.closed ? errors.shuttingDown() : this.submitted >= this.capacity ? errors.queueFull(1) : deadline.isOver ? errors.deadline(deadline.ms) : null;
     if (refusal) {
-      onSettled();
+      onSettled(null);
       throw refusal;
     }
     this.submitted++;
@@ -132,10 +132,18 @@ export class QueryPool {
     // abort. A late caller gets its 504 here instead, and a task still waiting for a worker leaves
     // the queue with it; one already sent finishes (queries are bounded) or, not started yet, is
     // skipped by the worker past `deadlineAt`, holding its queue slot until then.
-    const work = this.coalescer.submit(task).finally(() => {
-      this.submitted--;
-      onSettled();
-    });
+    const work = this.coalescer.submit(task).then(
+      (reply) => {
+        this.submitted--;
+        onSettled('answers' in reply ? reply.answers : null);
+        return reply;
+      },
+      (err: unknown) => {
+        this.submitted--;
+        onSettled(null);
+        throw err;
+      },
+    );
     let reply: QueryReply;
     try {
       reply = await deadline.race(work);
