@@ -1,3 +1,4 @@
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { AnnoyIndex } from '../../src/annoy/index.js';
@@ -163,4 +164,27 @@ t.test('queries a worker finishes after their caller got its 504 are counted, wi
   t.ok(metric(text, 'nnserve_query_duration_seconds_sum', { index: 'late', kind: 'batch' })! > 0.1, 'more engine time than the deadline left');
   t.equal(metric(text, 'nnserve_query_candidates_count'), 4096);
   t.equal(metric(text, 'nnserve_query_search_k_sum'), 4096 * 1_000_000);
+});
+
+t.test('an index removed from the directory: its gauges go, the removal is counted and logged with the version it served', async (t) => {
+  const goneDir = tempDir(t);
+  writeIndex(goneDir, 'stays', buildIndex('stays', { seed: 1 }));
+  writeIndex(goneDir, 'goes', buildIndex('goes', { seed: 2 }));
+  const { server, logs } = await serveLogged(t, goneDir, { pollIntervalMs: 50, debounceMs: 20 });
+  writeIndex(goneDir, 'goes', buildIndex('goes', { seed: 3 }));
+  await waitFor(() => (server.app.nn.registry.get('goes')?.version === 2 ? true : undefined));
+  unlinkSync(join(goneDir, 'goes.ann'));
+  await waitFor(() => (server.app.nn.registry.get('goes') ? undefined : true));
+  const text = (await http(server.url, 'GET', '/metrics')).text;
+  for (const name of ['nnserve_index_items', 'nnserve_index_trees', 'nnserve_index_bytes', 'nnserve_index_dimensions', 'nnserve_index_loaded_timestamp_seconds', 'nnserve_index_versions_live', 'nnserve_index_rejected']) {
+    t.equal(metric(text, name, { index: 'goes' }), undefined, `${name} of the removed index is gone`);
+  }
+  t.equal(metric(text, 'nnserve_index_info', { index: 'goes' }), undefined);
+  t.equal(metric(text, 'nnserve_index_items', { index: 'stays' }), 200, 'the other index keeps its gauges');
+  t.equal(metric(text, 'nnserve_index_swaps_total', { index: 'goes', result: 'removed' }), 1);
+  t.same(
+    logs.find('index removed from directory; no longer served').map((l) => [l.index, l.version]),
+    [['goes', 2]],
+    'the log names the index and the version that stopped being served',
+  );
 });

@@ -331,8 +331,10 @@ export class IndexWatcher {
       this.attempted.delete(name);
       this.retries.delete(name);
       forgetIndexFiles(dir, name);
+      // The version that stops being served, for the log: which delivery went, not just which name.
+      const version = this.registry.get(name)?.version ?? null;
       this.registry.remove(name);
-      log.info({ index: name }, 'index removed from directory; no longer served');
+      log.info({ index: name, version }, 'index removed from directory; no longer served');
       const outcome: LoadOutcome = { index: name, result: 'removed' };
       this.events.onLoad?.(outcome);
       outcomes.push(outcome);
