@@ -77,7 +77,7 @@ export class ServiceMetrics {
     for (const retried of ['true', 'false']) this.tasksLost.inc({ retried }, 0);
     this.withdrawn = new Counter({
       name: 'nnserve_queries_withdrawn_total',
-      help: 'Queries taken out of the queue before any worker ran them, nobody waiting for their answer any more: reason="deadline" (the caller got 504), "client_closed" (the client closed its connection, recorded as 499) or "batch_failed" (another part of the batch failed, and the batch was answered with its error).',
+      help: 'Queries taken out of the queue before any worker ran them, nobody waiting for their answer any more: reason="deadline" (the caller got 504; also queries a worker skipped, their deadline past before it got to them), "client_closed" (the client closed its connection, recorded as 499) or "batch_failed" (another part of the batch failed, and the batch was answered with its error).',
       labelNames: ['reason'],
       registers,
     });

@@ -135,6 +135,9 @@ export class QueryPool {
     const work = this.coalescer.submit(task).then(
       (reply) => {
         this.submitted--;
+        // Reached its worker after its deadline and skipped there: never run, its caller answered 504,
+        // as the queries withdrawn from the queue; counted nowhere else.
+        if ('error' in reply && reply.error.code === 'deadline') this.onWithdrawn('deadline', task.queries.length);
         onSettled('answers' in reply ? reply.answers : null);
         return reply;
       },
