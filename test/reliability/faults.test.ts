@@ -46,6 +46,11 @@ t.test('a worker killed under a task: the task is retried on its replacement, an
   const scrape = (await http(server.url, 'GET', '/metrics')).text;
   t.equal(metric(scrape, 'nnserve_pool_tasks_lost_total', { retried: 'true' }), 1, 'the lost task is counted');
   t.equal(logs.find('query worker died under a task; running it again on a fresh worker').length, 1, 'and logged');
+  t.same(
+    logs.find('query worker died under a task; running it again on a fresh worker').map((l) => [l.index, l.version, l.queries]),
+    [['slow', 1, 4096 / 2]],
+    'naming the index, version and queries of the lost task (half the batch: one part per worker)',
+  );
   t.equal((await http(server.url, 'GET', '/v1/indexes/small/items/3/neighbors?n=3')).status, 200, 'later queries work');
 });
 

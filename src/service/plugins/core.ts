@@ -71,9 +71,11 @@ async function core(app: FastifyInstance, options: CoreOptions): Promise<void> {
     workers: config.workers,
     queueSize: config.queueSize,
     versions: registry.versions,
-    onTaskLost: (err, retried) => {
+    onTaskLost: (err, retried, task) => {
       metrics.onTaskLost(retried);
-      poolLog.warn({ err: err.message, retried }, retried ? 'query worker died under a task; running it again on a fresh worker' : 'query worker died under a task twice; answering 503');
+      // Which index and version the thread was reading when it died: a file that crashes workers
+      // shows up as the same pair again and again.
+      poolLog.warn({ err: err.message, retried, index: task.name, version: task.version, queries: task.queries.length }, retried ? 'query worker died under a task; running it again on a fresh worker' : 'query worker died under a task twice; answering 503');
     },
     onWorkerError: (err) => poolLog.error({ err: err.message }, 'query worker failed; replacing it'),
     onWithdrawn: (reason, queries) => metrics.onWithdrawn(reason, queries),

@@ -28,7 +28,7 @@ export interface QueryPoolOptions {
   /** The registry's shared version table (workers drop cached versions that are no longer current). */
   versions: Int32Array;
   /** A task was lost because its worker thread died (`retried`: it is being run again on another). */
-  onTaskLost?: (err: Error, retried: boolean) => void;
+  onTaskLost?: (err: Error, retried: boolean, task: QueryTask) => void;
   /** A worker failed with no task to blame (Piscina's 'error' event, fatal if nobody listens). */
   onWorkerError?: (err: Error) => void;
   /** Queries left the queue unrun, nobody waiting for their answer any more (see withdraw()). */
@@ -65,7 +65,7 @@ export class QueryPool {
     this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
   }
 
-  private readonly onTaskLost: (err: Error, retried: boolean) => void;
+  private readonly onTaskLost: (err: Error, retried: boolean, task: QueryTask) => void;
   private readonly onWithdrawn: (reason: WithdrawReason, queries: number) => void;
   private readonly coalescer: TaskCoalescer;
   /** Tasks allowed in the pool at once: one running per worker plus the queue. */
@@ -187,7 +187,7 @@ export class QueryPool {
       if (err instanceof Error && QUEUE_FULL_MESSAGES.has(err.message)) throw errors.queueFull(1);
       // Anything else means the thread running the task went away without answering.
       const retry = mayRetry && !this.closed;
-      this.onTaskLost(err instanceof Error ? err : new Error(String(err)), retry);
+      this.onTaskLost(err instanceof Error ? err : new Error(String(err)), retry, task);
       if (!retry) throw this.closed ? errors.shuttingDown() : errors.workerLost();
       return this.attempt(task, false);
     }
