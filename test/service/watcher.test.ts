@@ -9,6 +9,7 @@ import { LOAD_MARGIN_BYTES } from '../../src/service/registry/memory-headroom.js
 import { IndexRegistry } from '../../src/service/registry/registry.js';
 import { IndexWatcher } from '../../src/service/registry/watcher.js';
 import { startServer } from '../../src/service/server.js';
+import { serveLogged } from '../reliability/helpers.js';
 import { buildIndex, http, metric, tempDir, testConfig, waitFor, writeIndex } from './helpers.js';
 
 t.test('admin reloads asked for at once run one after another, never two loads together', async (t) => {
@@ -294,4 +295,17 @@ t.test('polling off: an index directory missing at start-up is served once it ap
   writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
   await waitFor(async () => ((await http(server.url, 'GET', '/v1/indexes/words')).status === 200 ? true : undefined), 200);
   t.pass('served');
+});
+
+t.test('the files of a rejected index that was never served are removed: the rejection is cleared, and the log says so', async (t) => {
+  const dir = tempDir(t);
+  writeIndex(dir, 'words', buildIndex('words', { dimensions: 4, items: 40 }));
+  const broken = buildIndex('broken', { dimensions: 4, items: 40 });
+  writeIndex(dir, 'broken', { ...broken, ann: broken.ann.subarray(0, broken.ann.byteLength - 100) });
+  const { server, logs } = await serveLogged(t, dir, { pollIntervalMs: 50, debounceMs: 20 });
+  const rejected = async () => metric((await http(server.url, 'GET', '/metrics')).text, 'nnserve_index_rejected', { index: 'broken' });
+  t.equal(await rejected(), 1, 'rejected at start-up');
+  for (const ext of ['ann', 'json']) rmSync(join(dir, `broken.${ext}`));
+  await waitFor(async () => ((await rejected()) === undefined ? true : undefined), 200);
+  t.equal(logs.find('files of a rejected index removed; its rejection is cleared', { index: 'broken' }).length, 1, 'one log line');
 });

@@ -313,7 +313,13 @@ export class IndexWatcher {
       forgetIndexFiles(dir, name);
     }
     for (const name of this.retries.keys()) if (!seen.has(name)) this.retries.delete(name);
-    for (const name of this.registry.rejectedOnly()) if (!seen.has(name)) this.registry.forget(name);
+    for (const name of this.registry.rejectedOnly()) {
+      if (seen.has(name)) continue;
+      this.registry.forget(name);
+      // A served index's removal has its line below; without this one, the operator who deleted a
+      // rejected delivery saw the rejection vanish from /v1/indexes with no word in the log.
+      log.info({ index: name }, 'files of a rejected index removed; its rejection is cleared');
+    }
     for (const name of this.registry.names()) {
       if (seen.has(name) || this.stopped) continue;
       const key = `-${name}`;
