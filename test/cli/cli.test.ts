@@ -437,3 +437,13 @@ t.test('inspect and query name the hyperplane that does not fit when a hamming f
   t.match(r.stderr, /cannot open .*bits\.ann as angular with 3 dimensions: .*hyperplane has norm .*\(a hamming index\?\)/);
   t.equal(runCli(['inspect', file, '-m', 'hamming', '-f', '64']).code, 0, 'as what it is');
 });
+
+t.test('the build summary counts in the singular where there is one', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'one.jsonl');
+  // Item 2 alone: items 0 and 1 are holes.
+  writeJsonl(input, [{ id: 2, vector: [0.5] }]);
+  const built = runCli(['build', input, join(dir, 'one.ann'), '--metric', 'euclidean', '--trees', '1']);
+  t.equal(built.code, 0, built.stderr);
+  t.match(built.stderr, /\(1 item \+ 2 holes, 1 dimension, euclidean, 1 tree, /);
+});

@@ -149,8 +149,8 @@ async function buildCommand(req: BuildRequest): Promise<void> {
   const rows = set.vectors.length / set.dimensions;
   const holes = manifest.items! - rows;
   process.stderr.write(
-    `nnserve build: wrote ${req.output} (${rows} items${holes > 0 ? ` + ${holes} holes` : ''}, ${set.dimensions} dimensions, ` +
-      `${req.metric}, ${manifest.trees} trees, ${formatBytes(bytes.byteLength)}) in ${seconds.toFixed(2)} s\n`,
+    `nnserve build: wrote ${req.output} (${count(rows, 'item')}${holes > 0 ? ` + ${count(holes, 'hole')}` : ''}, ${count(set.dimensions, 'dimension')}, ` +
+      `${req.metric}, ${count(manifest.trees!, 'tree')}, ${formatBytes(bytes.byteLength)}) in ${seconds.toFixed(2)} s\n`,
   );
   // A valid file all the same (Annoy and `nnserve query` read it), but one the service would skip.
   const name = basename(base);
@@ -205,4 +205,9 @@ function checkBits(vectors: Float32Array, dimensions: number, source: string): v
       throw new InputError(`${source}: row ${Math.floor(k / dimensions) + 1}: value ${(k % dimensions) + 1} is ${v}; hamming vectors hold 0 or 1 per bit`);
     }
   }
+}
+
+/** "1 item", "2 items": the summary line is read by people. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
