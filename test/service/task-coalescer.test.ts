@@ -122,6 +122,32 @@ t.test('members of a failed merge rerun ahead of the groups waiting, never past 
   t.equal(c.queued, 0);
 });
 
+t.test('a member of a failed merge, waiting for its rerun, can be withdrawn: it is never sent', async (t) => {
+  const pool = fakePool();
+  const c = new TaskCoalescer(pool.send, 1, 8);
+  const first = c.submit(task([0]));
+  const members = [1, 2, 3].map((q) => task([q]));
+  const replies = members.map((m) => c.submit(m));
+  pool.sent[0].finish();
+  await first;
+  await tick();
+  pool.sent[1].finish({ error: { code: 'input', message: 'item 3 is gone' } });
+  await tick();
+  t.same(pool.sent.slice(2).map((s) => s.task.queries), [[1]], 'the first member reruns; the others wait for the slot');
+  t.equal(c.queued, 2);
+  // Its caller got a 504 meanwhile: nobody wants the answer any more.
+  t.equal(c.withdraw(members[1], new Error('deadline')), true, 'withdrawn while waiting for its rerun');
+  await t.rejects(replies[1], /deadline/);
+  t.equal(c.queued, 1);
+  pool.sent[2].finish();
+  t.same(idsOf(await replies[0]), [1]);
+  await tick();
+  pool.sent[3].finish({ error: { code: 'input', message: 'item 3 is gone' } });
+  t.same(idsOf(await replies[2]), 'input');
+  t.same(pool.sent.slice(2).map((s) => s.task.queries), [[1], [3]], 'the withdrawn member never went out');
+  t.equal(c.withdraw(members[0], new Error('late')), false, 'a member already answered is not withdrawn');
+});
+
 t.test('a send that rejects rejects every member', async (t) => {
   let calls = 0;
   let release = (): void => undefined;

@@ -80,13 +80,22 @@ export class TaskCoalescer {
    */
   withdraw(task: QueryTask, reason: unknown): boolean {
     const place = this.places.get(task);
-    if (!place) return false;
-    const { group, member } = place;
-    this.places.delete(task);
-    group.members.splice(group.members.indexOf(member), 1);
-    group.queries -= task.queries.length;
+    let member: Member;
+    if (place) {
+      const { group } = place;
+      member = place.member;
+      this.places.delete(task);
+      group.members.splice(group.members.indexOf(member), 1);
+      group.queries -= task.queries.length;
+      if (group.members.length === 0) this.waiting.delete(group.key);
+    } else {
+      // A member of a failed merge waiting for its rerun: as much in line as any waiting task.
+      // Reruns are few (one failed group's members), so a search of them is enough.
+      const at = this.reruns.findIndex((m) => m.task === task);
+      if (at < 0) return false;
+      member = this.reruns.splice(at, 1)[0];
+    }
     this.waitingQueries -= task.queries.length;
-    if (group.members.length === 0) this.waiting.delete(group.key);
     // The caller may have stopped listening already (it answered its client): not an unhandled rejection.
     member.reply.catch(() => undefined);
     member.reject(reason);
