@@ -5,11 +5,10 @@
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AnnoyIndex } from '../src/annoy/index.js';
-import { idsChecksumProblem, idsFileProblem, MAX_MANIFEST_BYTES, parseIdsFile, parseManifest, parseManifestJson } from '../src/index-files/manifest.js';
+import { annFileProblem, idsChecksumProblem, idsFileProblem, MAX_MANIFEST_BYTES, parseIdsFile, parseManifest, parseManifestJson } from '../src/index-files/manifest.js';
 import { readRegularFileText } from '../src/index-files/open-regular.js';
 import { idLookupTable } from '../src/index-files/id-lookup.js';
 import { readIndexFile } from '../src/index-files/read-storage.js';
-import { storageSha256 } from '../src/index-files/storage-sha256.js';
 import { isTransientLoadFailure } from '../src/service/registry/load-failure.js';
 import type { LoadReply, LoadRequest } from '../src/service/registry/loader.js';
 
@@ -34,12 +33,8 @@ function load({ dir, name }: LoadRequest): LoadReply {
     if (stale) throw new Error(stale);
   }
   const storage = readIndexFile(join(dir, `${name}.ann`), { shared: true });
-  if (manifest.bytes !== undefined && manifest.bytes !== storage.byteLength) {
-    throw new Error(`${name}.ann has ${storage.byteLength} bytes, manifest says ${manifest.bytes}`);
-  }
-  if (manifest.sha256 !== undefined && storageSha256(storage) !== manifest.sha256) {
-    throw new Error(`${name}.ann does not match the manifest sha256`);
-  }
+  const mismatch = annFileProblem(storage, manifest, `${name}.ann`);
+  if (mismatch) throw new Error(mismatch);
   let index: AnnoyIndex;
   try {
     // A file cut inside its item area can pass as a smaller valid forest: the manifest's count tells.

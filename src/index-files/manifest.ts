@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isMetricName, METRIC_NAMES, type MetricName } from '../annoy/metrics/names.js';
 import { withoutByteOrderMark } from '../input/byte-order-mark.js';
+import type { IndexStorage } from '../annoy/storage.js';
+import { storageSha256 } from './storage-sha256.js';
 
 /**
  * The manifest `<name>.json` that sits beside `<name>.ann`. Annoy files carry no header, so the
@@ -131,4 +133,15 @@ export function idsSha256(ids: readonly string[]): string {
 export function idsChecksumProblem(ids: readonly string[], manifest: IndexManifest, file: string): string | null {
   if (manifest.idsSha256 === undefined || idsSha256(ids) === manifest.idsSha256) return null;
   return `${file} does not match the manifest idsSha256 (the ids file of another version?)`;
+}
+
+/**
+ * Why the `.ann` bytes in `storage` are not the file the manifest describes (its `bytes`, then its
+ * `sha256`, hashed only when the size fits), or null: a new manifest beside an old `.ann`, or the
+ * reverse, would otherwise serve one version's vectors under the other's ids.
+ */
+export function annFileProblem(storage: IndexStorage, manifest: IndexManifest, file: string): string | null {
+  if (manifest.bytes !== undefined && manifest.bytes !== storage.byteLength) return `${file} has ${storage.byteLength} bytes, manifest says ${manifest.bytes}`;
+  if (manifest.sha256 !== undefined && storageSha256(storage) !== manifest.sha256) return `${file} does not match the manifest sha256`;
+  return null;
 }

@@ -1,9 +1,8 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { AnnoyIndex, isSearchK, queryVectorProblem, SEARCH_K_RULE } from '../../annoy/index.js';
-import { idsChecksumProblem, idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
+import { annFileProblem, idsChecksumProblem, idsFileProblem, parseIdsFile } from '../../index-files/manifest.js';
 import { readIndexFile } from '../../index-files/read-storage.js';
-import { storageSha256 } from '../../index-files/storage-sha256.js';
 import type { IndexStorage } from '../../annoy/storage.js';
 import { withoutByteOrderMark } from '../../input/byte-order-mark.js';
 import { CliError, INDEX_OPTIONS, intOption, parseCommand, reportError, resolveIndexTarget, UsageError, type IndexTarget, type OptionValues } from '../args.js';
@@ -91,8 +90,7 @@ export async function run(argv: string[]): Promise<number> {
 function otherAnnProblem(storage: IndexStorage, target: IndexTarget): string | null {
   const m = target.manifest;
   if (m === null) return null;
-  const other = (m.bytes !== undefined && m.bytes !== storage.byteLength) || (m.sha256 !== undefined && storageSha256(storage) !== m.sha256);
-  if (!other) return null;
+  if (annFileProblem(storage, m, target.file) === null) return null;
   return `${target.file} is not the file ${target.manifestPath} describes (its bytes or sha256 differ), so the ids file ${target.idsPath} is another version's`;
 }
 
