@@ -106,21 +106,19 @@ async function withinGrace(app: FastifyInstance, graceMs: number, work: Promise<
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config } = options;
   const early = options.signals ? holdSignals() : null;
-  let app: FastifyInstance;
+  let built: FastifyInstance | null = null;
   try {
-    app = await buildApp(options);
+    built = await buildApp(options);
+    await built.listen({ host: config.host, port: config.port });
   } catch (err) {
     early?.release();
+    if (built) {
+      await built.close();
+      built.nn.undoStartupFiles();
+    }
     throw err;
   }
-  try {
-    await app.listen({ host: config.host, port: config.port });
-  } catch (err) {
-    early?.release();
-    await app.close();
-    app.nn.undoStartupFiles();
-    throw err;
-  }
+  const app = built;
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -151,7 +149,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     return shutting;
   };
 
-  if (options.signals) {
+  if (early) {
     const onSignal = (signal: NodeJS.Signals) => {
       if (shutting) {
         app.log.warn({ signal }, 'second signal: exiting now');
@@ -173,11 +171,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', onHangup);
-    early?.release();
-    if (early && early.held.length > 0) app.log.info({ signals: early.held }, 'signals received during start-up');
+    early.release();
+    if (early.held.length > 0) app.log.info({ signals: early.held }, 'signals received during start-up');
     // Replayed in order, so a second SIGTERM still means "now". A SIGHUP asks for nothing more:
     // the initial load reads every index anyway.
-    for (const signal of early?.held ?? []) if (signal !== 'SIGHUP') onSignal(signal);
+    for (const signal of early.held) if (signal !== 'SIGHUP') onSignal(signal);
     void stopped.then(() => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
