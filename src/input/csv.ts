@@ -39,11 +39,10 @@ export async function readCsv(path: string): Promise<VectorSet> {
     const cells = splitCsvLine(line, path, where);
     if (cells.length === 1 && !cells[0].quoted) checkSeparator(cells[0].text, path, where);
     if (header === undefined) {
-      header = isHeader(cells, path, where);
-      if (header) {
-        if (namesIdColumn(cells)) idColumn = true;
-        continue;
-      }
+      // A header that names the id column settles it; any other leaves it to the first data row.
+      if (namesIdColumn(cells)) idColumn = true;
+      header = idColumn === true || isHeader(cells, path, where);
+      if (header) continue;
     }
     if (idColumn === undefined) idColumn = !isNumber(cells[0]);
     if (idColumn) {
@@ -97,8 +96,8 @@ function isNumberedColumns(cells: Cell[]): boolean {
   return cells.length > 3 && cells.every((cell, j) => j === 0 || cell.text.trim() === String(j - 1));
 }
 
+/** A first line that is a header without naming the id column (namesIdColumn is asked first). */
 function isHeader(cells: Cell[], path: string, where: string): boolean {
-  if (namesIdColumn(cells)) return true;
   // Quoting does not make a number a name here: data rows read quoted numbers as values, so
   // writers that quote every cell would otherwise lose their first row to a "header".
   if (cells.length === 1) return !isNumeric(cells[0]);
