@@ -186,11 +186,17 @@ const SLOW_LISTEN = [
   "net.Server.prototype.listen = function (...args) { writeSync(2, 'listen-called\\n'); setTimeout(() => listen.apply(this, args), 1000); return this; };",
 ].join(' ');
 
-t.test('a SIGTERM while the server is still starting: logged, then the usual drain and exit 0', async (t) => {
+/** A server on a small index, caught between building its app and listening. */
+async function stillStarting(t: Teardown): Promise<ReturnType<typeof startServerProcess>> {
   const dir = tempDir(t);
   writeIndex(dir, 'small', buildIndex('small', { dimensions: 4, items: 50 }));
-  const { child, output, exited } = startServerProcess(t, dir, 1, { NNSERVE_LOG_LEVEL: 'info' }, [SLOW_LISTEN]);
-  await waitFor(() => (output().includes('listen-called') ? true : undefined), 2000, 5);
+  const server = startServerProcess(t, dir, 1, { NNSERVE_LOG_LEVEL: 'info' }, [SLOW_LISTEN]);
+  await waitFor(() => (server.output().includes('listen-called') ? true : undefined), 2000, 5);
+  return server;
+}
+
+t.test('a SIGTERM while the server is still starting: logged, then the usual drain and exit 0', async (t) => {
+  const { child, output, exited } = await stillStarting(t);
   child.kill('SIGTERM');
   const [code, signal] = await exited;
   t.equal(signal, null, 'not ended by the signal itself');
@@ -201,10 +207,7 @@ t.test('a SIGTERM while the server is still starting: logged, then the usual dra
 });
 
 t.test('a SIGHUP while the server is still starting does not end it', async (t) => {
-  const dir = tempDir(t);
-  writeIndex(dir, 'small', buildIndex('small', { dimensions: 4, items: 50 }));
-  const { child, output, exited } = startServerProcess(t, dir, 1, { NNSERVE_LOG_LEVEL: 'info' }, [SLOW_LISTEN]);
-  await waitFor(() => (output().includes('listen-called') ? true : undefined), 2000, 5);
+  const { child, output, exited } = await stillStarting(t);
   child.kill('SIGHUP');
   const base = await waitFor(() => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1], 2000);
   await waitFor(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined));
